@@ -1,0 +1,1 @@
+"""One module per `surge` subcommand; each exposes `register(subparsers)`."""
