@@ -1,0 +1,132 @@
+"""The platform profile: what calibration learned about a deployment, as a TOML file.
+
+Layout (units in key names):
+
+    [platform]                    # web tier and database as measured
+    web_workers = 2
+    db_connections = 10
+    think_time_s = 0.0
+    [platform.usl]                # throughput vs concurrency (requests/s)
+    lambda_per_s = ...; sigma = ...; kappa = ...
+    [platform.routes.search]      # one table per route: share of requests + fitted service time
+    share = 0.4; family = "lognormal"; params = [...]; mean_s = ...; p95_s = ...
+    [calibration]                 # provenance and fit quality (read back but not needed to predict)
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+from simulations.calibration.service_time import ServiceTimeFit, from_record
+from simulations.calibration.usl import UslModel
+
+
+@dataclass(frozen=True)
+class RouteProfile:
+    name: str
+    share: float
+    service: ServiceTimeFit
+
+
+@dataclass(frozen=True)
+class PlatformProfile:
+    """Everything `surge predict` needs. `routes` shares sum to 1."""
+
+    usl: UslModel
+    routes: tuple[RouteProfile, ...]
+    web_workers: int = 1
+    db_connections: int = 10
+    think_time_s: float = 0.0
+    calibration: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.routes:
+            raise ValueError("platform profile: at least one route is needed")
+        total = sum(r.share for r in self.routes)
+        if not math.isclose(total, 1.0, rel_tol=1e-6, abs_tol=1e-6):
+            raise ValueError(f"platform profile: route shares sum to {total:.6f}, not 1")
+        if any(r.share < 0 for r in self.routes):
+            raise ValueError("platform profile: route shares must be >= 0")
+        if self.web_workers < 1 or self.db_connections < 1:
+            raise ValueError("platform profile: web_workers and db_connections must be >= 1")
+        if self.think_time_s < 0:
+            raise ValueError("platform profile: think_time_s must be >= 0")
+
+    @property
+    def mean_service_s(self) -> float:
+        return sum(r.share * r.service.mean_s for r in self.routes)
+
+
+def to_document(profile: PlatformProfile) -> dict:
+    u = profile.usl
+    platform = {
+        "web_workers": profile.web_workers,
+        "db_connections": profile.db_connections,
+        "think_time_s": profile.think_time_s,
+        "usl": {"lambda_per_s": u.lambda_per_s, "sigma": u.sigma, "kappa": u.kappa},
+        "routes": {r.name: {"share": r.share, **r.service.as_record()} for r in profile.routes},
+    }
+    doc = {"platform": platform}
+    if profile.calibration:
+        doc["calibration"] = _tomlable(profile.calibration)
+    return doc
+
+
+def _tomlable(value):
+    """TOML has no null and no inf/nan in tomli-w: drop None, write non-finite floats as strings."""
+    if isinstance(value, dict):
+        return {str(k): _tomlable(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_tomlable(v) for v in value if v is not None]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def from_document(doc: dict, source: str = "profile") -> PlatformProfile:
+    try:
+        platform = doc["platform"]
+        usl = platform["usl"]
+        routes = tuple(
+            RouteProfile(name=name, share=float(r["share"]), service=from_record(r))
+            for name, r in platform["routes"].items()
+        )
+        return PlatformProfile(
+            usl=UslModel(
+                lambda_per_s=float(usl["lambda_per_s"]),
+                sigma=float(usl["sigma"]),
+                kappa=float(usl["kappa"]),
+            ),
+            routes=routes,
+            web_workers=int(platform.get("web_workers", 1)),
+            db_connections=int(platform.get("db_connections", 10)),
+            think_time_s=float(platform.get("think_time_s", 0.0)),
+            calibration=dict(doc.get("calibration", {})),
+        )
+    except KeyError as exc:
+        raise ValueError(f"{source}: missing key {exc.args[0]!r} in the platform profile") from None
+    except (TypeError, AttributeError) as exc:
+        raise ValueError(f"{source}: malformed platform profile ({exc})") from None
+
+
+def write_profile(profile: PlatformProfile, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomli_w.dumps(to_document(profile)), encoding="utf-8")
+    return path
+
+
+def read_profile(path: str | Path) -> PlatformProfile:
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"profile not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML ({exc})") from None
+    return from_document(doc, source=str(path))
