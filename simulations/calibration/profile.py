@@ -1,16 +1,26 @@
 """The platform profile: what calibration learned about a deployment, as a TOML file.
 
-Layout (units in key names):
+The `[platform]` table holds only keys of the national simulation's `[platform]` section
+(`simulations/platform.py`), so a scenario includes the file directly with
+`[platform] profile = "profile.toml"`: `web_workers`, `db_connections` and `service_ms` (the mean
+measured service time per route, for the routes of the shared vocabulary). Everything else sits
+under `[calibration]`, which scenarios ignore and `surge predict` reads:
 
-    [platform]                    # web tier and database as measured
+    [platform]
     web_workers = 2
     db_connections = 10
+    service_ms = { search = 12.5, availability = 8.1, book = 30.2 }
+    [calibration]
     think_time_s = 0.0
-    [platform.usl]                # throughput vs concurrency (requests/s)
-    lambda_per_s = ...; sigma = ...; kappa = ...
-    [platform.routes.search]      # one table per route: share of requests + fitted service time
-    share = 0.4; family = "lognormal"; params = [...]; mean_s = ...; p95_s = ...
-    [calibration]                 # provenance and fit quality (read back but not needed to predict)
+    [calibration.usl]            # throughput (requests/s) vs concurrency
+    lambda_per_s = 85.0
+    sigma = 0.12
+    kappa = 0.0004
+    [calibration.routes.search]  # share of requests + fitted service-time distribution
+    share = 0.4
+    family = "lognormal"
+    params = [0.5, 0.0, 0.011]
+    [calibration.run]            # provenance and fit quality
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import tomli_w
 
 from simulations.calibration.service_time import ServiceTimeFit, from_record
 from simulations.calibration.usl import UslModel
+from simulations.slo import ROUTES
 
 
 @dataclass(frozen=True)
@@ -67,14 +78,18 @@ def to_document(profile: PlatformProfile) -> dict:
     platform = {
         "web_workers": profile.web_workers,
         "db_connections": profile.db_connections,
+        "service_ms": {
+            r.name: r.service.mean_s * 1000.0 for r in profile.routes if r.name in ROUTES
+        },
+    }
+    calibration = {
         "think_time_s": profile.think_time_s,
         "usl": {"lambda_per_s": u.lambda_per_s, "sigma": u.sigma, "kappa": u.kappa},
         "routes": {r.name: {"share": r.share, **r.service.as_record()} for r in profile.routes},
     }
-    doc = {"platform": platform}
     if profile.calibration:
-        doc["calibration"] = _tomlable(profile.calibration)
-    return doc
+        calibration["run"] = _tomlable(profile.calibration)
+    return {"platform": platform, "calibration": calibration}
 
 
 def _tomlable(value):
@@ -91,10 +106,11 @@ def _tomlable(value):
 def from_document(doc: dict, source: str = "profile") -> PlatformProfile:
     try:
         platform = doc["platform"]
-        usl = platform["usl"]
+        calibration = doc["calibration"]
+        usl = calibration["usl"]
         routes = tuple(
             RouteProfile(name=name, share=float(r["share"]), service=from_record(r))
-            for name, r in platform["routes"].items()
+            for name, r in calibration["routes"].items()
         )
         return PlatformProfile(
             usl=UslModel(
@@ -105,8 +121,8 @@ def from_document(doc: dict, source: str = "profile") -> PlatformProfile:
             routes=routes,
             web_workers=int(platform.get("web_workers", 1)),
             db_connections=int(platform.get("db_connections", 10)),
-            think_time_s=float(platform.get("think_time_s", 0.0)),
-            calibration=dict(doc.get("calibration", {})),
+            think_time_s=float(calibration.get("think_time_s", 0.0)),
+            calibration=dict(calibration.get("run", {})),
         )
     except KeyError as exc:
         raise ValueError(f"{source}: missing key {exc.args[0]!r} in the platform profile") from None

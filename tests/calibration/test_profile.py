@@ -33,7 +33,23 @@ def test_profile_round_trips_through_toml(profile, tmp_path):
     assert again.routes == profile.routes
     assert (again.web_workers, again.db_connections) == (2, 8)
     assert again.calibration["levels"] == [1, 2, 4]
-    assert "[platform.usl]" in path.read_text()
+    assert "[calibration.usl]" in path.read_text()
+
+
+def test_national_scenario_reads_the_profile_platform_table_directly(profile, tmp_path):
+    from simulations.scenario import load_scenario, scenario_path
+
+    write_profile(profile, tmp_path / "profile.toml")
+    text = scenario_path("smoke").read_text(encoding="utf-8")
+    assert "[platform]" in text
+    calibrated = tmp_path / "calibrated.toml"
+    calibrated.write_text(text.replace("[platform]", '[platform]\nprofile = "profile.toml"', 1))
+    scenario = load_scenario(str(calibrated))
+    assert scenario.platform.web_workers == 2
+    assert scenario.platform.db_connections == 8
+    search_ms = profile.routes[0].service.mean_s * 1000
+    assert abs(scenario.platform.service_ms["search"] - search_ms) < 1e-9
+    assert load_scenario("smoke").platform.service_ms["search"] != search_ms
 
 
 def test_missing_or_malformed_profile_gives_a_clear_error(profile, tmp_path):
