@@ -1,0 +1,189 @@
+"""A national waiting room: counters and a FIFO of cohorts, not a SimPy Resource.
+
+Millions of waiting visitors as individual SimPy requests make every grant O(queue length)
+(simulation-notes.md section 1.1). Here a cohort is "n visitors of each class who joined at time
+s": one row of a growing 2-D count array, admitted strictly first-in first-out. Patience is
+exponential, so between two updates at times u < t each waiting visitor is still there with
+probability exp(-(t - u) / patience): reneging is one vectorised binomial draw over all rows, and
+it is exact whatever the step (event-driven with cohorts of one visitor in validation, fixed ticks
+at national scale).
+
+Bookkeeping is exact: `waited_s` is the total time spent in the queue by everyone who left it
+(admitted or reneged), so Little's law L = lambda W holds as an identity once the visitors still
+queued are counted (`queued_age_s`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["WaitingRoom"]
+
+
+class WaitingRoom:
+    """FIFO of cohorts with exponential patience (`patience_mean_s = inf`: nobody reneges).
+
+    Set `log` to a list to record cohort movements as (joined_s per row, left_s, counts per row and
+    class, outcome) for per-visitor samples.
+
+    `exact_renege_times`: draw each reneging visitor's departure time within the last step (for
+    event-driven validation); otherwise a visitor who reneges during a step is counted as having
+    waited until the end of that step (fixed ticks: consistent with a queue length sampled once a
+    tick).
+    """
+
+    def __init__(
+        self,
+        n_classes: int,
+        patience_mean_s: float,
+        rng: np.random.Generator,
+        exact_renege_times: bool = False,
+        wait_bin_s: float = 60.0,
+    ) -> None:
+        self.n_classes = n_classes
+        self.patience_mean_s = patience_mean_s
+        self.rng = rng
+        self.exact_renege_times = exact_renege_times
+        self.wait_bin_s = wait_bin_s
+        self._counts = np.zeros((1024, n_classes), dtype=np.int64)
+        self._joined_s = np.zeros(1024, dtype=np.float64)
+        self._head = 0
+        self._tail = 0
+        self._updated_s = 0.0
+        self.length = 0
+        self.joined = 0
+        self.admitted = 0
+        self.reneged = 0
+        self.waited_s = 0.0
+        self.admitted_wait_s = 0.0
+        self.max_wait_s = 0.0
+        self.log: list[tuple[NDArray, float, NDArray[np.int64], str]] | None = None
+        self.wait_hist = np.zeros(64, dtype=np.int64)  # admitted visitors per wait bin
+
+    def join(self, now_s: float, counts: NDArray[np.int64]) -> None:
+        """`counts[k]` visitors of class k join the back of the queue at `now_s`."""
+        total = int(counts.sum())
+        if total == 0:
+            return
+        self.renege(now_s)
+        if self._tail == len(self._joined_s):
+            self._grow()
+        self._counts[self._tail] = counts
+        self._joined_s[self._tail] = now_s
+        self._tail += 1
+        self.length += total
+        self.joined += total
+
+    def renege(self, now_s: float) -> NDArray[np.int64]:
+        """Remove the visitors whose patience ran out since the last update; counts by class."""
+        elapsed = now_s - self._updated_s
+        self._updated_s = now_s
+        gone = np.zeros(self.n_classes, dtype=np.int64)
+        if self.length == 0 or elapsed <= 0 or math.isinf(self.patience_mean_s):
+            return gone
+        rows = self._counts[self._head : self._tail]
+        p_leave = -math.expm1(-elapsed / self.patience_mean_s)
+        leaving = self.rng.binomial(rows, p_leave)
+        n_leaving = int(leaving.sum())
+        if n_leaving == 0:
+            return gone
+        rows -= leaving
+        per_row = leaving.sum(axis=1)
+        if self.log is not None:
+            hit = np.flatnonzero(per_row)
+            joined = self._joined_s[self._head : self._tail][hit]
+            self.log.append((joined, now_s, leaving[hit], "reneged"))
+        ages = now_s - self._joined_s[self._head : self._tail]
+        if self.exact_renege_times:
+            waited = self._renege_waits(per_row, ages, elapsed)
+        else:
+            waited = float(per_row @ ages)
+        self.waited_s += waited
+        self.length -= n_leaving
+        self.reneged += n_leaving
+        self._drop_empty_head()
+        return leaving.sum(axis=0)
+
+    def admit(self, now_s: float, n: int) -> NDArray[np.int64]:
+        """Admit up to `n` visitors from the front; counts by class."""
+        self.renege(now_s)
+        taken = np.zeros(self.n_classes, dtype=np.int64)
+        n = min(int(n), self.length)
+        while n > 0:
+            row = self._counts[self._head]
+            joined_s = self._joined_s[self._head]
+            size = int(row.sum())
+            if size <= n:
+                part = row.copy()
+                row[:] = 0
+                self._head += 1
+            else:
+                part = self.rng.multivariate_hypergeometric(row, n)
+                row -= part
+            moved = int(part.sum())
+            self._record_wait(now_s - joined_s, moved)
+            if self.log is not None and moved:
+                self.log.append((np.array([joined_s]), now_s, part[None, :], "admitted"))
+            taken += part
+            n -= moved
+        admitted = int(taken.sum())
+        self.length -= admitted
+        self.admitted += admitted
+        self._drop_empty_head()
+        return taken
+
+    def queued_age_s(self, now_s: float) -> float:
+        """Total time already spent in the queue by the visitors still in it."""
+        rows = self._counts[self._head : self._tail].sum(axis=1)
+        return float(rows @ (now_s - self._joined_s[self._head : self._tail]))
+
+    def oldest_wait_s(self, now_s: float) -> float:
+        return now_s - self._joined_s[self._head] if self.length else 0.0
+
+    def wait_quantile_s(self, q: float) -> float:
+        """Quantile of the admitted visitors' waits, to `wait_bin_s` resolution (upper bin edge)."""
+        total = int(self.wait_hist.sum())
+        if total == 0:
+            return 0.0
+        index = int(np.searchsorted(np.cumsum(self.wait_hist), q * total, side="left"))
+        return min((index + 1) * self.wait_bin_s, self.max_wait_s) if index else 0.0
+
+    def _record_wait(self, wait_s: float, n: int) -> None:
+        if n <= 0:
+            return
+        self.waited_s += wait_s * n
+        self.admitted_wait_s += wait_s * n
+        self.max_wait_s = max(self.max_wait_s, wait_s)
+        index = int(math.ceil(wait_s / self.wait_bin_s)) if wait_s > 0 else 0
+        if index >= len(self.wait_hist):
+            self.wait_hist = np.concatenate([self.wait_hist, np.zeros(index + 1, dtype=np.int64)])
+        self.wait_hist[index] += n
+
+    def _renege_waits(self, per_row: NDArray[np.int64], ages: NDArray, elapsed: float) -> float:
+        """Total wait of reneging visitors, each leaving at its exact (truncated-exp) time."""
+        n = int(per_row.sum())
+        u = self.rng.random(n)
+        # departure time before `now`, given it happened within the last `elapsed` seconds
+        theta = self.patience_mean_s
+        back = -theta * np.log1p(-u * -math.expm1(-elapsed / theta))
+        back = elapsed - back  # time between departure and now
+        return float(per_row @ ages - back.sum())
+
+    def _drop_empty_head(self) -> None:
+        while self._head < self._tail and not self._counts[self._head].any():
+            self._head += 1
+        if self._head == self._tail:
+            self._head = self._tail = 0
+
+    def _grow(self) -> None:
+        live = self._tail - self._head
+        size = max(1024, 2 * live)
+        counts = np.zeros((size, self.n_classes), dtype=np.int64)
+        joined = np.zeros(size, dtype=np.float64)
+        counts[:live] = self._counts[self._head : self._tail]
+        joined[:live] = self._joined_s[self._head : self._tail]
+        self._counts, self._joined_s = counts, joined
+        self._head, self._tail = 0, live
