@@ -1,0 +1,323 @@
+"""The booking transaction and its invariants: the query layer shared by the API and the bench.
+
+No overbooking: a seat is taken with a conditional `UPDATE slots SET remaining = remaining - 1
+WHERE id = :id AND remaining > 0`, which locks only that slot row (hot slots don't serialize the
+rest). One booking per dose per patient: the primary key of `bookings`. Dose 1 and dose 2 are
+taken in the caller's one transaction, so both or neither are committed.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from reference_app.schema import appointments, bookings, slots, vaccines
+
+DAY_S = 86_400
+DOSE2_CANDIDATES = 8
+
+
+class BookingError(Exception):
+    """A booking refused for a reason the client can act on (mapped to a 4xx JSON error)."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail = status, error, detail
+
+
+def iso(start_s: int) -> str:
+    return datetime.fromtimestamp(start_s, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _take_seat(conn: Connection, *conditions) -> tuple | None:  # noqa: ANN002
+    stmt = (
+        update(slots)
+        .where(slots.c.remaining > 0, *conditions)
+        .values(remaining=slots.c.remaining - 1)
+        .returning(slots.c.id, slots.c.center_id, slots.c.vaccine, slots.c.start_s)
+    )
+    return conn.execute(stmt).first()
+
+
+def _explain_dose1(conn: Connection, slot_id: int, now_s: int) -> BookingError:
+    row = conn.execute(select(slots).where(slots.c.id == slot_id)).mappings().first()
+    if row is None:
+        return BookingError(404, "not_found", f"slot {slot_id} not found")
+    if row["dose"] != 1:
+        return BookingError(
+            422, "wrong_dose", f"slot {slot_id} is a dose-{row['dose']} slot; book a dose-1 slot"
+        )
+    if row["start_s"] < now_s:
+        return BookingError(409, "slot_in_past", f"slot {slot_id} has already started")
+    return BookingError(409, "slot_full", f"slot {slot_id} is fully booked")
+
+
+def _explain_dose2(
+    conn: Connection, slot_id: int, center_id: int, vaccine: str, lo: int, hi: int
+) -> BookingError:
+    row = conn.execute(select(slots).where(slots.c.id == slot_id)).mappings().first()
+    if row is None:
+        return BookingError(404, "not_found", f"slot {slot_id} not found")
+    if row["dose"] != 2 or row["center_id"] != center_id or row["vaccine"] != vaccine:
+        return BookingError(
+            422,
+            "wrong_second_slot",
+            f"slot {slot_id} is not a dose-2 {vaccine} slot at centre {center_id}",
+        )
+    if not lo <= row["start_s"] <= hi:
+        return BookingError(
+            409,
+            "dose2_out_of_window",
+            f"slot {slot_id} is outside the dose-2 window {iso(lo)}..{iso(hi)}",
+        )
+    return BookingError(409, "slot_full", f"slot {slot_id} is fully booked")
+
+
+def _take_dose2(
+    conn: Connection, center_id: int, vaccine: str, lo: int, hi: int, second_slot_id: int | None
+) -> tuple:
+    window = (
+        slots.c.center_id == center_id,
+        slots.c.vaccine == vaccine,
+        slots.c.dose == 2,
+        slots.c.start_s >= lo,
+        slots.c.start_s <= hi,
+    )
+    if second_slot_id is not None:
+        seat = _take_seat(conn, slots.c.id == second_slot_id, *window)
+        if seat is None:
+            raise _explain_dose2(conn, second_slot_id, center_id, vaccine, lo, hi)
+        return seat
+    # Earliest open slot in the window; if a racer fills it first, try the next ones.
+    for _ in range(3):
+        candidates = (
+            conn.execute(
+                select(slots.c.id)
+                .where(slots.c.remaining > 0, *window)
+                .order_by(slots.c.start_s, slots.c.id)
+                .limit(DOSE2_CANDIDATES)
+            )
+            .scalars()
+            .all()
+        )
+        if not candidates:
+            break
+        for candidate in candidates:
+            seat = _take_seat(conn, slots.c.id == candidate)
+            if seat is not None:
+                return seat
+    raise BookingError(
+        409,
+        "no_dose2_slot",
+        f"no open dose-2 {vaccine} slot at centre {center_id} between {iso(lo)} and {iso(hi)}",
+    )
+
+
+def book(
+    conn: Connection,
+    patient_id: int,
+    slot_id: int,
+    second_slot_id: int | None = None,
+    now_s: int | None = None,
+) -> dict:
+    """Book dose 1 (and dose 2 for two-dose vaccines) inside the caller's transaction.
+
+    Raises BookingError; the caller must then roll back (the `writing()` context does).
+    """
+    now_s = int(time.time()) if now_s is None else now_s
+    held = (
+        conn.execute(select(bookings.c.dose).where(bookings.c.patient_id == patient_id))
+        .scalars()
+        .all()
+    )
+    if 1 in held:
+        raise BookingError(
+            409, "dose_already_booked", "this patient already holds a dose-1 appointment"
+        )
+    first = _take_seat(conn, slots.c.id == slot_id, slots.c.dose == 1, slots.c.start_s >= now_s)
+    if first is None:
+        raise _explain_dose1(conn, slot_id, now_s)
+    _, center_id, vaccine, start_s = first
+    rule = conn.execute(select(vaccines).where(vaccines.c.code == vaccine)).mappings().one()
+    second = None
+    min_days = max_days = None
+    if rule["doses"] == 2:
+        if 2 in held:
+            raise BookingError(
+                409, "dose_already_booked", "this patient already holds a dose-2 appointment"
+            )
+        min_days, max_days = rule["min_days"], rule["max_days"]
+        lo, hi = start_s + min_days * DAY_S, start_s + max_days * DAY_S
+        second = _take_dose2(conn, center_id, vaccine, lo, hi, second_slot_id)
+    elif second_slot_id is not None:
+        raise BookingError(
+            422, "single_dose_vaccine", f"{vaccine} needs one dose; omit second_slot_id"
+        )
+    appointment_id = conn.execute(
+        insert(appointments)
+        .values(
+            patient_id=patient_id,
+            center_id=center_id,
+            vaccine=vaccine,
+            dose1_slot_id=first[0],
+            dose2_slot_id=second[0] if second else None,
+            min_days=min_days,
+            max_days=max_days,
+            status="active",
+            created_s=now_s,
+        )
+        .returning(appointments.c.id)
+    ).scalar_one()
+    rows = [
+        {"patient_id": patient_id, "dose": 1, "slot_id": first[0], "appointment_id": appointment_id}
+    ]
+    if second:
+        rows.append(
+            {
+                "patient_id": patient_id,
+                "dose": 2,
+                "slot_id": second[0],
+                "appointment_id": appointment_id,
+            }
+        )
+    try:
+        conn.execute(insert(bookings), rows)
+    except IntegrityError as exc:  # a concurrent booking by the same patient won the race
+        raise BookingError(
+            409, "dose_already_booked", "this patient already holds that dose"
+        ) from exc
+    return _shape(appointment_id, vaccine, "active", first, second)
+
+
+def _shape(
+    appointment_id: int, vaccine: str, status: str, first: tuple, second: tuple | None
+) -> dict:
+    def dose(seat: tuple | None) -> dict | None:
+        if seat is None:
+            return None
+        return {"slot_id": seat[0], "start": iso(seat[3]), "center_id": seat[1]}
+
+    return {
+        "id": appointment_id,
+        "vaccine": vaccine,
+        "status": status,
+        "dose1": dose(first),
+        "dose2": dose(second),
+    }
+
+
+def cancel(conn: Connection, patient_id: int, appointment_id: int) -> bool:
+    """Cancel both doses and free their seats; False when it is not this patient's active one."""
+    done = conn.execute(
+        update(appointments)
+        .where(
+            appointments.c.id == appointment_id,
+            appointments.c.patient_id == patient_id,
+            appointments.c.status == "active",
+        )
+        .values(status="cancelled")
+        .returning(appointments.c.dose1_slot_id, appointments.c.dose2_slot_id)
+    ).first()
+    if done is None:
+        return False
+    conn.execute(bookings.delete().where(bookings.c.appointment_id == appointment_id))
+    freed = [slot_id for slot_id in done if slot_id is not None]
+    conn.execute(update(slots).where(slots.c.id.in_(freed)).values(remaining=slots.c.remaining + 1))
+    return True
+
+
+def list_for_patient(conn: Connection, patient_id: int) -> list[dict]:
+    s1, s2 = slots.alias("s1"), slots.alias("s2")
+    rows = conn.execute(
+        select(
+            appointments.c.id,
+            appointments.c.vaccine,
+            appointments.c.status,
+            s1.c.id,
+            s1.c.center_id,
+            s1.c.vaccine,
+            s1.c.start_s,
+            s2.c.id,
+            s2.c.center_id,
+            s2.c.vaccine,
+            s2.c.start_s,
+        )
+        .select_from(
+            appointments.join(s1, s1.c.id == appointments.c.dose1_slot_id).outerjoin(
+                s2, s2.c.id == appointments.c.dose2_slot_id
+            )
+        )
+        .where(appointments.c.patient_id == patient_id)
+        .order_by(appointments.c.id)
+    ).all()
+    return [
+        _shape(r[0], r[1], r[2], tuple(r[3:7]), tuple(r[7:11]) if r[7] is not None else None)
+        for r in rows
+    ]
+
+
+def invariants(conn: Connection) -> dict[str, int]:
+    """Counts of broken booking rules (all 0 on a healthy database) and of active appointments."""
+    held = (
+        select(bookings.c.slot_id, func.count().label("n")).group_by(bookings.c.slot_id).subquery()
+    )
+    overbooked = conn.execute(
+        select(func.count())
+        .select_from(slots.outerjoin(held, held.c.slot_id == slots.c.id))
+        .where(
+            (slots.c.remaining < 0)
+            | (func.coalesce(held.c.n, 0) > slots.c.capacity)
+            | (slots.c.capacity - slots.c.remaining != func.coalesce(held.c.n, 0))
+        )
+    ).scalar_one()
+    per_patient = (
+        select(appointments.c.patient_id)
+        .where(appointments.c.status == "active")
+        .group_by(appointments.c.patient_id)
+        .having(func.count() > 1)
+        .subquery()
+    )
+    double = conn.execute(select(func.count()).select_from(per_patient)).scalar_one()
+    s1, s2 = slots.alias("s1"), slots.alias("s2")
+    out_of_window = conn.execute(
+        select(func.count())
+        .select_from(
+            appointments.join(s1, s1.c.id == appointments.c.dose1_slot_id).join(
+                s2, s2.c.id == appointments.c.dose2_slot_id
+            )
+        )
+        .where(
+            appointments.c.status == "active",
+            (s2.c.start_s < s1.c.start_s + appointments.c.min_days * DAY_S)
+            | (s2.c.start_s > s1.c.start_s + appointments.c.max_days * DAY_S)
+            | (s2.c.center_id != s1.c.center_id)
+            | (s2.c.dose != 2),
+        )
+    ).scalar_one()
+    orphans = conn.execute(
+        select(func.count())
+        .select_from(appointments.join(vaccines, vaccines.c.code == appointments.c.vaccine))
+        .where(
+            appointments.c.status == "active",
+            and_(vaccines.c.doses == 2, appointments.c.min_days.is_not(None)),
+            appointments.c.dose2_slot_id.is_(None),
+        )
+    ).scalar_one()
+    dangling = conn.execute(
+        select(func.count())
+        .select_from(bookings.join(appointments, appointments.c.id == bookings.c.appointment_id))
+        .where(appointments.c.status != "active")
+    ).scalar_one()
+    active = conn.execute(
+        select(func.count()).select_from(appointments).where(appointments.c.status == "active")
+    ).scalar_one()
+    return {
+        "overbooked_slots": int(overbooked),
+        "double_bookings": int(double),
+        "dose2_out_of_window": int(out_of_window),
+        "orphan_dose2": int(orphans) + int(dangling),
+        "appointments": int(active),
+    }

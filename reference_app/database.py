@@ -1,0 +1,104 @@
+"""Engines and transactions for both backends, plus schema creation and default rows.
+
+SQLite: WAL, busy timeout, `BEGIN IMMEDIATE` for write transactions (no lock-upgrade deadlocks),
+short transactions. PostgreSQL: psycopg 3 behind SQLAlchemy's connection pool, bounded connect,
+checkout and statement timeouts so an outage fails fast instead of hanging workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from reference_app import schema
+from reference_app.vaccines import DEFAULT_VACCINES
+
+
+def make_engine(url: str, pool_size: int = 10, timeout_s: float = 5.0) -> Engine:
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, pool_size, timeout_s)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=timeout_s,
+        pool_recycle=1800,
+        connect_args={
+            "connect_timeout": max(1, int(timeout_s)),
+            "options": f"-c statement_timeout={int(timeout_s * 1000)}",
+        },
+    )
+
+
+def _sqlite_engine(url: str, pool_size: int, timeout_s: float) -> Engine:
+    path = url.split("///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=timeout_s,
+        connect_args={"timeout": timeout_s, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        writing = conn.get_execution_options().get("surge_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A short write transaction (on SQLite it takes the write lock up front)."""
+    with engine.connect() as conn:
+        conn.execution_options(surge_write=True)
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def is_sqlite(conn_or_engine: Connection | Engine) -> bool:
+    return conn_or_engine.dialect.name == "sqlite"
+
+
+def init_db(engine: Engine) -> None:
+    """Create the schema and the default rows (idempotent; safe to call at every start)."""
+    schema.metadata.create_all(engine, checkfirst=True)
+    with writing(engine) as conn:
+        have = {row[0] for row in conn.execute(select(schema.vaccines.c.code))}
+        missing = [v for v in DEFAULT_VACCINES if v["code"] not in have]
+        if missing:
+            conn.execute(insert(schema.vaccines), missing)
+        if conn.execute(select(schema.waiting_room.c.id)).first() is None:
+            conn.execute(
+                insert(schema.waiting_room).values(
+                    id=1, enabled=0, rate_per_s=0.0, pass_lifetime_s=600.0, cursor_s=0.0
+                )
+            )
+
+
+def insert_statement(conn: Connection, table):  # noqa: ANN001, ANN201
+    """The backend's `insert()` (with `on_conflict_do_*` and `returning`)."""
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)

@@ -1,0 +1,118 @@
+"""API errors: every failure is `{"error": "<machine_code>", "detail": "<human message>"}`.
+
+Validation errors map to 400/422, database outages to 503 with `Retry-After`, and anything
+unexpected to a clean JSON 503 as well: clients never see a 500 or an HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("reference_app")
+
+DB_RETRY_AFTER_S = 2
+
+
+class ApiError(Exception):
+    """Raise from a route to answer with a JSON error."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extra: object,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.error = error
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def error_response(
+    status: int, error: str, detail: str, headers: dict[str, str] | None = None, **extra: object
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": error, "detail": detail, **extra}, status_code=status, headers=headers
+    )
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(404, "not_found", f"{what} not found")
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _describe(errors: list[dict]) -> str:
+    parts = []
+    for err in errors[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.error, exc.detail, exc.headers, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return error_response(400, "bad_json", "request body is not valid JSON")
+        return error_response(422, "invalid_request", _describe(errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        detail = exc.detail if isinstance(exc.detail, str) else code
+        status = exc.status_code if exc.status_code < 500 else 503
+        return error_response(status, code, detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _pool(_request: Request, _exc: PoolTimeoutError) -> JSONResponse:
+        return _unavailable("database connection pool exhausted; retry shortly")
+
+    @app.exception_handler(OperationalError)
+    async def _operational(_request: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        return _unavailable("database unavailable; retry shortly")
+
+    @app.exception_handler(DBAPIError)
+    async def _dbapi(_request: Request, exc: DBAPIError) -> JSONResponse:
+        log.warning("database error: %s", type(exc.orig).__name__)
+        return _unavailable("database error; retry shortly")
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _sqlalchemy(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        log.warning("database layer error: %s", type(exc).__name__)
+        return _unavailable("database error; retry shortly")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error: %s", type(exc).__name__)
+        return _unavailable("temporary server error; retry shortly", error="unavailable")
+
+
+def _unavailable(detail: str, error: str = "db_unavailable") -> JSONResponse:
+    return error_response(503, error, detail, {"Retry-After": str(DB_RETRY_AFTER_S)})

@@ -1,0 +1,104 @@
+"""Serving the app through uvicorn (one or several worker processes).
+
+The supervisor prepares everything once (keys, schema, waiting-room switch), then exports the
+resolved settings as SURGE_* variables for the workers, each of which calls
+`reference_app.app:create_app_from_env`. SIGTERM stops the workers gracefully and exits 0.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from reference_app.settings import DEV_DIR, load_secrets, normalize_database_url
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    waiting_room_rate_per_s: float = 0.0
+    pass_lifetime_s: float = 600.0
+    rate_limit_token_per_min: int = 30
+    rate_limit_ip_per_min: int = 600
+    dev: bool = False
+    db_pool_size: int = 10
+
+
+def masked(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else f"{scheme}://{user}@{host}"
+
+
+def prepare(options: ServeOptions) -> dict[str, str]:
+    """Check keys and database, create the schema, set the waiting room; returns worker env."""
+    from reference_app import waiting_room
+    from reference_app.database import init_db, make_engine
+
+    url = normalize_database_url(options.database_url)
+    admin_key, data_keys, notes = load_secrets(dev=options.dev, dev_dir=DEV_DIR)
+    for note in notes:
+        print(f"surge app: {note}", file=sys.stderr)
+    from reference_app.identity import Keyring
+
+    Keyring.parse(data_keys)  # fail now, in one line, if the key is malformed
+    engine = make_engine(url, pool_size=2)
+    try:
+        init_db(engine)
+        waiting_room.configure(
+            engine,
+            options.waiting_room_rate_per_s > 0,
+            options.waiting_room_rate_per_s,
+            options.pass_lifetime_s,
+        )
+    finally:
+        engine.dispose()
+    return {
+        "SURGE_DATABASE_URL": url,
+        "SURGE_ADMIN_KEY": admin_key,
+        "SURGE_DATA_KEY": data_keys,
+        "SURGE_WAITING_ROOM_RATE": str(options.waiting_room_rate_per_s),
+        "SURGE_PASS_LIFETIME_S": str(options.pass_lifetime_s),
+        "SURGE_RATE_LIMIT_TOKEN": str(options.rate_limit_token_per_min),
+        "SURGE_RATE_LIMIT_IP": str(options.rate_limit_ip_per_min),
+        "SURGE_DB_POOL_SIZE": str(options.db_pool_size),
+    }
+
+
+def serve(options: ServeOptions) -> int:
+    import uvicorn
+
+    env = prepare(options)
+    os.environ.update(env)
+    where = masked(env["SURGE_DATABASE_URL"])
+    print(
+        f"surge app: serving http://{options.host}:{options.port} with {options.workers} worker(s) on {where}"
+        + (
+            f", waiting room {options.waiting_room_rate_per_s:g}/s"
+            if options.waiting_room_rate_per_s > 0
+            else ""
+        ),
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        "reference_app.app:create_app_from_env",
+        factory=True,
+        host=options.host,
+        port=options.port,
+        workers=options.workers,
+        access_log=False,  # paths carry queue tickets; addresses identify people
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        app_dir=str(Path.cwd()),
+    )
+    return 0
