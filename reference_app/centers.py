@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
@@ -156,6 +157,7 @@ def availability(
         raise not_found(f"centre {center_id}")
     lo = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
     hi = lo + days * DAY_S
+    lo = max(lo, int(time.time()))  # slots that already started are not open
     rows = conn.execute(
         select(slots.c.id, slots.c.start_s, slots.c.capacity, slots.c.remaining)
         .where(
