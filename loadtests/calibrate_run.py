@@ -1,0 +1,256 @@
+"""Drive a stepped calibration run: start the reference app (optional), run Locust with
+`loadtests/steps.py`, and leave a run directory that `surge calibrate` reads.
+
+The app is a black box over HTTP: it is seeded and served through `surge app seed` and
+`surge app serve` subprocesses, checked on `GET /healthz`, and stopped with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+STEPS_LOCUSTFILE = Path(__file__).with_name("steps.py")
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    levels: tuple[int, ...]
+    hold_s: float = 20.0
+    settle_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.levels or any(n < 1 for n in self.levels):
+            raise ValueError("step levels must be positive integers")
+        if self.hold_s <= self.settle_s or self.settle_s < 0:
+            raise ValueError("hold must be longer than settle, and settle >= 0")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(
+    url: str, timeout_s: float = 60.0, process: subprocess.Popen | None = None
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise OSError(f"the app exited with code {process.returncode} before becoming healthy")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    raise OSError(f"{url}/healthz did not answer 200 within {timeout_s:.0f} s")
+
+
+def _surge(*args: str) -> list[str]:
+    return [sys.executable, "-m", "surge", *args]
+
+
+@contextmanager
+def fresh_postgres_database(server_url: str) -> Iterator[str]:
+    """A new, uniquely named database on the server of `server_url`, dropped afterwards."""
+    import psycopg
+
+    name = f"surge_cal_{secrets.token_hex(4)}"
+    base, _, _ = server_url.rpartition("/")
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def running_app(
+    db_url: str, workers: int, log_path: Path, seed_args: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """Seed and serve the reference app on a free port; yields its base URL; always stops it."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        seeded = subprocess.run(
+            _surge("app", "seed", "--db", db_url, *seed_args), stdout=log, stderr=log
+        )
+        if seeded.returncode != 0:
+            raise OSError(f"`surge app seed` failed with code {seeded.returncode} (see {log_path})")
+        port = free_port()
+        cmd = _surge(
+            "app", "serve", "--db", db_url, "--port", str(port), "--workers", str(workers),
+            "--dev", "--rate-limit-ip", "0", "--rate-limit-token", "0",
+        )  # fmt: skip
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(url, process=proc)
+            yield url
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+def run_steps(host: str, plan: StepPlan, out_dir: Path, meta: dict | None = None) -> Path:
+    """Run Locust headless through every level of `plan`; returns the run directory."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "SURGE_STEPS": ",".join(str(n) for n in plan.levels),
+        "SURGE_HOLD_S": str(plan.hold_s),
+        "SURGE_RECORD_DIR": str(out_dir),
+    }
+    cmd = [
+        sys.executable, "-m", "locust", "-f", str(STEPS_LOCUSTFILE), "--headless", "-H", host,
+        "--only-summary", "--csv", str(out_dir / "locust"), "--loglevel", "WARNING",
+    ]  # fmt: skip
+    timeout = plan.hold_s * len(plan.levels) + 120
+    with (out_dir / "locust.log").open("wb") as log:
+        done = subprocess.run(cmd, env=env, stdout=log, stderr=log, timeout=timeout)
+    if not (out_dir / "steps.csv").is_file():
+        raise OSError(
+            f"locust exited with code {done.returncode} without a step schedule (see {out_dir}/locust.log)"
+        )
+    record = {
+        "host": host,
+        "levels": list(plan.levels),
+        "hold_s": plan.hold_s,
+        "settle_s": plan.settle_s,
+        "think_time_s": 0.0,
+        "locust_exit_code": done.returncode,
+        "run_dir": str(out_dir),
+        **(meta or {}),
+    }
+    (out_dir / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return out_dir
+
+
+@contextmanager
+def started_app(
+    backend: str, out_dir: Path, workers: int, postgres_url: str | None
+) -> Iterator[tuple[str, dict]]:
+    """`--start-app sqlite|postgresql`: a fresh database, seeded, served; yields (url, meta)."""
+    if backend == "sqlite":
+        db_url = f"sqlite:///{(out_dir / 'app.db').resolve()}"
+        meta = {"database": "sqlite", "web_workers": workers, "db_connections": 10 * workers}
+        with running_app(db_url, workers, out_dir / "app.log") as url:
+            yield url, meta
+    elif backend == "postgresql":
+        server = (
+            postgres_url
+            or os.environ.get("SURGE_TEST_POSTGRES_URL")
+            or os.environ.get("SURGE_POSTGRES_URL")
+        )
+        if not server:
+            raise ValueError(
+                "--start-app postgresql needs --postgres-url URL (or SURGE_TEST_POSTGRES_URL)"
+            )
+        with fresh_postgres_database(server) as db_url:
+            meta = {
+                "database": "postgresql",
+                "web_workers": workers,
+                "db_connections": 10 * workers,
+            }
+            with running_app(db_url, workers, out_dir / "app.log") as url:
+                yield url, meta
+    else:
+        raise ValueError(f"--start-app must be sqlite or postgresql, not {backend!r}")
+
+
+def plan_record(plan: StepPlan) -> dict:
+    return asdict(plan)
+
+
+@dataclass(frozen=True)
+class Validation:
+    records: list[dict]
+    out_dir: Path
+    fit_levels: tuple[int, ...]
+    held_out: tuple[int, ...]
+    written: dict[str, Path]
+
+
+def validate(
+    out_dir: Path,
+    plan: StepPlan,
+    *,
+    holdout: int = 1,
+    host: str | None = None,
+    backend: str | None = None,
+    workers: int = 1,
+    postgres_url: str | None = None,
+    replications: int = 5,
+    requests: int = 20_000,
+    bootstrap_replicates: int = 200,
+    seed: int = 0,
+) -> Validation:
+    """Run the steps, fit on all but the `holdout` highest levels, predict those, compare.
+
+    The held-out steps run in the same Locust session (same warm app), but nothing measured at
+    them reaches the fit: `calibrate` only reads the fit levels.
+    """
+    from simulations.calibration.calibrate import calibrate, write_outputs
+    from simulations.calibration.prediction import predict_levels
+    from simulations.calibration.step_run import read_step_run
+    from simulations.calibration.validation import compare, write_validation
+
+    levels = sorted(set(plan.levels))
+    if holdout < 1 or len(levels) - holdout < 3:
+        raise ValueError(f"need at least 3 fit levels plus {holdout} held out; got levels {levels}")
+    if (host is None) == (backend is None):
+        raise ValueError("give exactly one of --host URL or --start-app sqlite|postgresql")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = out_dir / "run"
+    if host is not None:
+        wait_healthy(host.rstrip("/"), timeout_s=10)
+        run_steps(host.rstrip("/"), plan, run_dir, {"database": "external", "web_workers": workers})
+    else:
+        with started_app(backend, out_dir, workers, postgres_url) as (url, meta):
+            run_steps(url, plan, run_dir, meta)
+
+    run = read_step_run(run_dir, settle_s=plan.settle_s)
+    fit_levels, held = levels[:-holdout], levels[-holdout:]
+    cal = calibrate(
+        run, fit_levels=fit_levels, bootstrap_replicates=bootstrap_replicates, seed=seed
+    )
+    predicted = predict_levels(
+        cal.profile, levels, replications=replications, requests=requests, seed=seed
+    )
+    records = compare(predicted, run.summary(), held)
+    written = write_outputs(cal, out_dir / "profile.toml", predicted)
+    written["validation"] = write_validation(
+        out_dir / "validation.json",
+        records,
+        {
+            "fit_levels": fit_levels,
+            "held_out_levels": held,
+            "plan": plan_record(plan),
+            "run": run.meta,
+            "usl": cal.usl_fit.as_record(),
+            "replications": replications,
+        },
+    )
+    (out_dir / "predictions.csv").write_text(predicted.to_csv(index=False), encoding="utf-8")
+    return Validation(records, out_dir, tuple(fit_levels), tuple(held), written)

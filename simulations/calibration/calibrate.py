@@ -1,0 +1,185 @@
+"""From a stepped run to a platform profile: service times from the low-load steps, the USL from
+throughput vs concurrency, and the profile that `surge predict` and scenarios read."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simulations.calibration.profile import PlatformProfile, RouteProfile
+from simulations.calibration.service_time import ServiceTimeFit, fit_service_time
+from simulations.calibration.step_run import StepRun
+from simulations.calibration.usl import UslFit, fit_usl
+
+MIN_ROUTE_SAMPLES = 20
+
+
+@dataclass(frozen=True)
+class Calibration:
+    profile: PlatformProfile
+    usl_fit: UslFit
+    route_fits: dict[str, list[ServiceTimeFit]]  # every candidate family, best first
+    steps: pd.DataFrame  # the run's per-step summary, with a `used_for_fit` column
+    fit_levels: tuple[int, ...]
+    service_levels: tuple[int, ...]
+    dropped_routes: tuple[str, ...]
+
+    def fit_quality(self) -> pd.DataFrame:
+        """One row per route and candidate family: AIC, KS statistic and p-value."""
+        rows = [
+            {
+                "route": route,
+                "family": f.family,
+                "chosen": i == 0,
+                "samples": f.samples,
+                "aic": f.aic,
+                "ks_statistic": f.ks_statistic,
+                "ks_pvalue": f.ks_pvalue,
+                "mean_ms": f.mean_s * 1000,
+                "p95_ms": f.p95_s * 1000,
+            }
+            for route, fits in self.route_fits.items()
+            for i, f in enumerate(fits)
+        ]
+        return pd.DataFrame(rows)
+
+
+def calibrate(
+    run: StepRun,
+    *,
+    fit_levels: list[int] | None = None,
+    service_levels: list[int] | None = None,
+    bootstrap_replicates: int = 200,
+    window_s: float = 5.0,
+    seed: int = 0,
+) -> Calibration:
+    """Fit on the steps whose user count is in `fit_levels` (default: all). Service times come
+    from `service_levels` (default: the lowest fit level, where requests barely queue)."""
+    summary = run.summary()
+    levels = sorted(set(summary["users"]))
+    fit = sorted(set(fit_levels)) if fit_levels else levels
+    unknown = [n for n in fit if n not in levels]
+    if unknown:
+        raise ValueError(f"fit level {unknown[0]} is not a step of this run (steps: {levels})")
+    if len(fit) < 3:
+        raise ValueError(f"the USL needs at least 3 fit levels, got {len(fit)} ({fit})")
+    service = sorted(set(service_levels)) if service_levels else fit[:1]
+    unknown = [n for n in service if n not in levels]
+    if unknown:
+        raise ValueError(f"service level {unknown[0]} is not a step of this run (steps: {levels})")
+
+    windows = run.window_throughputs(window_s)
+    windows = windows[windows["users"].isin(fit)]
+    if (windows.groupby("users")["throughput_per_s"].sum() <= 0).any():
+        raise ValueError("a fit level has no successful requests in its steady window")
+    windows = windows[windows["throughput_per_s"] > 0]
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    usl_fit = fit_usl(
+        windows["users"].to_numpy(),
+        windows["throughput_per_s"].to_numpy(),
+        bootstrap_replicates=bootstrap_replicates,
+        rng=rng,
+    )
+
+    ok = run.requests[run.requests["ok"]]
+    at_service = ok[ok["users"].isin(service)]
+    counts = ok[ok["users"].isin(fit)]["route"].value_counts()
+    route_fits: dict[str, list[ServiceTimeFit]] = {}
+    dropped: list[str] = []
+    for route in sorted(counts.index):
+        samples = at_service.loc[at_service["route"] == route, "response_ms"].to_numpy() / 1000.0
+        samples = samples[samples > 0]
+        if len(samples) < MIN_ROUTE_SAMPLES:
+            dropped.append(route)
+            continue
+        route_fits[route] = fit_service_time(samples)[1]
+    if not route_fits:
+        raise ValueError(
+            f"no route has {MIN_ROUTE_SAMPLES} successful requests at service levels {service}"
+        )
+    kept = counts[list(route_fits)]
+    routes = tuple(
+        RouteProfile(name=r, share=float(kept[r] / kept.sum()), service=route_fits[r][0])
+        for r in route_fits
+    )
+    meta = run.meta
+    profile = PlatformProfile(
+        usl=usl_fit.model,
+        routes=routes,
+        web_workers=int(meta.get("web_workers", 1)),
+        db_connections=int(meta.get("db_connections", 10)),
+        think_time_s=float(meta.get("think_time_s", 0.0)),
+        calibration={
+            "run_dir": str(meta.get("run_dir", "")),
+            "database": str(meta.get("database", "")),
+            "fit_levels": fit,
+            "service_levels": service,
+            "dropped_routes": dropped,
+            "usl_fit": usl_fit.as_record(),
+        },
+    )
+    return Calibration(
+        profile=profile,
+        usl_fit=usl_fit,
+        route_fits=route_fits,
+        steps=summary.assign(used_for_fit=summary["users"].isin(fit)),
+        fit_levels=tuple(fit),
+        service_levels=tuple(service),
+        dropped_routes=tuple(dropped),
+    )
+
+
+def write_outputs(
+    cal: Calibration, profile_path: Path, predicted: pd.DataFrame | None = None
+) -> dict[str, Path]:
+    """The profile TOML, and next to it `<stem>.fit.json` (USL fit with intervals, fit quality
+    per route, step table), `<stem>.png` and `<stem>.html` (fitted curve and measured points)."""
+    from simulations.calibration.profile import write_profile
+    from simulations.calibration.report import plot, write_html
+
+    profile_path = Path(profile_path)
+    written = {"profile": write_profile(cal.profile, profile_path)}
+    stem = profile_path.with_suffix("")
+    fit_doc = {
+        "usl": cal.usl_fit.as_record(),
+        "fit_levels": list(cal.fit_levels),
+        "service_levels": list(cal.service_levels),
+        "dropped_routes": list(cal.dropped_routes),
+        "routes": cal.fit_quality().to_dict(orient="records"),
+        "steps": cal.steps.to_dict(orient="records"),
+    }
+    fit_path = stem.with_name(stem.name + ".fit.json")
+    fit_path.write_text(json.dumps(_finite(fit_doc), indent=2), encoding="utf-8")
+    written["fit"] = fit_path
+    png = plot(stem.with_suffix(".png"), cal.steps, cal.usl_fit, predicted)
+    written["plot"] = png
+    m = cal.usl_fit
+    notes = [
+        f"USL: sigma {m.model.sigma:.4g} [{m.sigma_ci[0]:.3g}, {m.sigma_ci[1]:.3g}], "
+        f"kappa {m.model.kappa:.4g} [{m.kappa_ci[0]:.3g}, {m.kappa_ci[1]:.3g}], "
+        f"lambda {m.model.lambda_per_s:.4g}/s; peak concurrency {m.model.peak_concurrency:.3g}, "
+        f"max throughput {m.model.max_throughput:.4g}/s (95% bootstrap intervals, "
+        f"{m.bootstrap_replicates} replicates); R^2 {m.r_squared:.3f}.",
+        f"Fit levels {list(cal.fit_levels)}; service times from levels {list(cal.service_levels)}.",
+    ]
+    tables = {"steps": cal.steps, "service-time fit quality": cal.fit_quality()}
+    if predicted is not None:
+        tables["predictions"] = predicted
+    written["report"] = write_html(stem.with_suffix(".html"), "Calibration", png, tables, notes)
+    return written
+
+
+def _finite(value):
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    return value

@@ -1,0 +1,126 @@
+"""A stepped load-test run read back as data: per-request records and the step schedule.
+
+A run directory (written by `loadtests/calibrate_run.py`) holds:
+
+- `steps.csv`: `step, users, start_s, end_s` (epoch seconds; the schedule as it ran);
+- `requests.csv`: `end_s, route, response_ms, ok` (one row per request, epoch seconds);
+- `run.json`: how it ran (host, database, web workers, think time...), optional.
+
+Each step's steady window starts `settle_s` after the step began; a request belongs to a step's
+window when it both started and ended inside it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+STEP_COLUMNS = ("step", "users", "start_s", "end_s")
+REQUEST_COLUMNS = ("end_s", "route", "response_ms", "ok")
+
+
+@dataclass(frozen=True)
+class StepRun:
+    steps: pd.DataFrame  # one row per step, STEP_COLUMNS
+    requests: pd.DataFrame  # one row per request in a steady window, plus `step` and `users`
+    meta: dict
+
+    def summary(self) -> pd.DataFrame:
+        """Per step: users, window, requests, failures, throughput and latency percentiles."""
+        rows = []
+        for step in self.steps.itertuples(index=False):
+            r = self.requests[self.requests["step"] == step.step]
+            ok = r[r["ok"]]
+            duration = float(step.end_s - step.window_start_s)
+            lat = ok["response_ms"].to_numpy()
+            rows.append(
+                {
+                    "step": int(step.step),
+                    "users": int(step.users),
+                    "window_s": duration,
+                    "requests": len(r),
+                    "failures": int((~r["ok"]).sum()),
+                    "throughput_per_s": len(ok) / duration if duration > 0 else np.nan,
+                    "mean_ms": float(lat.mean()) if len(lat) else np.nan,
+                    "p50_ms": float(np.percentile(lat, 50)) if len(lat) else np.nan,
+                    "p95_ms": float(np.percentile(lat, 95)) if len(lat) else np.nan,
+                    "p99_ms": float(np.percentile(lat, 99)) if len(lat) else np.nan,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def window_throughputs(self, window_s: float = 5.0) -> pd.DataFrame:
+        """Successful requests per second in consecutive sub-windows of each steady window:
+        several (users, throughput) points per level, so a bootstrap sees measurement noise."""
+        rows = []
+        for step in self.steps.itertuples(index=False):
+            r = self.requests[(self.requests["step"] == step.step) & self.requests["ok"]]
+            span = float(step.end_s - step.window_start_s)
+            count = max(1, int(span // window_s))
+            width = span / count
+            edges = step.window_start_s + width * np.arange(count + 1)
+            hist, _ = np.histogram(r["end_s"].to_numpy(), bins=edges)
+            rows.extend(
+                {"step": int(step.step), "users": int(step.users), "throughput_per_s": h / width}
+                for h in hist
+            )
+        return pd.DataFrame(rows)
+
+
+def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    if not path.is_file():
+        raise ValueError(f"{path.parent}: not a stepped run directory (no {path.name})")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: unreadable CSV ({exc})") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column {missing[0]!r}")
+    return frame
+
+
+def read_step_run(run_dir: str | Path, settle_s: float | None = None) -> StepRun:
+    """Read a run directory; `settle_s` defaults to run.json's value, else 20% of each step."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise ValueError(f"run directory not found: {run}")
+    meta_path = run / "run.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    steps = _read_csv(run / "steps.csv", STEP_COLUMNS)
+    requests = _read_csv(run / "requests.csv", REQUEST_COLUMNS)
+    if steps.empty:
+        raise ValueError(f"{run}/steps.csv: no steps")
+    if (steps["users"] < 1).any() or (steps["end_s"] <= steps["start_s"]).any():
+        raise ValueError(
+            f"{run}/steps.csv: users must be >= 1 and each step must end after it starts"
+        )
+    steps = steps.sort_values("start_s").reset_index(drop=True)
+    settle = settle_s if settle_s is not None else meta.get("settle_s")
+    length = steps["end_s"] - steps["start_s"]
+    steps["window_start_s"] = steps["start_s"] + (
+        length * 0.2 if settle is None else np.minimum(float(settle), length * 0.8)
+    )
+    requests = requests.assign(
+        ok=requests["ok"].astype(bool), start_s=requests["end_s"] - requests["response_ms"] / 1000.0
+    )
+    # Assign each request to the step whose steady window contains it entirely.
+    idx = (
+        np.searchsorted(steps["start_s"].to_numpy(), requests["start_s"].to_numpy(), side="right")
+        - 1
+    )
+    valid = idx >= 0
+    idx = np.where(valid, idx, 0)
+    inside = (
+        valid
+        & (requests["start_s"].to_numpy() >= steps["window_start_s"].to_numpy()[idx])
+        & (requests["end_s"].to_numpy() <= steps["end_s"].to_numpy()[idx])
+    )
+    kept = requests[inside].assign(
+        step=steps["step"].to_numpy()[idx[inside]], users=steps["users"].to_numpy()[idx[inside]]
+    )
+    return StepRun(steps=steps, requests=kept.reset_index(drop=True), meta=meta)

@@ -1,0 +1,164 @@
+"""`surge calibrate`: fit the platform model to a stepped load-test run, or (`--validate`) run
+the steps against the reference app, fit the lower levels and check predictions of the higher."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from surge.cli import UsageError
+
+
+def _levels(text: str) -> list[int]:
+    try:
+        levels = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"levels must be comma-separated integers: {text!r}"
+        ) from None
+    if not levels or any(n < 1 for n in levels):
+        raise argparse.ArgumentTypeError(f"levels must be positive integers: {text!r}")
+    return levels
+
+
+def _duration_s(text: str) -> float:
+    value = text.strip().lower()
+    scale = 60.0 if value.endswith("m") else 1.0
+    try:
+        seconds = float(value.rstrip("sm")) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 30s, 2m)") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"duration must be > 0: {text!r}")
+    return seconds
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="fit the platform model (USL + service times) to a stepped run; --validate checks it",
+        description=__doc__,
+    )
+    p.add_argument(
+        "run_dir", nargs="?", type=Path, help="stepped run directory (steps.csv, requests.csv)"
+    )
+    p.add_argument("--out", type=Path, required=True,
+                   help="profile TOML to write; with --validate, a directory")  # fmt: skip
+    p.add_argument("--fit-levels", type=_levels, help="user levels to fit (default: all)")
+    p.add_argument("--service-levels", type=_levels,
+                   help="levels whose requests give the service times (default: lowest fit level)")  # fmt: skip
+    p.add_argument("--settle", type=_duration_s, help="seconds dropped at the start of each step")
+    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates (default 200)")
+    p.add_argument("--seed", type=int, default=0)
+    v = p.add_argument_group("--validate: run, fit, predict the held-out levels, compare")
+    v.add_argument("--validate", action="store_true")
+    v.add_argument("--start-app", choices=("sqlite", "postgresql"), help="start the reference app")
+    v.add_argument("--host", help="or test an already running deployment at URL")
+    v.add_argument(
+        "--postgres-url",
+        help="server for --start-app postgresql (default $SURGE_TEST_POSTGRES_URL)",
+    )
+    v.add_argument("--levels", type=_levels, default=[1, 2, 4, 8, 16, 32],
+                   help="concurrency levels to run (default 1,2,4,8,16,32)")  # fmt: skip
+    v.add_argument("--holdout", type=int, default=1, help="highest levels held out (default 1)")
+    v.add_argument("--hold", type=_duration_s, default=20.0, help="time per level (default 20s)")
+    v.add_argument("--workers", type=int, default=1, help="app worker processes (default 1)")
+    v.add_argument(
+        "--replications", type=int, default=5, help="simulation replications (default 5)"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.bootstrap < 1:
+        raise UsageError("--bootstrap must be >= 1")
+    if args.validate:
+        return _validate(args)
+    if args.run_dir is None:
+        raise UsageError("give a RUN_DIR to calibrate, or --validate to run the steps first")
+    from simulations.calibration.calibrate import calibrate, write_outputs
+    from simulations.calibration.step_run import read_step_run
+
+    run_data = read_step_run(args.run_dir, settle_s=args.settle)
+    cal = calibrate(
+        run_data,
+        fit_levels=args.fit_levels,
+        service_levels=args.service_levels,
+        bootstrap_replicates=args.bootstrap,
+        seed=args.seed,
+    )
+    written = write_outputs(cal, args.out)
+    _print_calibration(cal)
+    for name, path in written.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def _print_calibration(cal) -> None:
+    f = cal.usl_fit
+    m = f.model
+    print("steps:")
+    cols = [
+        "users",
+        "used_for_fit",
+        "requests",
+        "failures",
+        "throughput_per_s",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+    ]
+    print(cal.steps[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(
+        f"USL: lambda {m.lambda_per_s:.4g}/s [{f.lambda_ci[0]:.4g}, {f.lambda_ci[1]:.4g}]  "
+        f"sigma {m.sigma:.4g} [{f.sigma_ci[0]:.3g}, {f.sigma_ci[1]:.3g}]  "
+        f"kappa {m.kappa:.4g} [{f.kappa_ci[0]:.3g}, {f.kappa_ci[1]:.3g}]  R^2 {f.r_squared:.3f}"
+    )
+    print(
+        f"peak concurrency N* {m.peak_concurrency:.4g} [{f.peak_concurrency_ci[0]:.4g}, "
+        f"{f.peak_concurrency_ci[1]:.4g}]  max throughput {m.max_throughput:.4g}/s "
+        f"[{f.max_throughput_ci[0]:.4g}, {f.max_throughput_ci[1]:.4g}]"
+    )
+    q = cal.fit_quality()
+    chosen = q[q["chosen"]][
+        ["route", "family", "samples", "mean_ms", "p95_ms", "ks_statistic", "ks_pvalue"]
+    ]
+    print("service times (best family by AIC; KS against the fitted distribution):")
+    print(chosen.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if cal.dropped_routes:
+        print(f"routes with too few samples (left out): {', '.join(cal.dropped_routes)}")
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from loadtests.calibrate_run import StepPlan, validate
+
+    if args.run_dir is not None:
+        raise UsageError("--validate runs its own steps: give --out DIR, not a RUN_DIR")
+    if args.holdout < 1 or args.workers < 1 or args.replications < 1:
+        raise UsageError("--holdout, --workers and --replications must be >= 1")
+    settle = args.settle if args.settle is not None else min(5.0, args.hold / 4)
+    plan = StepPlan(levels=tuple(args.levels), hold_s=args.hold, settle_s=settle)
+    result = validate(
+        args.out,
+        plan,
+        holdout=args.holdout,
+        host=args.host,
+        backend=args.start_app,
+        workers=args.workers,
+        postgres_url=args.postgres_url,
+        replications=args.replications,
+        bootstrap_replicates=args.bootstrap,
+        seed=args.seed,
+    )
+    print(f"fit levels {list(result.fit_levels)}, held out {list(result.held_out)}")
+    header = f"{'load':>5} {'X pred':>9} {'X meas':>9} {'X err':>7} {'p95 pred':>9} {'p95 meas':>9} {'p95 err':>8}"
+    print(header)
+    for r in result.records:
+        print(
+            f"{r['load']:>5} {r['predicted_throughput']:>9.1f} {r['measured_throughput']:>9.1f} "
+            f"{r['throughput_error']:>+7.1%} {r['predicted_p95_ms']:>9.1f} "
+            f"{r['measured_p95_ms']:>9.1f} {r['p95_error']:>+8.1%}"
+        )
+    for name, path in result.written.items():
+        print(f"{name}: {path}")
+    return 0
