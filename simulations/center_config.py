@@ -201,8 +201,32 @@ def builtin_centers() -> list[str]:
     return sorted(p.stem for p in CENTERS_DIR.glob("*.toml"))
 
 
-def load_center(ref: str | Path) -> CenterConfig:
-    """Load a centre from a TOML path or a built-in name (`surge sim center --config hub`)."""
+def _override(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set a dotted key; `stations.<name>.<field>` addresses a station by name."""
+    parts = key.split(".")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            matches = [s for s in node if isinstance(s, dict) and s.get("name") == part]
+            if not matches:
+                raise CenterConfigError(f"override {key!r}: no station named {part!r}")
+            node = matches[0]
+        elif isinstance(node, dict):
+            if part not in node and i == 0:
+                raise CenterConfigError(f"override {key!r}: no section {part!r}")
+            node = node.setdefault(part, {})
+        else:
+            raise CenterConfigError(f"override {key!r}: {part!r} is not a table")
+    if not isinstance(node, dict):
+        raise CenterConfigError(f"override {key!r}: cannot set a value there")
+    node[parts[-1]] = value
+
+
+def load_center(ref: str | Path, overrides: Mapping[str, Any] | None = None) -> CenterConfig:
+    """Load a centre from a TOML path or a built-in name (`surge sim center --config hub`).
+
+    `overrides` maps dotted keys to values, e.g. `{"stations.vaccination.servers": 12}`.
+    """
     path = Path(ref)
     if not path.exists() and (CENTERS_DIR / f"{ref}.toml").exists():
         path = CENTERS_DIR / f"{ref}.toml"
@@ -213,4 +237,6 @@ def load_center(ref: str | Path) -> CenterConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise CenterConfigError(f"{path}: invalid TOML: {exc}") from exc
+    for key, value in (overrides or {}).items():
+        _override(data, key, value)
     return parse_center(data, name=path.stem)

@@ -15,14 +15,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from simulations.center import CenterRun, StationLog, simulate_center
 from simulations.center_config import CenterConfig
+from simulations.replications import confidence_interval
 
 __all__ = [
     "CenterReplications",
-    "mean_interval",
     "run_center_replications",
     "run_kpis",
     "summary_document",
@@ -30,20 +29,6 @@ __all__ = [
 ]
 
 GRID_STEP_MIN = 1.0
-
-
-def mean_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and Student-t interval; the interval is NaN with fewer than two values."""
-    values = np.asarray(values, dtype=float)
-    values = values[~np.isnan(values)]
-    if values.size == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(values.mean())
-    if values.size < 2:
-        return mean, math.nan, math.nan
-    half = stats.t.ppf((1 + confidence) / 2, values.size - 1) * values.std(ddof=1)
-    half /= math.sqrt(values.size)
-    return mean, mean - half, mean + half
 
 
 def time_average(times: np.ndarray, levels: np.ndarray, until: float) -> float:
@@ -133,7 +118,7 @@ class CenterReplications:
     def summary(self) -> pd.DataFrame:
         rows = []
         for column in self.kpis.columns:
-            mean, low, high = mean_interval(self.kpis[column].to_numpy())
+            mean, low, high = confidence_interval(self.kpis[column].to_numpy())
             rows.append({"kpi": column, "mean": mean, "ci_low": low, "ci_high": high})
         return pd.DataFrame(rows).set_index("kpi")
 

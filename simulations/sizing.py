@@ -26,8 +26,9 @@ import numpy as np
 
 from simulations.center import CenterRun, simulate_center
 from simulations.center_config import CenterConfig, PoissonArrivals
-from simulations.center_report import mean_interval, run_kpis
+from simulations.center_report import run_kpis
 from simulations.distributions import Exponential
+from simulations.replications import confidence_interval
 
 __all__ = [
     "CenterSizing",
@@ -189,7 +190,7 @@ def _size_exact(config: CenterConfig, targets: Sequence[Target], max_servers: in
     station = config.stations[0]
     rate, mean = config.arrival_rate_per_min, station.service.mean_min
     result = CenterSizing("erlang-c (exact)", list(targets), None)
-    for c in range(1, max_servers + 1):
+    for c in range(math.floor(rate * mean) + 1, max_servers + 1):
         row: dict = {"servers." + station.name: c, "total_servers": c}
         passed = True
         for target in targets:
@@ -220,7 +221,7 @@ def _evaluate(
         values = np.array(
             [center_metric(r, target.metric, k) for r, k in zip(runs, kpis, strict=True)]
         )
-        mean, low, high = mean_interval(values)
+        mean, low, high = confidence_interval(values)
         if len(values) < 2:
             low = high = mean
         row[str(target)] = mean

@@ -13,7 +13,8 @@ import pytest
 
 from simulations.center import simulate_center
 from simulations.center_config import CenterConfigError, builtin_centers, load_center, parse_center
-from simulations.center_report import mean_interval, run_center_replications, run_kpis
+from simulations.center_report import run_center_replications, run_kpis
+from simulations.replications import confidence_interval
 from simulations.sizing import erlang_c
 
 
@@ -48,7 +49,7 @@ def erlang_a(servers, rate, mu, theta, cap=400):
 
 
 def interval(reps, column, confidence=0.99):
-    return mean_interval(reps.kpis[column].to_numpy(), confidence)
+    return confidence_interval(reps.kpis[column].to_numpy(), confidence)
 
 
 def test_mmc_mean_wait_and_p_wait_match_erlang_c():

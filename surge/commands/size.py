@@ -1,0 +1,203 @@
+"""`surge size center|platform|supply`: capacity sizing answers, each with a table and files."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from surge.cli import UsageError
+
+EXIT_UNREACHABLE = 1
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _fmt(value: float) -> str:
+    return (
+        "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
+    )
+
+
+def run_center(args: argparse.Namespace) -> int:
+    from simulations.center_config import load_center
+    from simulations.sizing import parse_target, size_center
+    from simulations.sizing_outputs import write_center_sizing
+
+    config = load_center(args.config)
+    targets = [parse_target(t) for t in args.target]
+    result = size_center(
+        config,
+        targets,
+        replications=args.replications,
+        seed=args.seed,
+        max_servers=args.max_servers,
+        method=args.method,
+    )
+    doc = write_center_sizing(result, config.name, Path(args.out))
+    print(f"{config.name}: sizing by {result.method}, targets {', '.join(map(str, targets))}")
+    station_columns = [
+        k for k in (result.evaluations[0] if result.evaluations else {}) if k.startswith("servers.")
+    ]
+    header = "  ".join(c.removeprefix("servers.") for c in station_columns)
+    print(f"  {header}  | " + " | ".join(str(t) for t in targets) + " | meets")
+    for row in result.evaluations:
+        cells = "  ".join(f"{row[c]:>{len(c) - 8}}" for c in station_columns)
+        values = []
+        for t in targets:
+            text = _fmt(row[str(t)])
+            if f"{t} ci_low" in row and not math.isnan(row[f"{t} ci_low"]):
+                text += f" [{_fmt(row[f'{t} ci_low'])}, {_fmt(row[f'{t} ci_high'])}]"
+            values.append(text)
+        print(
+            f"  {cells}  | " + " | ".join(values) + f" | {'yes' if row['meets_targets'] else 'no'}"
+        )
+    if not result.reachable:
+        print(f"NOT REACHABLE within --max-servers {args.max_servers} per station")
+        print(f"wrote {args.out}/center_sizing.csv, .json, .png")
+        return EXIT_UNREACHABLE
+    staffing = ", ".join(f"{k}={v}" for k, v in result.servers.items())
+    print(f"answer: {staffing} (total {doc['total_servers']})")
+    print(f"wrote {args.out}/center_sizing.csv, .json, .png")
+    return 0
+
+
+def run_supply(args: argparse.Namespace) -> int:
+    from simulations.center_config import load_center
+    from simulations.scenario import load_scenario
+    from simulations.sizing_outputs import write_supply_sizing
+    from simulations.sizing_supply import size_supply, staff_for
+
+    scenario = load_scenario(args.scenario).scaled()
+    supply = scenario.supply
+    eligible = scenario.demand.eligible_population
+    if eligible <= 0:
+        raise UsageError(f"scenario {scenario.name}: demand.eligible_population is 0")
+    plan = size_supply(
+        eligible,
+        args.weeks,
+        supply.vaccines,
+        supply.dose2_window_days,
+        supply.no_show_share,
+        supply.centres,
+        args.dose2,
+    )
+    center = load_center(args.center)
+    staff = staff_for(center, plan.slots_per_centre_per_day)
+    daily = plan.daily
+    doc = {
+        "scenario": scenario.name,
+        "eligible": eligible,
+        "weeks": args.weeks,
+        "no_show_share": supply.no_show_share,
+        "vaccines": supply.vaccines,
+        "dose2_window_days": supply.dose2_window_days,
+        "dose2_policy": plan.dose2,
+        "slots_per_day": plan.slots_per_day,
+        "slots_per_day_by_policy": plan.by_policy,
+        "dose1_slots_total": float(daily["dose1_slots"].sum()),
+        "dose2_slots_total": float(daily["dose2_slots"].sum()),
+        "dose1_slots_per_day_peak": float(daily["dose1_slots"].max()),
+        "dose2_slots_per_day_peak": float(daily["dose2_slots"].max()),
+        "centres": supply.centres,
+        "slots_per_centre_per_day": plan.slots_per_centre_per_day,
+        "scenario_slots_per_centre_per_day": supply.slots_per_centre_per_day,
+        "staff_reference_center": center.name,
+        "staff_per_centre": staff,
+        "staff_total": {k: v * supply.centres for k, v in staff.items()},
+    }
+    out = Path(args.out)
+    write_supply_sizing(doc, daily, out)
+    print(
+        f"{scenario.name}: {eligible:,} eligible, fully vaccinated in {args.weeks:g} weeks "
+        f"(no-show {supply.no_show_share:.1%}, dose 2 {plan.dose2})"
+    )
+    rows = [
+        ("booked slots per day (dose 1 + dose 2)", f"{plan.slots_per_day:,}"),
+        (
+            "  of which dose 1: total / peak day",
+            f"{doc['dose1_slots_total']:,.0f} / {doc['dose1_slots_per_day_peak']:,.0f}",
+        ),
+        (
+            "  of which dose 2: total / peak day",
+            f"{doc['dose2_slots_total']:,.0f} / {doc['dose2_slots_per_day_peak']:,.0f}",
+        ),
+        (
+            "slots per day by dose-2 policy",
+            ", ".join(f"{k} {v:,}" for k, v in plan.by_policy.items()),
+        ),
+        (
+            f"per centre per day ({supply.centres} centres)",
+            f"{plan.slots_per_centre_per_day:,.0f} (scenario has {supply.slots_per_centre_per_day:,.0f})",
+        ),
+        (
+            f"staff per centre (scaled from {center.name})",
+            ", ".join(f"{k} {v}" for k, v in staff.items()),
+        ),
+        ("staff, all centres", ", ".join(f"{k} {v:,}" for k, v in doc["staff_total"].items())),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
+    print(f"wrote {out}/supply_sizing.json, supply_daily.csv, supply_sizing.png")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "size", help="capacity sizing: centre staff, platform knobs, national supply"
+    )
+    parser.set_defaults(help_parser=parser)
+    size_sub = parser.add_subparsers(dest="size_command", metavar="SUBCOMMAND")
+
+    center = size_sub.add_parser(
+        "center",
+        help="fewest servers per station meeting targets",
+        description=(
+            "Fewest servers per station meeting every --target (e.g. 'median_time_min<=60', "
+            "'p_wait<=0.2', 'vaccination.mean_wait_min<=5', 'p_wait_over_5<=0.1'). A single "
+            "M/M/c station with wait targets is sized exactly by Erlang C; anything else by "
+            "simulation with common random numbers, a candidate passing only when the 95%% "
+            "interval of every target metric is on the right side. Exit 1 if not reachable."
+        ),
+    )
+    center.add_argument("--config", required=True, help="TOML file or built-in centre name")
+    center.add_argument(
+        "--target", action="append", required=True, help="metric<=value or metric>=value"
+    )
+    center.add_argument("--replications", type=_positive, default=10)
+    center.add_argument("--seed", type=int, default=1)
+    center.add_argument(
+        "--max-servers", type=_positive, default=200, help="per station (default 200)"
+    )
+    center.add_argument("--method", choices=("auto", "exact", "simulate"), default="auto")
+    center.add_argument("--out", default="results/size/center")
+    center.set_defaults(func=run_center)
+
+    supply = size_sub.add_parser(
+        "supply",
+        help="slots per day to fully vaccinate the eligible cohort in N weeks",
+        description=(
+            "Slots per day (dose 1 and dose 2, with the scenario's no-shows, vaccine mix and "
+            "dose-2 windows) needed to give the eligible population all doses within --weeks, "
+            "and the centre staff it implies, scaled from a reference centre config."
+        ),
+    )
+    supply.add_argument("--scenario", required=True)
+    supply.add_argument("--weeks", type=float, required=True)
+    supply.add_argument(
+        "--center", default="mass-hub", help="reference centre for staff (default mass-hub)"
+    )
+    supply.add_argument(
+        "--dose2",
+        choices=("planned", "earliest"),
+        default=None,
+        help="default: whichever needs fewer slots",
+    )
+    supply.add_argument("--out", default="results/size/supply")
+    supply.set_defaults(func=run_supply)
