@@ -64,7 +64,8 @@ def simulate(scenario: Scenario, seed: int | np.random.SeedSequence) -> RunResul
     """One replication. Each model component draws from its own stream of `seed`, so variants
     run with the same seed share arrivals and behaviour (common random numbers)."""
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    rngs = {name: np.random.default_rng(s) for name, s in zip(STREAMS, seq.spawn(len(STREAMS)))}
+    streams = zip(STREAMS, seq.spawn(len(STREAMS)), strict=True)
+    rngs = {name: np.random.default_rng(s) for name, s in streams}
     day = OpeningDay(scenario.scaled(), rngs)
     env = simpy.Environment()
     env.process(arrive(env, day))
