@@ -1,0 +1,79 @@
+"""Fixtures for the reference app: a fresh database per test on each backend, an app built by
+the factory against it, and helpers that create centres, slots and patients through the API."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from booking_api import ADMIN_KEY, TestClient, make_center, open_slots, tomorrow_at
+from sqlalchemy import create_engine, make_url
+
+from reference_app.app import create_app
+from reference_app.identity import generate_data_key
+from reference_app.settings import Settings
+
+
+def _postgres_database(server_url: str) -> Iterator[str]:
+    """A uniquely named database on the test server, dropped afterwards."""
+    name = f"surge_app_{uuid.uuid4().hex[:12]}"
+    admin_url = make_url(server_url).set(drivername="postgresql+psycopg")
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
+    """A fresh, empty database on each backend (PostgreSQL needs SURGE_TEST_POSTGRES_URL)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'app.db'}"
+        return
+    yield from _postgres_database(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        admin_key=ADMIN_KEY,
+        data_keys=generate_data_key(),
+        rate_limit_token_per_min=0,
+        rate_limit_ip_per_min=0,
+        waiting_room_cache_s=0.0,
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The app from the factory, against a fresh database (lifespan run)."""
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def campaign(client: TestClient) -> dict:
+    """One Pfizer centre with dose-1 slots tomorrow and dose-2 slots 21-49 days later."""
+    center_id = make_center(client, ["pfizer", "janssen"])
+    dose1 = open_slots(client, center_id, "pfizer", 1, tomorrow_at(9), capacity=2, count=4)
+    dose2 = open_slots(
+        client, center_id, "pfizer", 2, tomorrow_at(9, days=1 + 22), capacity=2, count=4
+    )
+    late = open_slots(
+        client, center_id, "pfizer", 2, tomorrow_at(9, days=1 + 60), capacity=2, count=1
+    )
+    janssen = open_slots(client, center_id, "janssen", 1, tomorrow_at(14), capacity=1, count=2)
+    return {
+        "center_id": center_id,
+        "dose1": dose1,
+        "dose2": dose2,
+        "late": late,
+        "janssen": janssen,
+    }
