@@ -1,0 +1,167 @@
+"""A black-box client of the booking API for the reliability tests: open a campaign through the
+admin routes, register patients, book, and read the invariants, all over real HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+# Dose-1 day is tomorrow; Pfizer's dose-2 window is 21-49 days after dose 1.
+DOSE2_OFFSET_DAYS = 25
+
+
+def day_at(days_ahead: int, hour: int = 9) -> datetime:
+    day = datetime.now(UTC).date() + timedelta(days=days_ahead)
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Patient:
+    id: int
+    token: str
+    last_name: str = ""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """One centre's open slots: Pfizer dose 1 and dose 2, and single-dose Janssen."""
+
+    center_id: int
+    dose1: list[dict]
+    dose2: list[dict]
+    janssen: list[dict] = field(default_factory=list)
+
+    @property
+    def seats(self) -> int:
+        return sum(s["capacity"] for s in self.dose1 + self.janssen)
+
+
+@dataclass(frozen=True)
+class BookingApi:
+    base_url: str
+    admin_key: str
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_key}"}
+
+    def client(self, timeout_s: float = 30.0) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=timeout_s)
+
+    def make_center(self, http: httpx.Client, vaccines: list[str], postcode: str = "75011") -> int:
+        body = {"name": "Centre", "kind": "vaccination", "postcode": postcode, "vaccines": vaccines}
+        response = http.post("/admin/centers", headers=self.admin, json=body)
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def open_slots(
+        self,
+        http: httpx.Client,
+        center_id: int,
+        vaccine: str,
+        dose: int,
+        start: datetime,
+        capacity: int,
+        count: int,
+    ) -> list[dict]:
+        body = {
+            "vaccine": vaccine,
+            "dose": dose,
+            "start": start.isoformat(),
+            "capacity": capacity,
+            "count": count,
+            "interval_minutes": 10,
+        }
+        response = http.post(f"/admin/centers/{center_id}/slots", headers=self.admin, json=body)
+        assert response.status_code == 201, response.text
+        return response.json()["slots"]
+
+    def open_campaign(
+        self,
+        http: httpx.Client,
+        dose1_slots: int,
+        capacity: int,
+        janssen_slots: int = 0,
+        dose2_capacity: int | None = None,
+    ) -> Campaign:
+        """Dose-2 seats always cover every dose-1 seat, so dose 2 never runs out first."""
+        vaccines = ["pfizer", "janssen"] if janssen_slots else ["pfizer"]
+        center_id = self.make_center(http, vaccines)
+        dose1 = self.open_slots(http, center_id, "pfizer", 1, day_at(1), capacity, dose1_slots)
+        dose2 = self.open_slots(
+            http,
+            center_id,
+            "pfizer",
+            2,
+            day_at(1 + DOSE2_OFFSET_DAYS),
+            dose2_capacity or capacity,
+            dose1_slots,
+        )
+        janssen = (
+            self.open_slots(http, center_id, "janssen", 1, day_at(2), capacity, janssen_slots)
+            if janssen_slots
+            else []
+        )
+        return Campaign(center_id, dose1, dose2, janssen)
+
+    def new_patient(self, http: httpx.Client, last_name: str = "Dupont") -> Patient:
+        body = {
+            "first_name": "Jeanne",
+            "last_name": last_name,
+            "birth_date": "1980-05-17",
+            "email": f"jeanne.{uuid.uuid4().hex[:10]}@example.fr",
+            "phone": "+33 6 12 34 56 78",
+        }
+        response = http.post("/patients", json=body)
+        assert response.status_code == 201, response.text
+        created = response.json()
+        return Patient(created["id"], created["token"], last_name)
+
+    def new_patients(
+        self, count: int, last_name: str = "Dupont", clients: int = 8
+    ) -> list[Patient]:
+        """Register `count` patients over a few concurrent connections."""
+
+        def register(share: int) -> list[Patient]:
+            with self.client() as http:
+                return [self.new_patient(http, last_name) for _ in range(share)]
+
+        shares = [count // clients + (i < count % clients) for i in range(clients)]
+        with ThreadPoolExecutor(clients) as pool:
+            return [p for batch in pool.map(register, shares) for p in batch]
+
+    def invariants(self, http: httpx.Client) -> dict[str, int]:
+        response = http.get("/admin/invariants", headers=self.admin)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def appointments(self, http: httpx.Client, patient: Patient) -> list[dict]:
+        response = http.get("/appointments", headers=patient.headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def availability(
+        self, http: httpx.Client, center_id: int, dose: int = 1, headers: dict | None = None
+    ) -> dict[int, int]:
+        """Remaining seats of the open Pfizer slots of one dose (slot id -> remaining; full
+        slots are absent)."""
+        first_day = day_at(1 if dose == 1 else 1 + DOSE2_OFFSET_DAYS).date()
+        params = {"vaccine": "pfizer", "dose": dose, "from": first_day.isoformat(), "days": 31}
+        response = http.get(
+            f"/centers/{center_id}/availability", params=params, headers=headers or {}
+        )
+        assert response.status_code == 200, response.text
+        return {s["id"]: s["remaining"] for s in response.json()}
+
+
+def broken(invariants: dict[str, int]) -> dict[str, int]:
+    """The invariant counters that are not zero (`appointments` is a count, not a rule)."""
+    return {k: v for k, v in invariants.items() if k != "appointments" and v != 0}

@@ -1,0 +1,99 @@
+"""Fixtures for the reliability tests: real `surge app serve` processes on free ports, each on a
+fresh database (a SQLite file, or a uniquely named PostgreSQL database dropped afterwards)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url
+
+from reference_app.launcher import ServedApp, served_app
+
+from .booking_api import BookingApi
+
+NO_RATE_LIMITS = ("--rate-limit-token", "0", "--rate-limit-ip", "0")
+
+
+@contextmanager
+def postgres_database(server_url: str) -> Iterator[str]:
+    """A new, uniquely named database on the test server (never the shared one), dropped after."""
+    name = f"surge_rel_{uuid.uuid4().hex[:12]}"
+    admin_url = make_url(server_url).set(drivername="postgresql+psycopg")
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.set(database=name, drivername="postgresql").render_as_string(
+            hide_password=False
+        )
+    finally:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'surge.db'}"
+        return
+    with postgres_database(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+@pytest.fixture
+def serve(tmp_path: Path):  # noqa: ANN201 - returns a context-manager factory
+    """`serve(url, *args)`: the real app as a subprocess, its output in tmp_path/app-N.log."""
+    count = [0]
+
+    def _serve(
+        url: str, *args: str, workers: int = 1, keys: tuple[str, str] | None = None
+    ) -> AbstractContextManager[ServedApp]:
+        count[0] += 1
+        admin_key, data_key = keys or (None, None)
+        return served_app(
+            url,
+            workers=workers,
+            extra_args=[*NO_RATE_LIMITS, *args] if "--rate-limit-ip" not in args else list(args),
+            admin_key=admin_key,
+            data_key=data_key,
+            log_path=tmp_path / f"app-{count[0]}.log",
+            cwd=tmp_path,
+        )
+
+    return _serve
+
+
+def api_for(app: ServedApp) -> BookingApi:
+    return BookingApi(app.base_url, app.admin_key)
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def shared_app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ServedApp, str]]:
+    """One served app per backend for a whole test module: (app, database URL)."""
+    yield from _module_app(request, tmp_path_factory, NO_RATE_LIMITS)
+
+
+def _module_app(
+    request: pytest.FixtureRequest, factory: pytest.TempPathFactory, args: Sequence[str]
+) -> Iterator[tuple[ServedApp, str]]:
+    where = factory.mktemp("app")
+    if request.param == "sqlite":
+        url = f"sqlite:///{where / 'surge.db'}"
+        with served_app(url, extra_args=args, log_path=where / "app.log", cwd=where) as app:
+            yield app, url
+        return
+    with (
+        postgres_database(request.getfixturevalue("postgres_url")) as url,
+        served_app(url, extra_args=args, log_path=where / "app.log", cwd=where) as app,
+    ):
+        yield app, url
