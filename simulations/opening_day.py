@@ -60,9 +60,12 @@ class RunResult:
     visitors: pd.DataFrame = field(repr=False)
 
 
-def simulate(scenario: Scenario, seed: int | np.random.SeedSequence) -> RunResult:
+def simulate(
+    scenario: Scenario, seed: int | np.random.SeedSequence, progress: bool = False
+) -> RunResult:
     """One replication. Each model component draws from its own stream of `seed`, so variants
-    run with the same seed share arrivals and behaviour (common random numbers)."""
+    run with the same seed share arrivals and behaviour (common random numbers). `progress`
+    shows a bar over simulated minutes."""
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     streams = zip(STREAMS, seq.spawn(len(STREAMS)), strict=True)
     rngs = {name: np.random.default_rng(s) for name, s in streams}
@@ -71,6 +74,8 @@ def simulate(scenario: Scenario, seed: int | np.random.SeedSequence) -> RunResul
     env.process(arrive(env, day))
     env.process(queue(env, day))
     env.process(serve(env, day))
+    if progress:
+        env.process(report(env, day))
     env.run(until=day.n_ticks * day.tick_s)
     return day.result()
 
@@ -102,6 +107,17 @@ def serve(env: simpy.Environment, day: OpeningDay):
         day.serve()
         day.tick += 1
         yield env.timeout(day.tick_s)
+
+
+def report(env: simpy.Environment, day: OpeningDay):
+    """Advance a progress bar once per simulated minute."""
+    from tqdm import tqdm
+
+    minutes = int(day.sc.duration_min)
+    with tqdm(total=minutes, desc=day.sc.name, unit="sim-min") as bar:
+        for _ in range(minutes):
+            yield env.timeout(60.0)
+            bar.update(1)
 
 
 class OpeningDay:

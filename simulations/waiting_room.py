@@ -4,8 +4,8 @@ Millions of waiting visitors as individual SimPy requests make every grant O(que
 (simulation-notes.md section 1.1). Here a cohort is "n visitors of each class who joined at time
 s": one row of a growing 2-D count array, admitted strictly first-in first-out. Patience is
 exponential, so between two updates at times u < t each waiting visitor is still there with
-probability exp(-(t - u) / patience): reneging is one vectorised binomial draw over all rows, and
-it is exact whatever the step (event-driven with cohorts of one visitor in validation, fixed ticks
+probability exp(-(t - u) / patience): reneging is one binomial draw for the whole queue and one
+multivariate hypergeometric draw for who leaves, and it is exact whatever the step (event-driven with cohorts of one visitor in validation, fixed ticks
 at national scale).
 
 Bookkeeping is exact: `waited_s` is the total time spent in the queue by everyone who left it
@@ -84,12 +84,14 @@ class WaitingRoom:
         gone = np.zeros(self.n_classes, dtype=np.int64)
         if self.length == 0 or elapsed <= 0 or math.isinf(self.patience_mean_s):
             return gone
-        rows = self._counts[self._head : self._tail]
         p_leave = -math.expm1(-elapsed / self.patience_mean_s)
-        leaving = self.rng.binomial(rows, p_leave)
-        n_leaving = int(leaving.sum())
+        # Each visitor leaves independently with p_leave: draw how many leave in total, then
+        # which ones (a uniform random subset, i.e. multivariate hypergeometric over cells).
+        n_leaving = int(self.rng.binomial(self.length, p_leave))
         if n_leaving == 0:
             return gone
+        rows = self._counts[self._head : self._tail]
+        leaving = self.rng.multivariate_hypergeometric(rows.ravel(), n_leaving).reshape(rows.shape)
         rows -= leaving
         per_row = leaving.sum(axis=1)
         if self.log is not None:
