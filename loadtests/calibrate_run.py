@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 STEPS_LOCUSTFILE = Path(__file__).with_name("steps.py")
+# A small national dataset, quick to seed (the app's 5 s statement timeout also bounds seeding).
+SEED_ARGS = ("--centers", "40", "--days", "7")
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ def started_app(
     if backend == "sqlite":
         db_url = f"sqlite:///{(out_dir / 'app.db').resolve()}"
         meta = {"database": "sqlite", "web_workers": workers, "db_connections": 10 * workers}
-        with running_app(db_url, workers, out_dir / "app.log") as url:
+        with running_app(db_url, workers, out_dir / "app.log", SEED_ARGS) as url:
             yield url, meta
     elif backend == "postgresql":
         server = (
@@ -173,7 +175,7 @@ def started_app(
                 "web_workers": workers,
                 "db_connections": 10 * workers,
             }
-            with running_app(db_url, workers, out_dir / "app.log") as url:
+            with running_app(db_url, workers, out_dir / "app.log", SEED_ARGS) as url:
                 yield url, meta
     else:
         raise ValueError(f"--start-app must be sqlite or postgresql, not {backend!r}")

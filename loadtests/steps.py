@@ -18,6 +18,7 @@ import csv
 import os
 import random
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from locust import FastHttpUser, LoadTestShape, events, task
@@ -151,8 +152,10 @@ class CalibrationPatient(FastHttpUser):
             return
         centre = random.choice(centres)
         vaccine = random.choice(centre["vaccines"])
+        # From tomorrow: today's earliest slots may already have started (409 slot_in_past).
+        tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
         with self.client.get(
-            f"/centers/{centre['id']}/availability?vaccine={vaccine}&dose=1&days=7",
+            f"/centers/{centre['id']}/availability?vaccine={vaccine}&dose=1&days=7&from={tomorrow}",
             name="availability",
             catch_response=True,
         ) as r:
