@@ -145,7 +145,14 @@ def simulate_center(config: CenterConfig, seed: int | np.random.SeedSequence) ->
     """Simulate one day; the same seed gives the same patients whatever the server counts."""
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     k = len(config.stations)
-    children = root.spawn(3 + _STREAMS_PER_STATION * k)
+    # The children `root.spawn` would give a fresh sequence, without mutating `root` (spawn
+    # counts its children, so reusing one SeedSequence object would otherwise break CRN).
+    children = [
+        np.random.SeedSequence(
+            root.entropy, spawn_key=(*root.spawn_key, i), pool_size=root.pool_size
+        )
+        for i in range(3 + _STREAMS_PER_STATION * k)
+    ]
     streams = [np.random.default_rng(c) for c in children]
     arrivals, no_shows = _arrival_times(config, streams)
     n = len(arrivals)

@@ -10,8 +10,14 @@ from typing import Any
 import pandas as pd
 
 from simulations.sizing import CenterSizing, Target
+from simulations.sizing_platform import PlatformSizing
 
-__all__ = ["write_center_sizing", "write_json", "write_supply_sizing"]
+__all__ = [
+    "write_center_sizing",
+    "write_json",
+    "write_platform_sizing",
+    "write_supply_sizing",
+]
 
 
 def _plain(value: Any) -> Any:
@@ -82,6 +88,24 @@ def write_center_sizing(result: CenterSizing, config_name: str, out_dir: Path) -
     if not frame.empty:
         title = f"{config_name}: {result.method}"
         _plot_targets(frame, result.targets, "total_servers", out_dir / "center_sizing.png", title)
+    return document
+
+
+def write_platform_sizing(result: PlatformSizing, out_dir: Path) -> dict[str, Any]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame = result.frame()
+    frame.to_csv(out_dir / "platform_sizing.csv", index=False)
+    document = {
+        "scenario": result.scenario,
+        "knob": result.knob,
+        "targets": [str(t) for t in result.targets],
+        "reachable": result.answer is not None,
+        "answer": result.answer,
+        "evaluations": frame.to_dict(orient="records"),
+    }
+    write_json(out_dir / "platform_sizing.json", document)
+    title = f"{result.scenario}: {result.knob} (mean and 95% CI, common random numbers)"
+    _plot_targets(frame, result.targets, result.knob, out_dir / "platform_sizing.png", title)
     return document
 
 

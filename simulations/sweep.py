@@ -142,7 +142,9 @@ def _run_task(
     task: tuple[Callable, Any, np.random.SeedSequence, int, int],
 ) -> tuple[int, int, dict]:
     model, variant, seed, index, replication = task
-    return index, replication, model(variant, seed)
+    # A fresh copy: SeedSequence.spawn counts children, so a reused object would change streams.
+    fresh = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
+    return index, replication, model(variant, fresh)
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ def _dask(tasks: list, address: str) -> Iterator[tuple[int, int, dict]]:
     from distributed import as_completed as dask_completed
 
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout="5s")
     except OSError as exc:
         raise SweepError(f"cannot reach Dask scheduler {address}: {exc}") from None
     try:

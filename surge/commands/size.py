@@ -67,6 +67,58 @@ def run_center(args: argparse.Namespace) -> int:
     return 0
 
 
+def _range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected lo:hi, got {text!r}") from None
+    return low, high
+
+
+def _table(frame, knob: str, targets) -> None:
+    print(f"  {knob:>30} | " + " | ".join(str(t) for t in targets) + " | meets")
+    for _, row in frame.iterrows():
+        cells = [
+            f"{_fmt(row[str(t)])} [{_fmt(row[f'{t} ci_low'])}, {_fmt(row[f'{t} ci_high'])}]"
+            for t in targets
+        ]
+        meets = "yes" if row["meets_targets"] else "no"
+        print(f"  {row[knob]:>30.6g} | " + " | ".join(cells) + f" | {meets}")
+
+
+def run_platform(args: argparse.Namespace) -> int:
+    from simulations.sizing import parse_target
+    from simulations.sizing_outputs import write_platform_sizing
+    from simulations.sizing_platform import size_platform
+
+    targets = [parse_target(t) for t in args.target]
+    low, high = args.range if args.range else (None, None)
+    result = size_platform(
+        args.scenario,
+        targets,
+        args.knob,
+        low,
+        high,
+        points=args.points,
+        refine=args.refine,
+        replications=args.replications,
+        seed=args.seed,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    write_platform_sizing(result, Path(args.out))
+    print(f"{result.scenario}: smallest {args.knob} meeting {', '.join(map(str, targets))}")
+    print(f"  ({args.replications} replications per value, common random numbers, 95% intervals)")
+    _table(result.frame(), args.knob, targets)
+    print(f"wrote {args.out}/platform_sizing.csv, .json, .png")
+    if result.answer is None:
+        evaluated = result.frame()[args.knob]
+        print(f"NOT REACHABLE within {evaluated.min():g}..{evaluated.max():g}")
+        return EXIT_UNREACHABLE
+    print(f"answer: {args.knob} = {result.answer:g}")
+    return 0
+
+
 def run_supply(args: argparse.Namespace) -> int:
     from simulations.center_config import load_center
     from simulations.scenario import load_scenario
@@ -178,6 +230,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     center.add_argument("--method", choices=("auto", "exact", "simulate"), default="auto")
     center.add_argument("--out", default="results/size/center")
     center.set_defaults(func=run_center)
+
+    platform = size_sub.add_parser(
+        "platform",
+        help="smallest value of a scenario knob meeting opening-day targets",
+        description=(
+            "Smallest value of --knob (a numeric scenario key) for which every --target holds "
+            "on the opening-day model (e.g. 'waiting_room_p95_min<=15', 'abandonment<=0.02'; any "
+            "KPI name of `surge sim`). A grid of --points values over --range (default: a "
+            "quarter to four times the scenario's value), then --refine bisection steps, all "
+            "with the same seeds; a value passes when every 95%% interval is on the right side."
+        ),
+    )
+    platform.add_argument("--scenario", required=True)
+    platform.add_argument("--target", action="append", required=True)
+    platform.add_argument("--knob", required=True, help="e.g. platform.admission_rate_per_s")
+    platform.add_argument("--range", type=_range, default=None, metavar="LO:HI")
+    platform.add_argument("--points", type=_positive, default=6)
+    platform.add_argument("--refine", type=int, default=3)
+    platform.add_argument("--replications", type=_positive, default=5)
+    platform.add_argument("--seed", type=int, default=1)
+    platform.add_argument("--workers", type=_positive, default=None, help="local processes")
+    platform.add_argument("--quiet", action="store_true")
+    platform.add_argument("--out", default="results/size/platform")
+    platform.set_defaults(func=run_platform)
 
     supply = size_sub.add_parser(
         "supply",
