@@ -5,8 +5,10 @@ or `"p_wait_over_5<=0.1"` (P(wait > 5 min)). A station metric without a station 
 worst station. `size_center` decides in one of two ways, and says which in its result:
 
 - exact: the config is one M/M/c station (Poisson arrivals, exponential service without shift,
-  no patience, no walk) and every target is on P(wait), mean wait or P(wait > t); the answer is
-  the smallest c meeting them by the Erlang C formulas (steady state).
+  no walk) and every target is an upper bound on P(wait), mean wait or P(wait > t); the answer
+  is the smallest c meeting them by the Erlang C formulas of `simulations.queueing` (steady
+  state). With exponential patience (M/M/c+M) the same holds with Erlang A, for P(wait), mean
+  wait and abandonment.
 - simulation: otherwise. Every candidate staffing is simulated with the same replications
   (common random numbers); a candidate passes when the whole 95% interval of each target metric
   is on the right side of its threshold. The search starts from the least stable staffing and
@@ -28,6 +30,7 @@ from simulations.center import CenterRun, simulate_center
 from simulations.center_config import CenterConfig, PoissonArrivals
 from simulations.center_report import run_kpis
 from simulations.distributions import Exponential
+from simulations.queueing import erlang_a, erlang_c, mmc_wait_mean, mmc_wait_tail
 from simulations.replications import confidence_interval
 
 __all__ = [
@@ -48,17 +51,6 @@ _ALIASES = {
 }
 _STATION_METRICS = ("p_wait", "mean_wait_min", "utilisation_busy", "mean_queue_length")
 _OVER = re.compile(r"^p_wait_over_([0-9.]+)$")
-
-
-def erlang_c(servers: int, load_erlangs: float) -> float:
-    """P(wait) in M/M/c (private until simulations/queueing.py lands; then use theirs)."""
-    if load_erlangs >= servers:
-        return 1.0
-    blocking = 1.0
-    for k in range(1, servers + 1):
-        blocking = load_erlangs * blocking / (k + load_erlangs * blocking)
-    rho = load_erlangs / servers
-    return blocking / (1 - rho + rho * blocking)
 
 
 class TargetError(ValueError):
@@ -136,47 +128,64 @@ def center_metric(run: CenterRun, metric: str, kpis: dict[str, float] | None = N
     return max(values) if values else 0.0
 
 
-def mmc_metric(metric: str, servers: int, rate_per_min: float, mean_service_min: float) -> float:
-    """Steady-state M/M/c value of a waiting-time metric; inf when c does not keep up."""
-    load = rate_per_min * mean_service_min
-    if servers <= load:
-        return math.inf if metric != "utilisation_busy" else 1.0
-    p_wait = erlang_c(servers, load)
-    drain_per_min = servers / mean_service_min - rate_per_min
+def mmc_metric(
+    metric: str,
+    servers: int,
+    rate_per_min: float,
+    mean_service_min: float,
+    mean_patience_min: float | None = None,
+) -> float:
+    """Steady-state value of a waiting metric in M/M/c (or M/M/c+M with exponential patience,
+    Erlang A); inf (or 1 for probabilities) when c does not keep up without abandonment."""
+    mu = 1 / mean_service_min
     _, name = _split(_ALIASES.get(metric, metric))
-    if name == "p_wait":
-        return p_wait
-    if name == "mean_wait_min":
-        return p_wait / drain_per_min
     over = _OVER.match(name)
+    if mean_patience_min is not None:
+        palm = erlang_a(rate_per_min, mu, servers, 1 / mean_patience_min)
+        values = {"p_wait": palm.p_wait, "mean_wait_min": palm.wq, "abandonment": palm.p_abandon}
+        if name not in values:
+            raise TargetError(f"no exact Erlang A formula for {metric!r}")
+        return values[name]
+    if name == "p_wait":
+        return erlang_c(servers, rate_per_min * mean_service_min)
+    if name == "mean_wait_min":
+        return mmc_wait_mean(rate_per_min, mu, servers)
     if over:
-        return p_wait * math.exp(-drain_per_min * float(over.group(1)))
+        return mmc_wait_tail(rate_per_min, mu, servers, float(over.group(1)))
     raise TargetError(f"no exact M/M/c formula for {metric!r}")
 
 
 def is_mmc(config: CenterConfig) -> bool:
+    """One station, Poisson arrivals, exponential service (no shift), exponential or no patience."""
     if len(config.stations) != 1 or config.walk is not None:
         return False
     station = config.stations[0]
+    patience_ok = station.patience is None or (
+        isinstance(station.patience, Exponential) and station.patience.shift == 0
+    )
     return (
         isinstance(config.arrivals, PoissonArrivals)
         and isinstance(station.service, Exponential)
         and station.service.shift == 0
-        and station.patience is None
+        and patience_ok
         and station.servers is not None
     )
 
 
-def _exact_target(target: Target) -> bool:
+def _exact_target(target: Target, with_patience: bool) -> bool:
     _, name = _split(_ALIASES.get(target.metric, target.metric))
-    return target.op == "<=" and (name in ("p_wait", "mean_wait_min") or bool(_OVER.match(name)))
+    if target.op != "<=":
+        return False
+    if with_patience:
+        return name in ("p_wait", "mean_wait_min", "abandonment")
+    return name in ("p_wait", "mean_wait_min") or bool(_OVER.match(name))
 
 
 @dataclass
 class CenterSizing:
     """The answer and every staffing evaluated on the way (one row each)."""
 
-    method: str  # "erlang-c (exact)" or "simulation"
+    method: str  # "erlang-c (exact)", "erlang-a (exact)" or "simulation"
     targets: list[Target]
     servers: dict[str, int] | None  # None: not reachable within max_servers
     evaluations: list[dict] = field(default_factory=list)
@@ -189,12 +198,15 @@ class CenterSizing:
 def _size_exact(config: CenterConfig, targets: Sequence[Target], max_servers: int) -> CenterSizing:
     station = config.stations[0]
     rate, mean = config.arrival_rate_per_min, station.service.mean_min
-    result = CenterSizing("erlang-c (exact)", list(targets), None)
-    for c in range(math.floor(rate * mean) + 1, max_servers + 1):
+    patience = station.patience.mean_min if station.patience is not None else None
+    method = "erlang-a (exact)" if patience is not None else "erlang-c (exact)"
+    result = CenterSizing(method, list(targets), None)
+    first = 1 if patience is not None else math.floor(rate * mean) + 1
+    for c in range(first, max_servers + 1):
         row: dict = {"servers." + station.name: c, "total_servers": c}
         passed = True
         for target in targets:
-            value = mmc_metric(target.metric, c, rate, mean)
+            value = mmc_metric(target.metric, c, rate, mean, patience)
             row[str(target)] = value
             passed &= target.met(value)
         row["meets_targets"] = passed
@@ -255,9 +267,10 @@ def size_center(
     """Fewest servers per station meeting every target (see the module docstring)."""
     if not targets:
         raise TargetError("give at least one --target")
-    exact_possible = is_mmc(config) and all(_exact_target(t) for t in targets)
+    with_patience = config.stations[0].patience is not None
+    exact_possible = is_mmc(config) and all(_exact_target(t, with_patience) for t in targets)
     if method == "exact" and not exact_possible:
-        raise TargetError("exact sizing needs one M/M/c station and targets on waits only")
+        raise TargetError("exact sizing needs one M/M/c(+M) station and targets on waits only")
     if method in ("auto", "exact") and exact_possible:
         return _size_exact(config, targets, max_servers)
     seeds = np.random.SeedSequence(seed).spawn(replications)

@@ -14,8 +14,8 @@ import pytest
 from simulations.center import simulate_center
 from simulations.center_config import CenterConfigError, builtin_centers, load_center, parse_center
 from simulations.center_report import run_center_replications, run_kpis
+from simulations.queueing import erlang_a, erlang_c, mmc_wait_mean
 from simulations.replications import confidence_interval
-from simulations.sizing import erlang_c
 
 
 def single_station(rate_per_min, mean_service_min, servers, open_minutes=600, patience=None):
@@ -38,16 +38,6 @@ def single_station(rate_per_min, mean_service_min, servers, open_minutes=600, pa
     )
 
 
-def erlang_a(servers, rate, mu, theta, cap=400):
-    """P(wait) and P(abandon) of M/M/c+M from its birth-death chain (truncated far out)."""
-    weights = [1.0]
-    for n in range(1, cap):
-        weights.append(weights[-1] * rate / (min(n, servers) * mu + max(n - servers, 0) * theta))
-    p = np.array(weights) / sum(weights)
-    queue = sum(p[n] * (n - servers) for n in range(servers, cap))
-    return p[servers:].sum(), theta * queue / rate
-
-
 def interval(reps, column, confidence=0.99):
     return confidence_interval(reps.kpis[column].to_numpy(), confidence)
 
@@ -55,7 +45,7 @@ def interval(reps, column, confidence=0.99):
 def test_mmc_mean_wait_and_p_wait_match_erlang_c():
     reps = run_center_replications(single_station(8, 1.0, 10), 10, seed=5, keep_queues=False)
     p_wait = erlang_c(10, 8.0)
-    mean_wait = p_wait / (10 * 1.0 - 8)
+    mean_wait = mmc_wait_mean(8.0, 1.0, 10)
     _, low, high = interval(reps, "stations.desk.p_wait")
     assert low <= p_wait <= high
     _, low, high = interval(reps, "stations.desk.mean_wait_min")
@@ -67,7 +57,8 @@ def test_mmc_mean_wait_and_p_wait_match_erlang_c():
 def test_erlang_a_abandonment_matches_theory():
     config = single_station(9, 1.0, 10, patience=2.0)  # theta = 0.5 per minute
     reps = run_center_replications(config, 10, seed=8, keep_queues=False)
-    p_wait, p_abandon = erlang_a(10, 9.0, 1.0, 0.5)
+    exact = erlang_a(9.0, 1.0, 10, 0.5)
+    p_wait, p_abandon = exact.p_wait, exact.p_abandon
     assert p_wait == pytest.approx(0.468942, abs=1e-6)  # simulation-notes.md §2.4
     assert p_abandon == pytest.approx(0.067012, abs=1e-6)
     _, low, high = interval(reps, "abandonment")

@@ -7,16 +7,18 @@ import math
 import pytest
 
 from simulations.center_config import parse_center
-from simulations.sizing import (
-    TargetError,
-    erlang_c,
-    mmc_metric,
-    parse_target,
-    size_center,
-)
+from simulations.queueing import erlang_a, erlang_c
+from simulations.sizing import TargetError, mmc_metric, parse_target, size_center
 
 
-def mmc(rate_per_min, mean_service_min, open_minutes=600):
+def mmc(rate_per_min, mean_service_min, open_minutes=600, patience=None):
+    station = {
+        "name": "desk",
+        "servers": 1,
+        "service": {"dist": "exponential", "mean": mean_service_min},
+    }
+    if patience is not None:
+        station["patience"] = {"dist": "exponential", "mean": patience}
     return parse_center(
         {
             "arrivals": {
@@ -24,13 +26,7 @@ def mmc(rate_per_min, mean_service_min, open_minutes=600):
                 "rate_per_hour": rate_per_min * 60,
                 "open_minutes": open_minutes,
             },
-            "stations": [
-                {
-                    "name": "desk",
-                    "servers": 1,
-                    "service": {"dist": "exponential", "mean": mean_service_min},
-                }
-            ],
+            "stations": [station],
         }
     )
 
@@ -88,6 +84,26 @@ def test_exact_sizing_gives_the_smallest_erlang_c_staffing(rate, mean, target, e
     assert answer == expected
     assert mmc_metric(parsed.metric, answer, rate, mean) <= parsed.threshold
     assert mmc_metric(parsed.metric, answer - 1, rate, mean) > parsed.threshold
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        # Erlang A, c=10, lambda 9, mu 1, theta 0.5: P(abandon) = 0.067012 (simulation-notes §2.4)
+        ("abandonment<=0.067013", 10),
+        ("abandonment<=0.067011", 11),
+        ("p_wait<=0.468943", 10),
+        ("p_wait<=0.468941", 11),
+    ],
+)
+def test_exact_sizing_with_exponential_patience_uses_erlang_a(target, expected):
+    parsed = parse_target(target)
+    result = size_center(mmc(9.0, 1.0, patience=2.0), [parsed])
+    assert result.method == "erlang-a (exact)"
+    assert result.servers["desk"] == expected
+    below = erlang_a(9.0, 1.0, expected - 1, 0.5)
+    name = "p_abandon" if parsed.metric == "abandonment" else "p_wait"
+    assert getattr(below, name) > parsed.threshold
 
 
 def test_several_exact_targets_take_the_strictest():

@@ -95,7 +95,7 @@ def test_size_center_exact_answer_and_files(mmc_config, tmp_path, capsys):
     assert code == 0
     answer = json.loads((out / "center_sizing.json").read_text())
     assert answer["method"] == "erlang-c (exact)"
-    assert answer["servers"] == {"desk": 13}  # C(12, 9) = 0.2062, C(13, 9) = 0.1013
+    assert answer["servers"] == {"desk": 13}  # C(12, 9) = 0.2660, C(13, 9) = 0.1575
     assert "answer: desk=13" in capsys.readouterr().out
     assert (out / "center_sizing.png").exists() and (out / "center_sizing.csv").exists()
 
