@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import socket
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ class Recorder:
         self.counters: Counter[str] = Counter()
         self._log_file = None
         self._log_writer: Any = None
+        self.test_start_epoch_s: float | None = None
 
     # -- recording ---------------------------------------------------------------------------
     def record_latency(self, name: str, response_time_ms: float) -> None:
@@ -122,6 +124,7 @@ class Recorder:
     # -- final summary -----------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
         return {
+            "test_start_epoch_s": self.test_start_epoch_s,
             "hdr": {name: histogram_summary(h) for name, h in sorted(self.latency.items())},
             "waiting_room_wait": histogram_summary(self.waits),
             "counters": dict(sorted(self.counters.items())),
@@ -138,6 +141,12 @@ def _on_init(environment, **_kwargs) -> None:
         return
     if options.request_log:
         RECORDER.open_log(options.request_log)
+
+
+@events.test_start.add_listener
+def _on_test_start(environment, **_kwargs) -> None:
+    if RECORDER.test_start_epoch_s is None:
+        RECORDER.test_start_epoch_s = time.time()
 
 
 @events.request.add_listener

@@ -1,0 +1,110 @@
+"""The reference app as a subprocess under test: seeded, served on a free port, stopped after.
+
+A black box: `surge app seed` and `surge app serve` subprocesses (through the app's
+process-level launcher), `GET /healthz` to know it is up. SQLite lives in a file of the run
+directory; PostgreSQL gets a fresh database (random name) on the given server, dropped after.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = ["AppUnderTest", "postgres_server_url", "started_app"]
+
+SEED_CENTRES = 40
+SEED_DAYS = 7
+
+
+@dataclass(frozen=True)
+class AppUnderTest:
+    base_url: str
+    admin_key: str
+    database: str  # "sqlite" or "postgresql"
+
+
+def postgres_server_url(explicit: str | None) -> str:
+    """--db, else SURGE_DATABASE_URL, else SURGE_TEST_POSTGRES_URL (a server to create a db on)."""
+    for url in (
+        explicit,
+        os.environ.get("SURGE_DATABASE_URL"),
+        os.environ.get("SURGE_TEST_POSTGRES_URL"),
+    ):
+        if url and url.startswith(("postgresql", "postgres")):
+            return url
+    raise ValueError(
+        "--start-app postgresql needs a server: --db URL, SURGE_DATABASE_URL or "
+        "SURGE_TEST_POSTGRES_URL"
+    )
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+@contextmanager
+def _fresh_postgres_database(server_url: str) -> Iterator[str]:
+    import psycopg
+
+    name = f"surge_lt_{secrets.token_hex(6)}"
+    admin_url = server_url.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        raise OSError(f"cannot create a database on {urlsplit(admin_url).hostname}: {exc}") from exc
+    try:
+        yield _with_database(admin_url, name)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _seed(database_url: str, log_path: Path, seed: int) -> None:
+    command = [
+        sys.executable, "-m", "surge", "app", "seed", "--db", database_url,
+        "--centers", str(SEED_CENTRES), "--days", str(SEED_DAYS), "--seed", str(seed),
+    ]  # fmt: skip
+    with log_path.open("ab") as log:
+        done = subprocess.run(command, stdout=log, stderr=log, check=False, timeout=600)
+    if done.returncode != 0:
+        raise OSError(f"seeding the app failed (exit {done.returncode}); see {log_path}")
+
+
+@contextmanager
+def started_app(
+    backend: str,
+    run_dir: Path,
+    *,
+    db_server: str | None = None,
+    waiting_room_rate_per_s: float = 0.0,
+    workers: int = 1,
+    seed: int = 42,
+) -> Iterator[AppUnderTest]:
+    """Seed and serve the app (per-address rate limit off: the load comes from one address)."""
+    from reference_app.launcher import served_app
+
+    log_path = run_dir / "app.log"
+    extra = ["--rate-limit-ip", "0"]
+    if waiting_room_rate_per_s > 0:
+        extra += ["--waiting-room-rate", f"{waiting_room_rate_per_s:g}"]
+    if backend == "sqlite":
+        url = f"sqlite:///{(run_dir / 'app.db').resolve()}"
+        _seed(url, log_path, seed)
+        with served_app(url, workers=workers, extra_args=extra, log_path=log_path) as app:
+            yield AppUnderTest(app.base_url, app.admin_key, "sqlite")
+    elif backend == "postgresql":
+        with _fresh_postgres_database(postgres_server_url(db_server)) as url:
+            _seed(url, log_path, seed)
+            with served_app(url, workers=workers, extra_args=extra, log_path=log_path) as app:
+                yield AppUnderTest(app.base_url, app.admin_key, "postgresql")
+    else:
+        raise ValueError(f"unknown --start-app {backend!r}: use sqlite or postgresql")

@@ -1,0 +1,91 @@
+"""One load test end to end, as `surge loadtest run` and `surge loadtest compare` do it:
+plan -> execute -> summary.json -> SLO verdict -> baseline comparison -> report.html -> exit code.
+
+Exit codes: 0 pass, 1 SLO breached, 2 bad usage or config (raised as ValueError/OSError),
+3 regression against the baseline (when the SLOs pass).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from loadtests.compare import CompareRule, compare_runs
+from loadtests.report import render_report
+from loadtests.run import execute
+from loadtests.run_plan import RunOptions, plan_run
+from loadtests.summary import build_summary, read_run
+
+__all__ = ["EXIT_PASS", "EXIT_REGRESSION", "EXIT_SLO", "compare_dirs", "run_loadtest"]
+
+EXIT_PASS, EXIT_SLO, EXIT_REGRESSION = 0, 1, 3
+
+
+def _requests_of(directory: Path) -> pd.DataFrame:
+    path = directory / "requests.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"{directory} has no requests.csv (not a run or baseline dir)")
+    return pd.read_csv(path, usecols=["name", "response_time_ms", "ok"], keep_default_na=False)
+
+
+def compare_dirs(run_dir: Path, baseline_dir: Path, rule: CompareRule | None = None) -> dict:
+    result = compare_runs(_requests_of(run_dir), _requests_of(baseline_dir), rule or CompareRule())
+    result["path"] = str(baseline_dir)
+    return result
+
+
+def run_loadtest(options: RunOptions, echo: Callable[[str], None] = print) -> int:
+    from simulations.scenario import load_scenario
+
+    scenario = load_scenario(options.scenario, options.overrides)
+    plan = plan_run(options, scenario)
+    if options.baseline is not None and not (options.baseline / "requests.csv").exists():
+        raise FileNotFoundError(f"baseline {options.baseline} has no requests.csv")
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    extra = execute(plan, echo)
+    run = read_run(options.out_dir)
+    summary = build_summary(run, extra, plan.slo)
+    summary["command"] = {"wall_s": extra["wall_s"], "locust_exit_code": extra["locust_exit_code"]}
+    code = EXIT_PASS if summary["slo"]["passed"] else EXIT_SLO
+    if options.baseline is not None:
+        summary["baseline"] = compare_dirs(options.out_dir, options.baseline)
+        if code == EXIT_PASS and summary["baseline"]["regression"]:
+            code = EXIT_REGRESSION
+    summary["exit_code"] = code
+    (options.out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    (options.out_dir / "report.html").write_text(render_report(run, summary))
+    for line in describe(summary):
+        echo(line)
+    echo(f"run directory: {options.out_dir} (summary.json, report.html)")
+    return code
+
+
+def describe(summary: dict[str, Any]) -> list[str]:
+    total = summary["total"]
+    lines = [
+        f"{total['count']} requests, {total['failures']} failed, "
+        f"{(total['rps'] or 0):.1f} req/s; bookings {summary['bookings']}"
+    ]
+    arrivals = summary["arrivals"]
+    if arrivals["scheduled"]:
+        lines.append(
+            f"arrivals: {arrivals['started']} started of {arrivals['scheduled']} scheduled "
+            f"(expected {arrivals['expected'] or 0:.0f}), {arrivals['late']} late, "
+            f"{arrivals['dropped']} dropped"
+        )
+    for rule in summary["slo"]["rules"]:
+        if not rule["passed"]:
+            lines.append(f"SLO breached: {rule['rule']}: {rule['detail']}")
+    lines.append("SLO: pass" if summary["slo"]["passed"] else "SLO: BREACHED")
+    baseline = summary.get("baseline")
+    if baseline:
+        lines.append(
+            "baseline: REGRESSION on " + ", ".join(baseline["regressed_routes"])
+            if baseline["regression"]
+            else "baseline: no regression"
+        )
+    return lines

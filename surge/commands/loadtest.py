@@ -1,0 +1,144 @@
+"""`surge loadtest run|compare`: Locust surges against the booking API, SLO gates, reports."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from surge.cli import UsageError
+
+EPILOG = "exit codes: 0 pass, 1 SLO breached, 2 bad usage or config, 3 regression vs baseline"
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be > 0")
+    return value
+
+
+def _run(args: argparse.Namespace) -> int:
+    from loadtests.loadtest import run_loadtest
+    from loadtests.run_plan import RunOptions
+
+    options = RunOptions(
+        scenario=args.scenario,
+        out_dir=Path(args.out),
+        host=args.host,
+        start_app=args.start_app,
+        duration=args.duration,
+        users=args.users,
+        rate=args.rate,
+        scale=args.scale,
+        compress=args.compress,
+        shape=args.shape,
+        levels=args.levels,
+        hold=args.hold,
+        workers=args.workers,
+        baseline=Path(args.baseline) if args.baseline else None,
+        db=args.db,
+        seed=args.seed,
+        overrides=tuple(args.set or ()),
+    )
+    return run_loadtest(options, echo=lambda line: print(line, file=sys.stderr))
+
+
+def _compare(args: argparse.Namespace) -> int:
+    import json
+
+    from loadtests.compare import CompareRule
+    from loadtests.loadtest import EXIT_PASS, EXIT_REGRESSION, compare_dirs
+
+    for path in (args.run, args.baseline):
+        if not Path(path).is_dir():
+            raise UsageError(f"{path} is not a directory")
+    rule = CompareRule(min_ratio=args.min_ratio, alpha=args.alpha)
+    result = compare_dirs(Path(args.run), Path(args.baseline), rule)
+    for c in result["routes"]:
+        ratio = f"x{c['p50_ratio']:.2f}" if c["p50_ratio"] else "-"
+        print(
+            f"{c['route']:<22} n={c['run_count']:>6}/{c['baseline_count']:<6} "
+            f"p50 {c['run_p50_ms'] or 0:8.1f} vs {c['baseline_p50_ms'] or 0:8.1f} ms {ratio:>6}  "
+            f"{c['verdict']}: {c['reason']}"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    print("REGRESSION" if result["regression"] else "no regression", file=sys.stderr)
+    return EXIT_REGRESSION if result["regression"] else EXIT_PASS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    group = sub.add_parser(
+        "loadtest",
+        help="Locust surges against the booking API: SLO gates, reports, baselines",
+        description="Run Locust surges against the booking API (or any compatible deployment).",
+    )
+    group.set_defaults(help_parser=group)
+    lt = group.add_subparsers(dest="loadtest_command", metavar="SUBCOMMAND")
+
+    run = lt.add_parser(
+        "run",
+        help="run a load test and judge it against the scenario's SLOs",
+        description=(
+            "Run a load test: --users N (closed model: a pool of users), --rate R (open model: "
+            "Poisson arrivals/s), or neither (replay the scenario's arrival curve, scaled by "
+            "--scale and time-compressed by --compress). Writes Locust CSVs, requests.csv, "
+            "summary.json and report.html to --out."
+        ),
+        epilog=EPILOG,
+    )
+    run.add_argument("--scenario", required=True, help="built-in scenario name or TOML file")
+    target = run.add_mutually_exclusive_group(required=True)
+    target.add_argument("--host", help="base URL of a running app, e.g. http://127.0.0.1:8000")
+    target.add_argument(
+        "--start-app",
+        choices=["sqlite", "postgresql"],
+        help="seed and serve the reference app for this run (stopped after)",
+    )
+    run.add_argument("--out", required=True, metavar="DIR", help="run directory")
+    run.add_argument("--duration", help="run length, e.g. 90s, 2m (default 60s; replay: full)")
+    load = run.add_mutually_exclusive_group()
+    load.add_argument("--users", type=int, help="closed model: peak concurrent patients")
+    load.add_argument("--rate", type=_positive_float, help="open model: peak arrivals/s")
+    run.add_argument("--scale", type=_positive_float, default=0.0005,
+                     help="replay: visitors per real visitor (default 0.0005)")  # fmt: skip
+    run.add_argument("--compress", type=_positive_float, default=60.0,
+                     help="replay: real seconds per wall second (default 60)")  # fmt: skip
+    run.add_argument(
+        "--shape",
+        choices=["ramp", "step", "steps", "spike", "soak", "replay"],
+        help="load shape (default: ramp with --users, soak with --rate, else replay)",
+    )
+    run.add_argument("--levels", help="--shape steps: levels, e.g. 5,10,20,40")
+    run.add_argument("--hold", help="--shape steps: time per level, e.g. 30s (default 30s)")
+    run.add_argument("--workers", type=int, default=0,
+                     help="Locust distributed mode: a master and N worker processes")  # fmt: skip
+    run.add_argument("--baseline", metavar="DIR", help="compare with this run/baseline directory")
+    run.add_argument("--db", metavar="URL", help="--start-app postgresql: server to create a db on")
+    run.add_argument("--seed", type=int, help="seed of the load generator and of the app data")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE",
+                     help="override a scenario key, e.g. --set slo.error_rate_max=0.05")  # fmt: skip
+    run.set_defaults(func=_run)
+
+    compare = lt.add_parser(
+        "compare",
+        help="compare a run with a baseline, route by route (exit 3 on regression)",
+        description=(
+            "Per route: one-sided Mann-Whitney U on the latency samples, Vargha-Delaney effect "
+            "size A, median ratio, KS p-value, and the error rate (Fisher exact). A route "
+            "regresses when p < alpha, A >= 0.71, the median grew by --min-ratio and >= 10 ms."
+        ),
+        epilog=EPILOG,
+    )
+    compare.add_argument("run", help="run directory")
+    compare.add_argument("baseline", help="baseline directory")
+    compare.add_argument("--min-ratio", type=_positive_float, default=1.5,
+                         help="median slow-down that counts (default 1.5)")  # fmt: skip
+    compare.add_argument("--alpha", type=_positive_float, default=0.001,
+                         help="significance level (default 0.001)")  # fmt: skip
+    compare.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
+    compare.set_defaults(func=_compare)
