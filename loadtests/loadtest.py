@@ -10,22 +10,21 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from loadtests.compare import CompareRule, compare_runs
-from loadtests.report import render_report
-from loadtests.run import execute
 from loadtests.run_plan import RunOptions, plan_run
-from loadtests.summary import build_summary, read_run
+
+if TYPE_CHECKING:
+    from loadtests.compare import CompareRule
 
 __all__ = ["EXIT_PASS", "EXIT_REGRESSION", "EXIT_SLO", "compare_dirs", "run_loadtest"]
 
 EXIT_PASS, EXIT_SLO, EXIT_REGRESSION = 0, 1, 3
 
 
-def _requests_of(directory: Path) -> pd.DataFrame:
+def _requests_of(directory: Path):
+    import pandas as pd
+
     path = directory / "requests.csv"
     if not path.exists():
         raise FileNotFoundError(f"{directory} has no requests.csv (not a run or baseline dir)")
@@ -33,6 +32,8 @@ def _requests_of(directory: Path) -> pd.DataFrame:
 
 
 def compare_dirs(run_dir: Path, baseline_dir: Path, rule: CompareRule | None = None) -> dict:
+    from loadtests.compare import CompareRule, compare_runs
+
     result = compare_runs(_requests_of(run_dir), _requests_of(baseline_dir), rule or CompareRule())
     result["path"] = str(baseline_dir)
     return result
@@ -45,6 +46,14 @@ def run_loadtest(options: RunOptions, echo: Callable[[str], None] = print) -> in
     plan = plan_run(options, scenario)
     if options.baseline is not None and not (options.baseline / "requests.csv").exists():
         raise FileNotFoundError(f"baseline {options.baseline} has no requests.csv")
+    from loadtests.run import check_reachable, execute
+
+    if options.host:
+        check_reachable(options.host.rstrip("/"))
+    # Heavy imports (pandas, scipy, matplotlib) only once the input is known to be good.
+    from loadtests.report import render_report
+    from loadtests.summary import build_summary, read_run
+
     options.out_dir.mkdir(parents=True, exist_ok=True)
     extra = execute(plan, echo)
     run = read_run(options.out_dir)

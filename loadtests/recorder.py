@@ -63,6 +63,7 @@ class Recorder:
         self._log_file = None
         self._log_writer: Any = None
         self.test_start_epoch_s: float | None = None
+        self.test_stop_epoch_s: float | None = None
 
     # -- recording ---------------------------------------------------------------------------
     def record_latency(self, name: str, response_time_ms: float) -> None:
@@ -125,6 +126,7 @@ class Recorder:
     def summary(self) -> dict[str, Any]:
         return {
             "test_start_epoch_s": self.test_start_epoch_s,
+            "test_stop_epoch_s": self.test_stop_epoch_s,
             "hdr": {name: histogram_summary(h) for name, h in sorted(self.latency.items())},
             "waiting_room_wait": histogram_summary(self.waits),
             "counters": dict(sorted(self.counters.items())),
@@ -147,6 +149,11 @@ def _on_init(environment, **_kwargs) -> None:
 def _on_test_start(environment, **_kwargs) -> None:
     if RECORDER.test_start_epoch_s is None:
         RECORDER.test_start_epoch_s = time.time()
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment, **_kwargs) -> None:
+    RECORDER.test_stop_epoch_s = time.time()
 
 
 @events.request.add_listener

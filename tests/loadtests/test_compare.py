@@ -1,0 +1,64 @@
+import numpy as np
+import pandas as pd
+
+from loadtests.compare import CompareRule, compare_runs
+
+
+def table(route_samples: dict[str, np.ndarray], error_share: float = 0.0, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for route, samples in route_samples.items():
+        ok = (rng.random(len(samples)) >= error_share).astype(int)
+        rows.append(pd.DataFrame({"name": route, "response_time_ms": samples, "ok": ok}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def lognormal(median_ms: float, n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).lognormal(np.log(median_ms), 0.6, n)
+
+
+def test_same_distribution_is_not_a_regression():
+    base = table({"book": lognormal(100, 400, 1), "search": lognormal(50, 400, 2)})
+    run = table({"book": lognormal(100, 400, 3), "search": lognormal(50, 400, 4)})
+    result = compare_runs(run, base)
+    assert not result["regression"]
+    assert {r["verdict"] for r in result["routes"]} <= {"ok", "faster"}
+
+
+def test_three_times_slower_route_is_a_regression_and_named():
+    base = table({"book": lognormal(100, 400, 1), "search": lognormal(50, 400, 2)})
+    run = table({"book": lognormal(300, 400, 3), "search": lognormal(50, 400, 4)})
+    result = compare_runs(run, base)
+    assert result["regression"]
+    assert result["regressed_routes"] == ["book"]
+    book = next(r for r in result["routes"] if r["route"] == "book")
+    assert book["p50_ratio"] > 2.5 and book["effect_a"] > 0.8 and book["mann_whitney_p"] < 1e-6
+
+
+def test_significant_but_small_slowdown_is_tolerated_as_noise():
+    # 20% slower with many samples: statistically significant, below the practical threshold.
+    base = table({"book": lognormal(100, 3000, 1)})
+    run = table({"book": lognormal(120, 3000, 2)})
+    result = compare_runs(run, base)
+    book = result["routes"][0]
+    assert book["mann_whitney_p"] < 0.001
+    assert not result["regression"]
+    # a stricter rule catches it
+    assert compare_runs(run, base, CompareRule(min_ratio=1.1, min_effect=0.55))["regression"]
+
+
+def test_error_rate_increase_is_a_regression():
+    base = table({"book": lognormal(100, 500, 1)}, error_share=0.0)
+    run = table({"book": lognormal(100, 500, 2)}, error_share=0.2, seed=5)
+    result = compare_runs(run, base)
+    assert result["regressed_routes"] == ["book"]
+    assert "error rate" in result["routes"][0]["reason"]
+
+
+def test_routes_with_few_samples_or_missing_on_one_side_are_not_judged():
+    base = table({"book": lognormal(100, 10, 1), "cancel": lognormal(50, 100, 2)})
+    run = table({"book": lognormal(1000, 10, 3)})
+    result = compare_runs(run, base)
+    assert not result["regression"]
+    verdicts = {r["route"]: r["verdict"] for r in result["routes"]}
+    assert verdicts == {"book": "not judged", "cancel": "not judged"}
