@@ -129,7 +129,7 @@ def write_supply_sizing(document: dict[str, Any], daily: pd.DataFrame, out_dir: 
         f"{document['scenario']}: {document['eligible']:,} people fully vaccinated in "
         f"{document['weeks']:g} weeks (dose 2 {document['dose2_policy']})"
     )
-    ax.legend(fontsize="small", loc="upper right")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out_dir / "supply_sizing.png", dpi=110)
