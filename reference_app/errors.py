@@ -84,6 +84,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's body-parsing failure (e.g. invalid UTF-8)
+            return error_response(400, "bad_json", "request body is not valid JSON (or not UTF-8)")
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else code
         status = exc.status_code if exc.status_code < 500 else 503

@@ -42,7 +42,7 @@ def _decode_key(text: str) -> bytes:
 
 @dataclass(frozen=True)
 class Keyring:
-    """Data keys by id; `current` encrypts, every key decrypts."""
+    """Data keys by id; `current` (the first listed) encrypts, every key decrypts."""
 
     current: str
     keys: dict[str, AESGCM] = field(repr=False)
@@ -55,8 +55,8 @@ class Keyring:
         if not entries:
             raise ValueError("empty patient-data key")
         keys: dict[str, AESGCM] = {}
-        raw_current = b""
         current = ""
+        raw = b""
         for entry in entries:
             kid, sep, material = entry.partition(":")
             if not sep:
@@ -67,9 +67,10 @@ class Keyring:
             if not kid.isalnum():
                 raise ValueError("patient-data key ids must be alphanumeric")
             keys[kid] = AESGCM(raw)
-            if not current:
-                current, raw_current = kid, raw
-        index_key = hmac.new(raw_current, b"surge blind index v1", hashlib.sha256).digest()
+            current = current or kid
+        # The blind index is keyed by the LAST (oldest) key so lookups survive rotation:
+        # rotate by putting the new key first and keeping the old ones after it.
+        index_key = hmac.new(raw, b"surge blind index v1", hashlib.sha256).digest()
         return cls(current=current, keys=keys, index_key=index_key)
 
     @property

@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -29,8 +29,12 @@ class ServedApp:
     port: int
     admin_key: str
     data_key: str
-    pid: int
-    log_path: Path | None
+    process: subprocess.Popen = field(repr=False)
+    log_path: Path | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -110,7 +114,7 @@ def served_app(
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base_url, startup_timeout_s, process)
-        yield ServedApp(base_url, port, admin_key, data_key, process.pid, log_path)
+        yield ServedApp(base_url, port, admin_key, data_key, process, log_path)
     finally:
         stop(process)
         if log is not subprocess.DEVNULL:

@@ -10,6 +10,7 @@ import pytest
 from booking_api import ADMIN_KEY, TestClient, make_center, open_slots, tomorrow_at
 from sqlalchemy import create_engine, make_url
 
+from reference_app import schema
 from reference_app.app import create_app
 from reference_app.identity import generate_data_key
 from reference_app.settings import Settings
@@ -30,13 +31,30 @@ def _postgres_database(server_url: str) -> Iterator[str]:
         engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """One database for this session's PostgreSQL tests; each test starts from empty tables."""
+    yield from _postgres_database(postgres_url)
+
+
+def _empty_tables(url: str) -> None:
+    engine = create_engine(url)
+    schema.metadata.create_all(engine)
+    names = ", ".join(f'"{t.name}"' for t in schema.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
     """A fresh, empty database on each backend (PostgreSQL needs SURGE_TEST_POSTGRES_URL)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'app.db'}"
         return
-    yield from _postgres_database(request.getfixturevalue("postgres_url"))
+    url = request.getfixturevalue("postgres_database")
+    _empty_tables(url)
+    yield url
 
 
 @pytest.fixture
