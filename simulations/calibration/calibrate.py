@@ -4,7 +4,7 @@ throughput vs concurrency, and the profile that `surge predict` and scenarios re
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,41 @@ from simulations.calibration.step_run import StepRun
 from simulations.calibration.usl import UslFit, fit_usl
 
 MIN_ROUTE_SAMPLES = 20
+DISPERSION_GRID = tuple(round(0.15 * i, 2) for i in range(11))  # 0 .. 1.5
+
+
+def fit_share_dispersion(
+    profile: PlatformProfile, steps: pd.DataFrame, *, requests: int = 3000, seed: int = 0
+) -> float:
+    """The share dispersion whose simulated p95/mean ratio best matches the measured one over
+    the loaded half of the given steps (the upper half of the levels above one user, nearest to
+    the loads one predicts), by least squares on the log ratio over a grid with common random
+    numbers. The ratio is dimensionless, so throughput errors of the USL fit do not leak into it.
+    0 when no step has more than one user."""
+    from simulations.calibration.closed_loop import simulate_level
+
+    loaded = steps[(steps["users"] > 1) & (steps["mean_ms"] > 0)].sort_values("users")
+    if loaded.empty:
+        return 0.0
+    loaded = loaded.iloc[len(loaded) // 2 :]
+    measured = np.log(loaded["p95_ms"].to_numpy() / loaded["mean_ms"].to_numpy())
+    seeds = np.random.SeedSequence([seed, 6]).spawn(len(loaded))
+    best, best_loss = 0.0, np.inf
+    for dispersion in DISPERSION_GRID:
+        ratios = []
+        for users, level_seed in zip(loaded["users"], seeds, strict=True):
+            sim = simulate_level(
+                profile,
+                int(users),
+                seed=np.random.SeedSequence(level_seed.entropy, spawn_key=level_seed.spawn_key),
+                requests=requests,
+                share_dispersion=dispersion,
+            )
+            ratios.append(sim.p95_ms / sim.mean_ms)
+        loss = float(np.sum((np.log(ratios) - measured) ** 2))
+        if loss < best_loss:
+            best, best_loss = dispersion, loss
+    return best
 
 
 @dataclass(frozen=True)
@@ -121,6 +156,12 @@ def calibrate(
             "dropped_routes": dropped,
             "usl_fit": usl_fit.as_record(),
         },
+    )
+    dispersion = fit_share_dispersion(profile, summary[summary["users"].isin(fit)], seed=seed)
+    profile = replace(
+        profile,
+        share_dispersion=dispersion,
+        calibration={**profile.calibration, "share_dispersion_fitted": True},
     )
     return Calibration(
         profile=profile,

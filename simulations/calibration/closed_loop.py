@@ -5,7 +5,8 @@ model). A request picks a route by its measured share and brings a service deman
 that route's fitted distribution. The platform is one station that shares its capacity among the
 requests inside it (processor sharing, like an async server or CPU time slicing), with a total
 completion rate that depends on how many are inside: the USL curve X(k). So the station's
-throughput follows the USL while each request's latency keeps its route's shape.
+throughput follows the USL while each request's latency keeps its route's shape; a fitted share
+dispersion widens the latency distribution under load as unequal sharing does.
 """
 
 from __future__ import annotations
@@ -21,51 +22,62 @@ from simulations.calibration.profile import PlatformProfile
 
 
 class SharedStation:
-    """Egalitarian processor sharing with a load-dependent speed.
+    """Processor sharing with a load-dependent speed and (optionally) unequal shares.
 
-    Every request inside progresses at `speed(k)` seconds of work per second when k are inside.
-    A virtual clock V(t) grows at that speed; a request with work w arriving at V0 leaves when V
-    reaches V0 + w, so each event costs O(log k).
+    With k requests inside, the station does `k * speed[k]` seconds of work per second, split in
+    proportion to each request's weight (discriminatory processor sharing; all weights 1 is plain
+    egalitarian PS). A virtual clock V grows at `k * speed[k] / sum(weights)`; a request of work
+    w and weight g arriving at V0 leaves when V reaches V0 + w / g, so each event is O(log k).
+    Random weights model what equal sharing misses under load (time slices, lock waits, GC):
+    alone, a request runs at full speed whatever its weight.
     """
 
     def __init__(self, env: simpy.Environment, speed_per_k: np.ndarray) -> None:
         self.env = env
-        self._speed = speed_per_k  # index k -> speed with k requests inside
+        self._speed = speed_per_k  # index k -> per-request speed with k requests inside
         self._virtual = 0.0
         self._last = 0.0
-        self._heap: list[tuple[float, int, simpy.Event]] = []
+        self._weights = 0.0
+        self._heap: list[tuple[float, int, float, simpy.Event]] = []
         self._seq = itertools.count()
-        self._wake = env.event()
-        env.process(self._serve_forever())
+        self._generation = 0
+
+    def _rate(self) -> float:
+        k = len(self._heap)
+        return k * self._speed[k] / self._weights if k else 0.0
 
     def _advance(self) -> None:
-        k = len(self._heap)
-        if k:
-            self._virtual += self._speed[k] * (self.env.now - self._last)
+        if self._heap:
+            self._virtual += self._rate() * (self.env.now - self._last)
         self._last = self.env.now
 
-    def serve(self, work_s: float) -> simpy.Event:
+    def serve(self, work_s: float, weight: float = 1.0) -> simpy.Event:
         self._advance()
         done = self.env.event()
-        heapq.heappush(self._heap, (self._virtual + work_s, next(self._seq), done))
-        if not self._wake.triggered:
-            self._wake.succeed()
+        heapq.heappush(self._heap, (self._virtual + work_s / weight, next(self._seq), weight, done))
+        self._weights += weight
+        self._schedule()
         return done
 
-    def _serve_forever(self):
-        while True:
-            if not self._heap:
-                yield self._wake
-            else:
-                k = len(self._heap)
-                dt = max(0.0, (self._heap[0][0] - self._virtual) / self._speed[k])
-                yield self.env.timeout(dt) | self._wake
-            self._advance()
-            if self._wake.triggered:
-                self._wake = self.env.event()
-            while self._heap and self._heap[0][0] <= self._virtual + 1e-12:
-                _, _, done = heapq.heappop(self._heap)
-                done.succeed()
+    def _schedule(self) -> None:
+        self._generation += 1
+        if not self._heap:
+            self._weights = 0.0
+            return
+        dt = max(0.0, (self._heap[0][0] - self._virtual) / self._rate())
+        timer = self.env.timeout(dt)
+        generation = self._generation
+        timer.callbacks.append(lambda _event: self._complete(generation))
+
+    def _complete(self, generation: int) -> None:
+        if generation != self._generation:
+            return  # superseded by a later arrival
+        self._advance()
+        while self._heap and self._heap[0][0] <= self._virtual * (1 + 1e-12) + 1e-15:
+            _, _, weight, done = heapq.heappop(self._heap)
+            self._weights -= weight
+            done.succeed()
+        self._schedule()
 
 
 @dataclass(frozen=True)
@@ -98,12 +110,18 @@ def simulate_level(
     requests: int = 20_000,
     warmup_fraction: float = 0.1,
     think_s: float | None = None,
+    share_dispersion: float | None = None,
 ) -> LevelPrediction:
-    """Run one replication until `requests` complete; drop the first `warmup_fraction`."""
+    """Run one replication until `requests` complete; drop the first `warmup_fraction`.
+
+    `share_dispersion` (default: the profile's) is the sigma of the lognormal, mean-1 weight
+    each request gets in the shared station; 0 is egalitarian processor sharing.
+    """
     if users < 1:
         raise ValueError("users must be >= 1")
     think = profile.think_time_s if think_s is None else think_s
-    route_rng, work_rng, offset_rng = (np.random.default_rng(s) for s in seed.spawn(3))
+    dispersion = profile.share_dispersion if share_dispersion is None else share_dispersion
+    route_rng, work_rng, offset_rng, weight_rng = (np.random.default_rng(s) for s in seed.spawn(4))
     shares = np.array([r.share for r in profile.routes])
     picks = route_rng.choice(len(profile.routes), size=requests + users, p=shares)
     work = np.empty(len(picks))
@@ -111,6 +129,10 @@ def simulate_level(
         mask = picks == i
         work[mask] = r.service.sample(work_rng, size=int(mask.sum()))
     work = np.maximum(work, 1e-9)
+    if dispersion > 0:
+        weights = weight_rng.lognormal(-0.5 * dispersion**2, dispersion, size=len(work))
+    else:
+        weights = np.ones(len(work))
 
     env = simpy.Environment()
     station = SharedStation(env, station_speeds(profile, users))
@@ -127,7 +149,7 @@ def simulate_level(
             if i >= len(work):
                 return
             t0 = env.now
-            yield station.serve(float(work[i]))
+            yield station.serve(float(work[i]), float(weights[i]))
             starts.append(t0)
             ends.append(env.now)
             if len(ends) >= requests and not finished.triggered:

@@ -12,6 +12,7 @@ under `[calibration]`, which scenarios ignore and `surge predict` reads:
     service_ms = { search = 12.5, availability = 8.1, book = 30.2 }
     [calibration]
     think_time_s = 0.0
+    share_dispersion = 0.6       # sigma of the lognormal share weights (0 = equal sharing)
     [calibration.usl]            # throughput (requests/s) vs concurrency
     lambda_per_s = 85.0
     sigma = 0.12
@@ -53,6 +54,7 @@ class PlatformProfile:
     web_workers: int = 1
     db_connections: int = 10
     think_time_s: float = 0.0
+    share_dispersion: float = 0.0
     calibration: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -67,6 +69,8 @@ class PlatformProfile:
             raise ValueError("platform profile: web_workers and db_connections must be >= 1")
         if self.think_time_s < 0:
             raise ValueError("platform profile: think_time_s must be >= 0")
+        if self.share_dispersion < 0:
+            raise ValueError("platform profile: share_dispersion must be >= 0")
 
     @property
     def mean_service_s(self) -> float:
@@ -84,6 +88,7 @@ def to_document(profile: PlatformProfile) -> dict:
     }
     calibration = {
         "think_time_s": profile.think_time_s,
+        "share_dispersion": profile.share_dispersion,
         "usl": {"lambda_per_s": u.lambda_per_s, "sigma": u.sigma, "kappa": u.kappa},
         "routes": {r.name: {"share": r.share, **r.service.as_record()} for r in profile.routes},
     }
@@ -122,6 +127,7 @@ def from_document(doc: dict, source: str = "profile") -> PlatformProfile:
             web_workers=int(platform.get("web_workers", 1)),
             db_connections=int(platform.get("db_connections", 10)),
             think_time_s=float(calibration.get("think_time_s", 0.0)),
+            share_dispersion=float(calibration.get("share_dispersion", 0.0)),
             calibration=dict(calibration.get("run", {})),
         )
     except KeyError as exc:

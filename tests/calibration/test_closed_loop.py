@@ -77,3 +77,32 @@ def test_predict_levels_gives_one_row_per_level_with_usl_and_mva_alongside(profi
     assert np.allclose(table["mva_throughput_per_s"], table["usl_throughput_per_s"])
     with pytest.raises(ValueError, match="positive"):
         predict_levels(profile, [0, 4])
+
+
+def test_unequal_shares_keep_throughput_and_widen_latency_only_under_load(profile):
+    seed = np.random.SeedSequence(21)
+    equal = simulate_level(profile, 12, seed=seed, requests=6000, share_dispersion=0.0)
+    unequal = simulate_level(profile, 12, seed=seed, requests=6000, share_dispersion=0.8)
+    assert math.isclose(equal.throughput_per_s, unequal.throughput_per_s, rel_tol=0.04)
+    assert unequal.p95_ms > 1.1 * equal.p95_ms
+    alone = [
+        simulate_level(
+            profile, 1, seed=np.random.SeedSequence(4), requests=2000, share_dispersion=d
+        )
+        for d in (0.0, 0.8)
+    ]
+    assert math.isclose(alone[0].p95_ms, alone[1].p95_ms, rel_tol=1e-9)
+
+
+def test_share_dispersion_fit_recovers_a_known_dispersion(profile):
+    """Steps simulated with dispersion 0.6 (a synthetic check of the estimator, not a measurement)."""
+    import pandas as pd
+
+    from simulations.calibration.calibrate import fit_share_dispersion
+
+    rows = []
+    for users, s in zip((2, 4, 8, 16), np.random.SeedSequence(8).spawn(4), strict=True):
+        r = simulate_level(profile, users, seed=s, requests=6000, share_dispersion=0.6)
+        rows.append({"users": users, "mean_ms": r.mean_ms, "p95_ms": r.p95_ms})
+    fitted = fit_share_dispersion(profile, pd.DataFrame(rows), requests=3000, seed=1)
+    assert abs(fitted - 0.6) <= 0.15 + 1e-9
