@@ -166,10 +166,11 @@ def mm1_retrial_ctmc(lam: float, mu: float, nu: float, n_max: int = 400) -> Retr
         if n < n_max:
             q[busy, state(1, n + 1)] += lam
     np.fill_diagonal(q, -q.sum(axis=1))
-    a = np.vstack([q.T, np.ones(size)])
-    b = np.zeros(size + 1)
+    a = q.T.copy()
+    a[-1, :] = 1.0  # replace one balance equation by the normalisation
+    b = np.zeros(size)
     b[-1] = 1.0
-    pi = linalg.lstsq(a, b)[0]
+    pi = linalg.solve(a, b)
     n = np.arange(n_max + 1)
     orbit = float((pi[: n_max + 1] * n).sum() + (pi[n_max + 1 :] * n).sum())
     p_busy = float(pi[n_max + 1 :].sum())

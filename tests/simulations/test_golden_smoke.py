@@ -1,0 +1,56 @@
+"""Seeded golden output: the smoke scenario's per-minute series must not drift unnoticed.
+
+Regenerate deliberately (after a reviewed model change) with:
+    .venv/bin/python tests/simulations/test_golden_smoke.py
+"""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simulations.opening_day import simulate
+from simulations.scenario import load_scenario
+
+GOLDEN = Path(__file__).parents[1] / "golden" / "smoke_seed42_timeseries.csv"
+COLUMNS = [
+    "minute",
+    "arrivals",
+    "returns",
+    "admitted",
+    "reneged",
+    "in_queue",
+    "bookings",
+    "no_slot",
+    "taken",
+    "errors",
+    "retries",
+    "deferrals",
+    "slots_left",
+    "wr_wait_mean_min",
+    "web_utilisation",
+]
+
+
+def golden_frame() -> pd.DataFrame:
+    run = simulate(load_scenario("smoke"), 42)
+    return run.timeseries[COLUMNS].round(6)
+
+
+def test_smoke_run_matches_the_golden_series():
+    expected = pd.read_csv(GOLDEN)
+    actual = golden_frame()
+    pd.testing.assert_frame_equal(
+        actual.reset_index(drop=True), expected, check_dtype=False, rtol=1e-6, atol=1e-6
+    )
+    assert actual["bookings"].sum() > 0
+
+
+@pytest.mark.parametrize("column", ["arrivals", "bookings", "in_queue"])
+def test_golden_series_is_not_trivial(column):
+    assert pd.read_csv(GOLDEN)[column].max() > 0
+
+
+if __name__ == "__main__":
+    golden_frame().to_csv(GOLDEN, index=False)
+    print(f"wrote {GOLDEN}")
