@@ -189,7 +189,7 @@ def _dask(tasks: list, address: str) -> Iterator[tuple[int, int, dict]]:
     from distributed import as_completed as dask_completed
 
     try:
-        client = Client(address, timeout="5s")
+        client = Client(address, timeout="3s")
     except OSError as exc:
         raise SweepError(f"cannot reach Dask scheduler {address}: {exc}") from None
     try:

@@ -75,7 +75,8 @@ def test_bad_scenario_key_fails_before_any_run():
 def test_dask_cluster_gives_the_local_answer_on_the_smoke_scenario():
     from distributed import LocalCluster
 
-    variants = scenario_variants("smoke", [parse_param("platform.admission_rate_per_s=4,8")])
+    params = [parse_param("platform.admission_rate_per_s=4,8"), parse_param("duration_min=20")]
+    variants = scenario_variants("smoke", params)
     local = run_sweep(scenario_kpis, variants, 1, seed=9, workers=1, progress=False)
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
