@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "sweep",
-        help="run every combination of parameters (scenario or centre), KPIs with 95% intervals",
+        help="run every combination of parameters (scenario or centre), KPIs with 95%% intervals",
         description=(
             "Sweep parameters of an opening-day scenario (--scenario) or a centre config "
             "(--center). Each --param is key=start:stop:step (stop included) or key=a,b,c; every "

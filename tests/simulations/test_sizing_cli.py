@@ -252,3 +252,22 @@ def test_sweep_cli_writes_tidy_csv(tmp_path):
 def test_sweep_cli_bad_params_exit_2(argv, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path)]) == 2
     assert error_line(capsys).startswith("surge: error:")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["sim", "center", "--help"],
+        ["size", "center", "--help"],
+        ["size", "platform", "--help"],
+        ["size", "supply", "--help"],
+        ["sweep", "--help"],
+        ["bench", "sweep", "--help"],
+    ],
+)
+def test_help_pages_render(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
