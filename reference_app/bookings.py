@@ -11,13 +11,13 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from reference_app.schema import appointments, bookings, slots, vaccines
 
 DAY_S = 86_400
-DOSE2_CANDIDATES = 8
+DOSE2_CANDIDATES_LIMIT = 8
 
 
 class BookingError(Exception):
@@ -32,18 +32,50 @@ def iso(start_s: int) -> str:
     return datetime.fromtimestamp(start_s, UTC).isoformat().replace("+00:00", "Z")
 
 
-def _take_seat(conn: Connection, *conditions) -> tuple | None:  # noqa: ANN002
-    stmt = (
-        update(slots)
-        .where(slots.c.remaining > 0, *conditions)
-        .values(remaining=slots.c.remaining - 1)
-        .returning(slots.c.id, slots.c.center_id, slots.c.vaccine, slots.c.start_s)
+# Statements are built once: building Core constructs per call costs more than running them.
+_SEAT_COLUMNS = (slots.c.id, slots.c.center_id, slots.c.vaccine, slots.c.start_s)
+_DECREMENT = {"remaining": slots.c.remaining - 1}
+HELD_DOSES = select(bookings.c.dose).where(bookings.c.patient_id == bindparam("p_patient"))
+TAKE_DOSE1 = (
+    update(slots)
+    .where(
+        slots.c.id == bindparam("p_slot"),
+        slots.c.remaining > 0,
+        slots.c.dose == 1,
+        slots.c.start_s >= bindparam("p_now"),
     )
-    return conn.execute(stmt).first()
+    .values(_DECREMENT)
+    .returning(*_SEAT_COLUMNS)
+)
+_IN_WINDOW = (
+    slots.c.center_id == bindparam("p_center"),
+    slots.c.vaccine == bindparam("p_vaccine"),
+    slots.c.dose == 2,
+    slots.c.start_s >= bindparam("p_lo"),
+    slots.c.start_s <= bindparam("p_hi"),
+)
+TAKE_DOSE2 = (
+    update(slots)
+    .where(slots.c.id == bindparam("p_slot"), slots.c.remaining > 0, *_IN_WINDOW)
+    .values(_DECREMENT)
+    .returning(*_SEAT_COLUMNS)
+)
+DOSE2_CANDIDATES = (
+    select(slots.c.id)
+    .where(slots.c.remaining > 0, *_IN_WINDOW)
+    .order_by(slots.c.start_s, slots.c.id)
+    .limit(DOSE2_CANDIDATES_LIMIT)
+)
+RULE = select(vaccines.c.doses, vaccines.c.min_days, vaccines.c.max_days).where(
+    vaccines.c.code == bindparam("p_code")
+)
+SLOT_BY_ID = select(slots).where(slots.c.id == bindparam("p_slot"))
+INSERT_APPOINTMENT = insert(appointments).returning(appointments.c.id)
+INSERT_BOOKINGS = insert(bookings)
 
 
 def _explain_dose1(conn: Connection, slot_id: int, now_s: int) -> BookingError:
-    row = conn.execute(select(slots).where(slots.c.id == slot_id)).mappings().first()
+    row = conn.execute(SLOT_BY_ID, {"p_slot": slot_id}).mappings().first()
     if row is None:
         return BookingError(404, "not_found", f"slot {slot_id} not found")
     if row["dose"] != 1:
@@ -55,10 +87,9 @@ def _explain_dose1(conn: Connection, slot_id: int, now_s: int) -> BookingError:
     return BookingError(409, "slot_full", f"slot {slot_id} is fully booked")
 
 
-def _explain_dose2(
-    conn: Connection, slot_id: int, center_id: int, vaccine: str, lo: int, hi: int
-) -> BookingError:
-    row = conn.execute(select(slots).where(slots.c.id == slot_id)).mappings().first()
+def _explain_dose2(conn: Connection, slot_id: int, window: dict) -> BookingError:
+    row = conn.execute(SLOT_BY_ID, {"p_slot": slot_id}).mappings().first()
+    center_id, vaccine = window["p_center"], window["p_vaccine"]
     if row is None:
         return BookingError(404, "not_found", f"slot {slot_id} not found")
     if row["dose"] != 2 or row["center_id"] != center_id or row["vaccine"] != vaccine:
@@ -67,52 +98,35 @@ def _explain_dose2(
             "wrong_second_slot",
             f"slot {slot_id} is not a dose-2 {vaccine} slot at centre {center_id}",
         )
-    if not lo <= row["start_s"] <= hi:
+    if not window["p_lo"] <= row["start_s"] <= window["p_hi"]:
         return BookingError(
             409,
             "dose2_out_of_window",
-            f"slot {slot_id} is outside the dose-2 window {iso(lo)}..{iso(hi)}",
+            f"slot {slot_id} is outside the dose-2 window {iso(window['p_lo'])}..{iso(window['p_hi'])}",
         )
     return BookingError(409, "slot_full", f"slot {slot_id} is fully booked")
 
 
-def _take_dose2(
-    conn: Connection, center_id: int, vaccine: str, lo: int, hi: int, second_slot_id: int | None
-) -> tuple:
-    window = (
-        slots.c.center_id == center_id,
-        slots.c.vaccine == vaccine,
-        slots.c.dose == 2,
-        slots.c.start_s >= lo,
-        slots.c.start_s <= hi,
-    )
+def _take_dose2(conn: Connection, window: dict, second_slot_id: int | None) -> tuple:
     if second_slot_id is not None:
-        seat = _take_seat(conn, slots.c.id == second_slot_id, *window)
+        seat = conn.execute(TAKE_DOSE2, {**window, "p_slot": second_slot_id}).first()
         if seat is None:
-            raise _explain_dose2(conn, second_slot_id, center_id, vaccine, lo, hi)
+            raise _explain_dose2(conn, second_slot_id, window)
         return seat
     # Earliest open slot in the window; if a racer fills it first, try the next ones.
     for _ in range(3):
-        candidates = (
-            conn.execute(
-                select(slots.c.id)
-                .where(slots.c.remaining > 0, *window)
-                .order_by(slots.c.start_s, slots.c.id)
-                .limit(DOSE2_CANDIDATES)
-            )
-            .scalars()
-            .all()
-        )
+        candidates = conn.execute(DOSE2_CANDIDATES, window).scalars().all()
         if not candidates:
             break
         for candidate in candidates:
-            seat = _take_seat(conn, slots.c.id == candidate)
+            seat = conn.execute(TAKE_DOSE2, {**window, "p_slot": candidate}).first()
             if seat is not None:
                 return seat
     raise BookingError(
         409,
         "no_dose2_slot",
-        f"no open dose-2 {vaccine} slot at centre {center_id} between {iso(lo)} and {iso(hi)}",
+        f"no open dose-2 {window['p_vaccine']} slot at centre {window['p_center']} "
+        f"between {iso(window['p_lo'])} and {iso(window['p_hi'])}",
     )
 
 
@@ -128,48 +142,48 @@ def book(
     Raises BookingError; the caller must then roll back (the `writing()` context does).
     """
     now_s = int(time.time()) if now_s is None else now_s
-    held = (
-        conn.execute(select(bookings.c.dose).where(bookings.c.patient_id == patient_id))
-        .scalars()
-        .all()
-    )
+    held = conn.execute(HELD_DOSES, {"p_patient": patient_id}).scalars().all()
     if 1 in held:
         raise BookingError(
             409, "dose_already_booked", "this patient already holds a dose-1 appointment"
         )
-    first = _take_seat(conn, slots.c.id == slot_id, slots.c.dose == 1, slots.c.start_s >= now_s)
+    first = conn.execute(TAKE_DOSE1, {"p_slot": slot_id, "p_now": now_s}).first()
     if first is None:
         raise _explain_dose1(conn, slot_id, now_s)
     _, center_id, vaccine, start_s = first
-    rule = conn.execute(select(vaccines).where(vaccines.c.code == vaccine)).mappings().one()
+    doses, min_days, max_days = conn.execute(RULE, {"p_code": vaccine}).one()
     second = None
-    min_days = max_days = None
-    if rule["doses"] == 2:
+    if doses == 2:
         if 2 in held:
             raise BookingError(
                 409, "dose_already_booked", "this patient already holds a dose-2 appointment"
             )
-        min_days, max_days = rule["min_days"], rule["max_days"]
-        lo, hi = start_s + min_days * DAY_S, start_s + max_days * DAY_S
-        second = _take_dose2(conn, center_id, vaccine, lo, hi, second_slot_id)
-    elif second_slot_id is not None:
-        raise BookingError(
-            422, "single_dose_vaccine", f"{vaccine} needs one dose; omit second_slot_id"
-        )
+        window = {
+            "p_center": center_id,
+            "p_vaccine": vaccine,
+            "p_lo": start_s + min_days * DAY_S,
+            "p_hi": start_s + max_days * DAY_S,
+        }
+        second = _take_dose2(conn, window, second_slot_id)
+    else:
+        min_days = max_days = None
+        if second_slot_id is not None:
+            raise BookingError(
+                422, "single_dose_vaccine", f"{vaccine} needs one dose; omit second_slot_id"
+            )
     appointment_id = conn.execute(
-        insert(appointments)
-        .values(
-            patient_id=patient_id,
-            center_id=center_id,
-            vaccine=vaccine,
-            dose1_slot_id=first[0],
-            dose2_slot_id=second[0] if second else None,
-            min_days=min_days,
-            max_days=max_days,
-            status="active",
-            created_s=now_s,
-        )
-        .returning(appointments.c.id)
+        INSERT_APPOINTMENT,
+        {
+            "patient_id": patient_id,
+            "center_id": center_id,
+            "vaccine": vaccine,
+            "dose1_slot_id": first[0],
+            "dose2_slot_id": second[0] if second else None,
+            "min_days": min_days,
+            "max_days": max_days,
+            "status": "active",
+            "created_s": now_s,
+        },
     ).scalar_one()
     rows = [
         {"patient_id": patient_id, "dose": 1, "slot_id": first[0], "appointment_id": appointment_id}
@@ -184,7 +198,7 @@ def book(
             }
         )
     try:
-        conn.execute(insert(bookings), rows)
+        conn.execute(INSERT_BOOKINGS, rows)
     except IntegrityError as exc:  # a concurrent booking by the same patient won the race
         raise BookingError(
             409, "dose_already_booked", "this patient already holds that dose"

@@ -7,6 +7,7 @@ checkout and statement timeouts so an outage fails fast instead of hanging worke
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,10 +65,24 @@ def _sqlite_engine(url: str, pool_size: int, timeout_s: float) -> Engine:
     return engine
 
 
+_SQLITE_WRITERS: dict[int, threading.Lock] = {}
+
+
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
-    """A short write transaction (on SQLite it takes the write lock up front)."""
-    with engine.connect() as conn:
+    """A short write transaction (on SQLite it takes the write lock up front).
+
+    SQLite allows one writer per file; threads of one process queue on a lock here instead of
+    in SQLite's busy handler, whose back-off sleeps would leave the lock idle under contention.
+    """
+    if engine.dialect.name != "sqlite":
+        with engine.connect() as conn:
+            conn.execution_options(surge_write=True)
+            with conn.begin():
+                yield conn
+        return
+    lock = _SQLITE_WRITERS.setdefault(id(engine), threading.Lock())
+    with lock, engine.connect() as conn:
         conn.execution_options(surge_write=True)
         with conn.begin():
             yield conn

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from reference_app.context import AppContext, context
 from reference_app.database import reading, writing
@@ -59,11 +59,14 @@ def register(
     return patient_id, token
 
 
+BY_TOKEN = select(patients.c.id, patients.c.token_hash).where(
+    patients.c.token_hash == bindparam("p_hash")
+)
+
+
 def find_by_token(conn: Connection, token: str) -> int | None:
     digest = hash_token(token)
-    row = conn.execute(
-        select(patients.c.id, patients.c.token_hash).where(patients.c.token_hash == digest)
-    ).first()
+    row = conn.execute(BY_TOKEN, {"p_hash": digest}).first()
     if row is None or not same_secret(row[1], digest):
         return None
     return row[0]

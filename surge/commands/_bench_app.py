@@ -1,0 +1,418 @@
+"""`surge bench app`: booking commits/s straight through the database layer vs through HTTP.
+
+(a) direct: the booking transaction (`reference_app.bookings.book` in one write transaction),
+issued by C threads; (b) HTTP: the same bookings sent as `POST /appointments` to the app served
+by uvicorn, from a load generator of plain asyncio keep-alive connections in separate processes
+(cheap enough per request that it is not the bottleneck). Both for a spread-out load (random
+slots over many centres) and a hot-slot load (everyone books the same slot). Writes
+results/bench/app.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from multiprocessing import get_context
+from pathlib import Path
+
+RESULTS = Path("results/bench/app.json")
+HOT_CAPACITY = 1_000_000
+
+
+# ---- dataset -------------------------------------------------------------------------------
+
+
+def _prepare(url: str, patients: int, data_key: str) -> dict:
+    """Seed centres and slots, one hot centre, and `patients` patients with known tokens."""
+    from sqlalchemy import insert, select
+
+    from reference_app import schema
+    from reference_app.database import make_engine, writing
+    from reference_app.identity import Keyring, hash_token, new_token
+    from reference_app.seed import SeedPlan, seed
+
+    engine = make_engine(url, pool_size=4)
+    seed(engine, SeedPlan(centers=60, days=7, seed=7))
+    keyring = Keyring.parse(data_key)
+    sealed = {
+        f: keyring.encrypt("bench", f)
+        for f in ("first_name", "last_name", "birth_date", "email", "phone")
+    }
+    tokens = [new_token() for _ in range(patients)]
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+    with writing(engine) as conn:
+        hot_center = conn.execute(
+            insert(schema.centers)
+            .values(
+                name="Stade (hot)",
+                kind="vaccination",
+                postcode="75015",
+                department="75",
+                lat=48.84,
+                lon=2.29,
+                opens_min=480,
+                closes_min=1200,
+            )  # fmt: skip
+            .returning(schema.centers.c.id)
+        ).scalar_one()
+        conn.execute(insert(schema.center_vaccines).values(center_id=hot_center, vaccine="pfizer"))
+        hot = conn.execute(
+            insert(schema.slots)
+            .values(
+                center_id=hot_center,
+                vaccine="pfizer",
+                dose=1,
+                start_s=int(start.timestamp()),
+                capacity=HOT_CAPACITY,
+                remaining=HOT_CAPACITY,
+            )  # fmt: skip
+            .returning(schema.slots.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(schema.slots).values(
+                center_id=hot_center, vaccine="pfizer", dose=2, start_s=int((start + timedelta(days=25)).timestamp()),
+                capacity=HOT_CAPACITY, remaining=HOT_CAPACITY,
+            )
+        )  # fmt: skip
+        rows = [
+            {"token_hash": hash_token(t), "email_index": uuid.uuid4().hex, "created_s": 0, **sealed}
+            for t in tokens
+        ]
+        for i in range(0, len(rows), 5000):
+            conn.execute(insert(schema.patients), rows[i : i + 5000])
+        ids = (
+            conn.execute(select(schema.patients.c.id).order_by(schema.patients.c.id))
+            .scalars()
+            .all()
+        )
+        spread = (
+            conn.execute(
+                select(schema.slots.c.id).where(
+                    schema.slots.c.dose == 1,
+                    schema.slots.c.center_id != hot_center,
+                    schema.slots.c.start_s > int(time.time()) + 3600,
+                )
+            )
+            .scalars()
+            .all()
+        )
+    engine.dispose()
+    return {"tokens": tokens, "patient_ids": list(ids), "hot": hot, "spread": list(spread)}
+
+
+def _percentiles_ms(latencies: list[float]) -> tuple[float | None, float | None]:
+    if not latencies:
+        return None, None
+    import numpy as np
+
+    p50, p99 = np.percentile(np.array(latencies) * 1000, [50, 99])
+    return round(float(p50), 2), round(float(p99), 2)
+
+
+# ---- (a) direct ------------------------------------------------------------------------------
+
+
+def _direct(
+    url: str, patient_ids: list[int], slots: list[int], concurrency: int, duration_s: float
+) -> dict:
+    from reference_app.bookings import BookingError, book
+    from reference_app.database import make_engine, writing
+
+    engine = make_engine(url, pool_size=concurrency)
+    lock = threading.Lock()
+    queue = iter(patient_ids)
+    outcomes: Counter = Counter()
+    latencies: list[float] = []
+    barrier = threading.Barrier(concurrency + 1)
+    deadline = [0.0]
+
+    def run(worker: int) -> None:
+        rng = random.Random(worker)
+        mine: list[float] = []
+        counts: Counter = Counter()
+        barrier.wait()
+        while time.perf_counter() < deadline[0]:
+            with lock:
+                patient = next(queue, None)
+            if patient is None:
+                counts["out_of_patients"] += 1
+                break
+            started = time.perf_counter()
+            try:
+                with writing(engine) as conn:
+                    book(conn, patient, rng.choice(slots))
+                mine.append(time.perf_counter() - started)
+                counts["commit"] += 1
+            except BookingError as exc:
+                counts[exc.error] += 1
+        with lock:
+            latencies.extend(mine)
+            outcomes.update(counts)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    deadline[0] = time.perf_counter() + duration_s
+    began = time.perf_counter()
+    barrier.wait()
+    for t in threads:
+        t.join()
+    elapsed = min(time.perf_counter() - began, duration_s) or duration_s
+    engine.dispose()
+    p50, p99 = _percentiles_ms(latencies)
+    return {"commits_per_s": round(outcomes["commit"] / elapsed, 1), "p50_ms": p50, "p99_ms": p99,
+            "outcomes": dict(outcomes)}  # fmt: skip
+
+
+# ---- (b) HTTP ----------------------------------------------------------------------------------
+
+
+async def _connection(
+    port: int, jobs: list[tuple[bytes, int]], start_at: float, end_at: float, out: dict
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    for token, slot in jobs:
+        if time.time() >= end_at:
+            break
+        body = b'{"slot_id": %d}' % slot
+        request = (
+            b"POST /appointments HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token
+            + b"\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
+            + b"\r\n\r\n" + body
+        )  # fmt: skip
+        started = time.perf_counter()
+        writer.write(request)
+        status = int((await reader.readline()).split()[1])
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        await reader.readexactly(length)
+        out["statuses"][status] += 1
+        if status == 201:
+            out["latencies"].append(time.perf_counter() - started)
+    writer.close()
+
+
+def _http_process(
+    port: int, jobs: list[list[tuple[bytes, int]]], start_at: float, end_at: float
+) -> dict:
+    """One load-generator process: one keep-alive connection per job list."""
+    out: dict = {"statuses": Counter(), "latencies": []}
+
+    async def main() -> None:
+        await asyncio.gather(*(_connection(port, j, start_at, end_at, out) for j in jobs))
+
+    asyncio.run(main())
+    return {"statuses": dict(out["statuses"]), "latencies": out["latencies"]}
+
+
+def _http(port: int, tokens: list[str], slots: list[int], concurrency: int, duration_s: float,
+          processes: int) -> dict:  # fmt: skip
+    rng = random.Random(11)
+    per_connection = [[] for _ in range(concurrency)]
+    for i, token in enumerate(tokens):
+        per_connection[i % concurrency].append((token.encode(), rng.choice(slots)))
+    groups = [per_connection[p::processes] for p in range(processes)]
+    start_at = time.time() + 3.0  # time for the generator processes to start
+    end_at = start_at + duration_s
+    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+        results = list(pool.map(_http_process, [port] * processes, groups, [start_at] * processes,
+                                [end_at] * processes))  # fmt: skip
+    statuses: Counter = Counter()
+    latencies: list[float] = []
+    for r in results:
+        statuses.update({int(k): v for k, v in r["statuses"].items()})
+        latencies.extend(r["latencies"])
+    p50, p99 = _percentiles_ms(latencies)
+    return {"commits_per_s": round(statuses[201] / duration_s, 1), "p50_ms": p50, "p99_ms": p99,
+            "statuses": {str(k): v for k, v in sorted(statuses.items())}}  # fmt: skip
+
+
+# ---- one backend -------------------------------------------------------------------------------
+
+
+def bench_backend(url: str, backend: str, concurrency: int, duration_s: float, loads: list[str],
+                  workers: int, processes: int, patients: int) -> list[dict]:  # fmt: skip
+    from reference_app.launcher import fresh_keys, served_app
+
+    admin_key, data_key = fresh_keys()
+    print(f"[{backend}] preparing dataset and {patients} patients...", file=sys.stderr, flush=True)
+    data = _prepare(url, patients, data_key)
+    half = len(data["patient_ids"]) // 2
+    direct_ids, http_tokens = data["patient_ids"][:half], data["tokens"][half:]
+    per_load = max(1, half // len(loads))
+    runs = []
+    for n, load in enumerate(loads):
+        slots = [data["hot"]] if load == "hot" else data["spread"]
+        ids = direct_ids[n * per_load : (n + 1) * per_load]
+        print(
+            f"[{backend}] direct {load}: {concurrency} threads x {duration_s:g} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        runs.append(
+            {
+                "backend": backend,
+                "load": load,
+                "direct": _direct(url, ids, slots, concurrency, duration_s),
+            }
+        )
+    extra = [
+        "--rate-limit-ip",
+        "0",
+        "--rate-limit-token",
+        "0",
+        "--db-pool-size",
+        str(max(4, concurrency // workers + 2)),
+    ]
+    with served_app(
+        url, workers=workers, extra_args=extra, admin_key=admin_key, data_key=data_key
+    ) as app:
+        for n, (load, run) in enumerate(zip(loads, runs, strict=True)):
+            slots = [data["hot"]] if load == "hot" else data["spread"]
+            tokens = http_tokens[n * per_load : (n + 1) * per_load]
+            print(f"[{backend}] HTTP {load}: {concurrency} connections from {processes} processes, "
+                  f"{workers} server workers", file=sys.stderr, flush=True)  # fmt: skip
+            run["http"] = _http(app.port, tokens, slots, concurrency, duration_s, processes)
+        import httpx
+
+        run_checks = httpx.get(f"{app.base_url}/admin/invariants", headers={"Authorization": f"Bearer {admin_key}"},
+                               timeout=120).json()  # fmt: skip
+    for run in runs:
+        direct, http = run["direct"]["commits_per_s"], run["http"]["commits_per_s"]
+        run.update(
+            concurrency=concurrency, duration_s=duration_s, server_workers=workers, generator_processes=processes,
+            ratio=round(http / direct, 3) if direct else None, invariants=run_checks,
+        )  # fmt: skip
+    return runs
+
+
+def _print(runs: list[dict]) -> None:
+    print(f"{'backend':<10} {'load':<7} {'direct/s':>9} {'HTTP/s':>8} {'ratio':>6}  "
+          f"{'direct p50/p99 ms':>18}  {'HTTP p50/p99 ms':>16}")  # fmt: skip
+    for r in runs:
+        d, h = r["direct"], r["http"]
+        print(f"{r['backend']:<10} {r['load']:<7} {d['commits_per_s']:>9} {h['commits_per_s']:>8} {r['ratio']!s:>6}  "
+              f"{d['p50_ms']!s:>8}/{d['p99_ms']!s:<9}  {h['p50_ms']!s:>7}/{h['p99_ms']!s:<8}")  # fmt: skip
+    bad = {k: v for r in runs[:1] for k, v in r["invariants"].items() if k != "appointments" and v}
+    print("invariants: " + ("all zero" if not bad else json.dumps(bad)))
+
+
+def _write(runs: list[dict], command: str) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"command": command, "measured_at": datetime.now(UTC).isoformat(),
+                                   "cpus": os.cpu_count(), "runs": runs}, indent=2))  # fmt: skip
+    print(f"wrote {RESULTS}")
+
+
+def _postgres_fresh(server_url: str):  # noqa: ANN202
+    """A fresh uniquely named database on the server (generator: yields its URL, then drops it)."""
+    from sqlalchemy import create_engine, make_url
+
+    from reference_app.settings import normalize_database_url
+
+    name = f"surge_bench_{uuid.uuid4().hex[:10]}"
+    admin_url = make_url(normalize_database_url(server_url))
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        engine.dispose()
+
+
+def _targets(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str, object]]:
+    from reference_app.settings import normalize_database_url
+
+    if args.db:
+        url = normalize_database_url(args.db)
+        return [("postgresql" if url.startswith("postgresql") else "sqlite", url, None)]
+    targets: list[tuple[str, str, object]] = [("sqlite", f"sqlite:///{tmp / 'bench.db'}", None)]
+    server = os.environ.get("SURGE_TEST_POSTGRES_URL") or os.environ.get("SURGE_DATABASE_URL")
+    if server and server.startswith("postgres"):
+        fresh = _postgres_fresh(server)
+        targets.append(("postgresql", next(fresh), fresh))
+    return targets
+
+
+def run(args: argparse.Namespace) -> int:
+    concurrency = getattr(args, "concurrency", None) or 16
+    duration_s = getattr(args, "duration", None) or 8.0
+    workers = getattr(args, "workers", None) or 2
+    processes = getattr(args, "generators", None) or 2
+    if concurrency < 1 or duration_s <= 0 or workers < 1 or processes < 1:
+        raise ValueError("--concurrency, --duration, --workers and --generators must be positive")
+    hot_only = getattr(args, "hot", False)
+    loads = ["hot"] if hot_only else ["spread", "hot"]
+    patients = int(min(200_000, max(4000, concurrency * duration_s * 400)))
+    runs: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="surge-bench-app-") as tmp:
+        for backend, url, cleanup in _targets(args, Path(tmp)):
+            try:
+                runs += bench_backend(
+                    url, backend, concurrency, duration_s, loads, workers, processes, patients
+                )
+            finally:
+                if cleanup is not None:
+                    for _ in cleanup:  # type: ignore[attr-defined]
+                        pass
+    _print(runs)
+    _write(
+        runs,
+        "surge bench app " + " ".join(sys.argv[3:])
+        if sys.argv[1:3] == ["bench", "app"]
+        else "surge bench all",
+    )
+    return 0
+
+
+def run_default(args: argparse.Namespace) -> int:
+    """`surge bench all`: SQLite, and PostgreSQL when SURGE_TEST_POSTGRES_URL/SURGE_DATABASE_URL is set."""
+    return run(
+        argparse.Namespace(
+            db=None, concurrency=16, duration=8.0, hot=False, workers=2, generators=2
+        )
+    )
+
+
+def register(group_sub: argparse._SubParsersAction) -> None:
+    parser = group_sub.add_parser(
+        "app",
+        help="booking commits/s: direct database path vs HTTP (spread-out and hot-slot loads)",
+        description=__doc__.split("\n\n")[0]
+        + " Without --db: SQLite in a temp dir, plus a fresh PostgreSQL database when "
+        "SURGE_TEST_POSTGRES_URL or SURGE_DATABASE_URL is set. With --db, the database content is replaced.",
+    )
+    parser.add_argument(
+        "--db", metavar="URL", help="benchmark this database (its content is replaced)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="threads / HTTP connections (default 16)"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=8.0, help="seconds per measurement (default 8)"
+    )
+    parser.add_argument(
+        "--hot", action="store_true", help="only the hot-slot load (default: spread and hot)"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers (default 2)")
+    parser.add_argument(
+        "--generators", type=int, default=2, help="load-generator processes (default 2)"
+    )
+    parser.set_defaults(func=run)
