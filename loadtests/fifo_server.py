@@ -8,7 +8,7 @@ load-generator benchmark.
     python -m loadtests.fifo_server --service-ms 20 [--port 0]
 
 prints `listening on http://127.0.0.1:PORT` and serves until SIGTERM/SIGINT. Every path answers
-200 `ok`, except `GET /stats` (JSON: requests served, mean server-side response in ms), which is
+200 `{"ok":true}`, except `GET /stats` (JSON: requests served, mean server-side response in ms), which is
 not queued. Requests are served one at a time in arrival order; completions are scheduled on the
 event loop's clock (start = max(now, previous end), end = start + D), so timer jitter does not
 accumulate.
@@ -24,7 +24,7 @@ import sys
 
 __all__ = ["mdl_mean_response_s", "serve"]
 
-_OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+_OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}'
 
 
 def mdl_mean_response_s(arrival_rate_per_s: float, service_s: float) -> float:

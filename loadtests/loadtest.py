@@ -17,7 +17,14 @@ from loadtests.run_plan import RunOptions, plan_run
 if TYPE_CHECKING:
     from loadtests.compare import CompareRule
 
-__all__ = ["EXIT_PASS", "EXIT_REGRESSION", "EXIT_SLO", "compare_dirs", "run_loadtest"]
+__all__ = [
+    "EXIT_PASS",
+    "EXIT_REGRESSION",
+    "EXIT_SLO",
+    "compare_dirs",
+    "make_baseline",
+    "run_loadtest",
+]
 
 EXIT_PASS, EXIT_SLO, EXIT_REGRESSION = 0, 1, 3
 
@@ -37,6 +44,22 @@ def compare_dirs(run_dir: Path, baseline_dir: Path, rule: CompareRule | None = N
     result = compare_runs(_requests_of(run_dir), _requests_of(baseline_dir), rule or CompareRule())
     result["path"] = str(baseline_dir)
     return result
+
+
+def make_baseline(run_dir: Path, baseline_dir: Path) -> Path:
+    """Keep what a comparison needs from a run: its summary, plan and a slim requests.csv
+    (route, latency to 0.1 ms, ok): small enough to commit under results/baselines/."""
+    requests = _requests_of(run_dir)
+    if not (run_dir / "summary.json").exists():
+        raise FileNotFoundError(f"{run_dir} has no summary.json (an unfinished run?)")
+    baseline_dir.mkdir(parents=True, exist_ok=True)
+    requests["response_time_ms"] = requests["response_time_ms"].astype(float).round(1)
+    requests.to_csv(baseline_dir / "requests.csv", index=False)
+    for name in ("summary.json", "plan.json"):
+        source = run_dir / name
+        if source.exists():
+            (baseline_dir / name).write_text(source.read_text())
+    return baseline_dir
 
 
 def run_loadtest(options: RunOptions, echo: Callable[[str], None] = print) -> int:

@@ -62,6 +62,7 @@ def _app(plan: RunPlan, out_dir: Path) -> Iterator[AppUnderTest]:
             db_server=options.db,
             waiting_room_rate_per_s=plan.waiting_room_rate_per_s,
             seed=options.seed if options.seed is not None else 42,
+            centres=plan.seed_centres,
         ) as app:
             yield app
     except RuntimeError as exc:  # the launcher's "exited before becoming healthy"

@@ -63,6 +63,7 @@ class RunPlan:
     waiting_room_rate_per_s: float
     expected_arrivals: float | None
     compress: float = 1.0
+    seed_centres: int = 40
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -177,6 +178,7 @@ def plan_run(options: RunOptions, scenario: Any) -> RunPlan:
         waiting_room_rate_per_s=waiting_room_rate,
         expected_arrivals=expected,
         compress=compress,
+        seed_centres=int(getattr(getattr(scenario, "supply", None), "centres", 40)),
         notes=tuple(notes),
     )
 

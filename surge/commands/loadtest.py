@@ -21,9 +21,24 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _number(text: str | None, option: str, kind: type = float) -> float | None:
+    """Parse a numeric option here rather than in argparse: bad values give one line, exit 2."""
+    if text is None:
+        return None
+    try:
+        value = kind(text)
+    except ValueError:
+        raise UsageError(f"invalid {option} {text!r}: not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise UsageError(f"invalid {option} {text!r}: must be a positive number")
+    return value
+
+
 def _run(args: argparse.Namespace) -> int:
     from loadtests.loadtest import run_loadtest
     from loadtests.run_plan import RunOptions
+
+    workers = 0 if args.workers in (None, "0") else int(_number(args.workers, "--workers", int))
 
     options = RunOptions(
         scenario=args.scenario,
@@ -31,14 +46,14 @@ def _run(args: argparse.Namespace) -> int:
         host=args.host,
         start_app=args.start_app,
         duration=args.duration,
-        users=args.users,
-        rate=args.rate,
-        scale=args.scale,
-        compress=args.compress,
+        users=_number(args.users, "--users", int),
+        rate=_number(args.rate, "--rate"),
+        scale=_number(args.scale, "--scale"),
+        compress=_number(args.compress, "--compress"),
         shape=args.shape,
         levels=args.levels,
         hold=args.hold,
-        workers=args.workers,
+        workers=workers,
         baseline=Path(args.baseline) if args.baseline else None,
         db=args.db,
         seed=args.seed,
@@ -69,6 +84,14 @@ def _compare(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(result, indent=2))
     print("REGRESSION" if result["regression"] else "no regression", file=sys.stderr)
     return EXIT_REGRESSION if result["regression"] else EXIT_PASS
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    from loadtests.loadtest import make_baseline
+
+    target = make_baseline(Path(args.run), Path(args.baseline))
+    print(f"baseline written to {target}", file=sys.stderr)
+    return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -102,11 +125,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--out", required=True, metavar="DIR", help="run directory")
     run.add_argument("--duration", help="run length, e.g. 90s, 2m (default 60s; replay: full)")
     load = run.add_mutually_exclusive_group()
-    load.add_argument("--users", type=int, help="closed model: peak concurrent patients")
-    load.add_argument("--rate", type=_positive_float, help="open model: peak arrivals/s")
-    run.add_argument("--scale", type=_positive_float, default=0.0005,
+    load.add_argument("--users", help="closed model: peak concurrent patients")
+    load.add_argument("--rate", help="open model: peak arrivals/s")
+    run.add_argument("--scale", default="0.0005",
                      help="replay: visitors per real visitor (default 0.0005)")  # fmt: skip
-    run.add_argument("--compress", type=_positive_float, default=60.0,
+    run.add_argument("--compress", default="60",
                      help="replay: real seconds per wall second (default 60)")  # fmt: skip
     run.add_argument(
         "--shape",
@@ -115,7 +138,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--levels", help="--shape steps: levels, e.g. 5,10,20,40")
     run.add_argument("--hold", help="--shape steps: time per level, e.g. 30s (default 30s)")
-    run.add_argument("--workers", type=int, default=0,
+    run.add_argument("--workers", default="0",
                      help="Locust distributed mode: a master and N worker processes")  # fmt: skip
     run.add_argument("--baseline", metavar="DIR", help="compare with this run/baseline directory")
     run.add_argument("--db", metavar="URL", help="--start-app postgresql: server to create a db on")
@@ -142,3 +165,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="significance level (default 0.001)")  # fmt: skip
     compare.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
     compare.set_defaults(func=_compare)
+
+    baseline = lt.add_parser(
+        "baseline",
+        help="keep a run as a (small, committable) baseline directory",
+        description="Copy a run's summary.json, plan.json and a slim requests.csv to DIR.",
+    )
+    baseline.add_argument("run", help="run directory")
+    baseline.add_argument("baseline", help="baseline directory to write")
+    baseline.set_defaults(func=_baseline)

@@ -1,0 +1,1 @@
+"""Locustfiles of the load-generator benchmark (`surge bench loadgen`), one per variant."""

@@ -1,0 +1,17 @@
+"""The open-model driver (Poisson arrivals, one greenlet per arrival, lag correction, HDR) with
+the Patient journey's per-request overhead; `--arrival-rate` sets the offered rate."""
+
+import loadtests.bench.cpu_clock  # noqa: F401  (CPU seconds per variant)
+from loadtests.open_model import ArrivalUser
+from loadtests.patient import _call
+from loadtests.recorder import RECORDER
+
+
+class Arrivals(ArrivalUser):
+    rate = 300.0
+    max_in_flight = 1000
+    concurrency = 1000
+
+    def journey(self) -> None:
+        status, body, _ = _call(self.client, "GET", "/", "trivial", (200,))
+        RECORDER.count("bookings:success" if status == 200 and body else "bookings:error")

@@ -1,0 +1,151 @@
+"""How many requests/s one load-generator process sends: plain Locust FastHttpUser vs the Patient
+journey's per-request overhead vs the open-model driver, against the same trivial endpoint
+(`loadtests.fifo_server` with zero service time), in one run.
+
+Each variant is one Locust process, run in turn for the same time. The figure that counts is
+requests per CPU-second of that process (`loadtests/bench/cpu_clock.py`): the rate one process
+sustains on one full core, which other jobs on a shared machine do not distort the way they
+distort wall-clock requests/s (also reported). The open-model driver is offered a fixed rate
+(`rate_per_s`); the closed variants run `users` users without think time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["LoadgenResult", "run_bench"]
+
+BENCH_DIR = Path(__file__).parent / "bench"
+TARGET_RATIO = 0.8
+
+
+@dataclass(frozen=True)
+class Variant:
+    requests: int
+    cpu_s: float
+    wall_s: float
+
+    @property
+    def per_cpu_s(self) -> float:
+        return self.requests / self.cpu_s if self.cpu_s > 0 else 0.0
+
+    @property
+    def per_wall_s(self) -> float:
+        return self.requests / self.wall_s if self.wall_s > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class LoadgenResult:
+    duration_s: float
+    users: int
+    open_model_offered_rps: float
+    plain: dict
+    patient_overhead: dict
+    open_model: dict
+    open_model_late: int
+    open_model_dropped: int
+    patient_overhead_ratio: float
+    open_model_ratio: float
+    target_ratio: float
+    meets_target: bool
+    load_average_1m: float
+
+
+def _start_server() -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loadtests.fifo_server", "--service-ms", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = process.stdout.readline().strip() if process.stdout else ""
+    if not line.startswith("listening on "):
+        process.terminate()
+        raise OSError(f"the benchmark endpoint did not start: {line!r}")
+    return process, line.removeprefix("listening on ")
+
+
+def _locust(
+    locustfile: str, host: str, users: int, duration_s: float, extra: list[str]
+) -> tuple[Variant, dict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        prefix = Path(tmp) / "bench"
+        command = [
+            sys.executable, "-m", "locust", "-f", str(BENCH_DIR / locustfile), "--headless",
+            "-u", str(users), "-r", str(users), "-t", f"{duration_s:g}s", "-H", host,
+            "--csv", str(prefix), "--only-summary", "--exit-code-on-error", "0", *extra,
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 120)
+        if done.returncode != 0:
+            raise OSError(f"locust failed on {locustfile}: {done.stderr.strip()[-300:]}")
+        stats = pd.read_csv(f"{prefix}_stats.csv").set_index("Name")
+        surge_path = Path(f"{prefix}_surge.json")
+        surge = json.loads(surge_path.read_text()) if surge_path.exists() else {}
+        cpu = json.loads(Path(f"{prefix}_cpu.json").read_text())
+    failures = int(stats.loc["Aggregated", "Failure Count"])
+    if failures:
+        raise OSError(f"{locustfile}: {failures} failed requests against the trivial endpoint")
+    return Variant(int(cpu["requests"]), cpu["cpu_s"], cpu["wall_s"]), surge.get("counters", {})
+
+
+def _figures(v: Variant) -> dict:
+    return {
+        "requests": v.requests,
+        "cpu_s": round(v.cpu_s, 3),
+        "wall_s": round(v.wall_s, 3),
+        "requests_per_cpu_s": round(v.per_cpu_s, 1),
+        "requests_per_wall_s": round(v.per_wall_s, 1),
+    }
+
+
+def run_bench(
+    duration_s: float = 10.0, users: int = 20, rate_per_s: float = 300.0
+) -> LoadgenResult:
+    server, host = _start_server()
+    try:
+        plain, _ = _locust("plain_locustfile.py", host, users, duration_s, [])
+        patient, _ = _locust("patient_locustfile.py", host, users, duration_s, [])
+        arrivals, counters = _locust(
+            "arrival_locustfile.py", host, 1, duration_s,
+            ["--arrival-rate", f"{rate_per_s:g}", "--arrival-users", "1"],
+        )  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stdout:
+            server.stdout.close()
+    ratio = arrivals.per_cpu_s / plain.per_cpu_s if plain.per_cpu_s else 0.0
+    return LoadgenResult(
+        duration_s=duration_s,
+        users=users,
+        open_model_offered_rps=rate_per_s,
+        plain=_figures(plain),
+        patient_overhead=_figures(patient),
+        open_model=_figures(arrivals),
+        open_model_late=int(counters.get("arrivals:late", 0)),
+        open_model_dropped=int(counters.get("arrivals:dropped", 0)),
+        patient_overhead_ratio=patient.per_cpu_s / plain.per_cpu_s if plain.per_cpu_s else 0.0,
+        open_model_ratio=ratio,
+        target_ratio=TARGET_RATIO,
+        meets_target=ratio >= TARGET_RATIO,
+        load_average_1m=os.getloadavg()[0],
+    )
+
+
+def write_result(result: LoadgenResult, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        **asdict(result),
+        "command": "surge bench loadgen",
+        "measured_at_epoch_s": time.time(),
+    }
+    path.write_text(json.dumps(payload, indent=2))
+    return path

@@ -1,0 +1,134 @@
+"""`surge loadtest`: bad input exits 2 in one line; a smoke surge runs end to end against the
+reference app (SQLite, and PostgreSQL when configured), gated by SLOs and the committed
+baseline. Locust and the app run as subprocesses; nothing here imports locust."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from surge.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+CI_SCENARIO = REPO / "loadtests" / "scenarios" / "ci-smoke.toml"
+BASELINES = REPO / "results" / "baselines"
+SMOKE_ARGS = ["--scale", "0.005", "--compress", "120", "--seed", "7"]
+ROUTES = ("register", "search", "availability", "book", "appointments", "queue_join", "queue_poll")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scenario", "no-such-scenario", "--host", "http://127.0.0.1:9"], "no-such-scenario"),
+        (["--scenario", "{malformed}", "--host", "http://127.0.0.1:9"], "invalid TOML"),
+        (["--scenario", "{inconsistent}", "--host", "http://127.0.0.1:9"], "duration_min"),
+        (["--scenario", "smoke", "--host", "http://127.0.0.1:9"], "unreachable"),
+        (["--scenario", "smoke", "--host", "http://127.0.0.1:9", "--rate", "-3"], "--rate"),
+        (["--scenario", "smoke", "--host", "http://127.0.0.1:9", "--rate", "fast"], "--rate"),
+        (["--scenario", "smoke", "--host", "127.0.0.1:9"], "--host"),
+        (
+            [
+                "--scenario",
+                "smoke",
+                "--host",
+                "http://127.0.0.1:9",
+                "--shape",
+                "steps",
+                "--rate",
+                "2",
+                "--levels",
+                "5,x",
+            ],
+            "--levels",
+        ),  # fmt: skip
+        (
+            [
+                "--scenario",
+                "smoke",
+                "--host",
+                "http://127.0.0.1:9",
+                "--users",
+                "5",
+                "--shape",
+                "replay",
+            ],
+            "replay",
+        ),  # fmt: skip
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
+    (tmp_path / "malformed.toml").write_text('name = "broken\n')
+    (tmp_path / "inconsistent.toml").write_text(
+        'name = "x"\nduration_min = -5\n[demand]\nbaseline_per_min = 1.0\n'
+    )
+    args = [str(tmp_path / f"{a[1:-1]}.toml") if a.startswith("{") else a for a in args]
+    code = main(["loadtest", "run", *args, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("surge: error:") and message in err
+    assert "Traceback" not in err
+
+
+def test_compare_of_missing_directory_is_exit_2(tmp_path, capsys):
+    assert main(["loadtest", "compare", str(tmp_path / "nope"), str(tmp_path)]) == 2
+    assert "not a directory" in capsys.readouterr().err
+
+
+def smoke_surge(tmp_path: Path, backend: str, extra: list[str]) -> tuple[int, dict, Path]:
+    out = tmp_path / f"run-{backend}"
+    command = [
+        sys.executable, "-m", "surge", "loadtest", "run", "--scenario", str(CI_SCENARIO),
+        "--start-app", backend, *SMOKE_ARGS, "--out", str(out),
+        "--baseline", str(BASELINES / f"ci-smoke-{backend}"), *extra,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=280, cwd=REPO)
+    assert done.returncode in (0, 1, 3), done.stderr[-3000:]
+    return done.returncode, json.loads((out / "summary.json").read_text()), out
+
+
+def check_smoke(code: int, summary: dict, out: Path) -> None:
+    breached = [r for r in summary["slo"]["rules"] if not r["passed"]]
+    assert code == 0, (breached, summary.get("baseline", {}).get("regressed_routes"))
+    assert summary["slo"]["passed"] and summary["exit_code"] == 0
+    assert summary["model"] == "open" and summary["shape"] == "replay"
+    for route in ROUTES:
+        r = summary["routes"][route]
+        assert r["count"] > 0 and r["failures"] == 0, route
+        assert r["hdr"]["p95_ms"] is not None and r["locust"]["p95_ms"] is not None
+    bookings = summary["bookings"]
+    assert bookings["success"] > 10 and bookings["error"] == 0
+    invariants = summary["invariants"]
+    assert invariants["appointments"] > 0
+    assert {k: v for k, v in invariants.items() if k != "appointments"} == {
+        "overbooked_slots": 0,
+        "double_bookings": 0,
+        "dose2_out_of_window": 0,
+        "orphan_dose2": 0,
+    }
+    arrivals = summary["arrivals"]
+    assert arrivals["started"] == pytest.approx(arrivals["expected"], rel=0.35)
+    assert summary["waiting_room"]["admitted"] > 0
+    assert summary["baseline"]["regression"] is False
+    # the run directory holds everything the issue lists
+    for name in ("locust_stats.csv", "locust_stats_history.csv", "requests.csv", "report.html"):
+        assert (out / name).exists(), name
+    rows = sum(1 for _ in (out / "requests.csv").open()) - 1
+    assert rows == summary["total"]["count"]
+    report = (out / "report.html").read_text()
+    assert report.count("data:image/png;base64,") == 5 and "Service-level objectives" in report
+
+
+@pytest.mark.slow
+def test_smoke_surge_on_sqlite_passes_slos_and_baseline(tmp_path):
+    check_smoke(*smoke_surge(tmp_path, "sqlite", []))
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_smoke_surge_on_postgresql_passes_slos_and_baseline(tmp_path, postgres_url):
+    check_smoke(*smoke_surge(tmp_path, "postgresql", ["--db", postgres_url]))
