@@ -56,7 +56,8 @@ def fit_share_dispersion(
 @dataclass(frozen=True)
 class Calibration:
     profile: PlatformProfile
-    usl_fit: UslFit
+    usl_fit: UslFit  # throughput vs concurrent users: the classic USL, its N* and max X
+    station_fit: UslFit  # throughput vs requests in flight: the platform the simulation uses
     route_fits: dict[str, list[ServiceTimeFit]]  # every candidate family, best first
     steps: pd.DataFrame  # the run's per-step summary, with a `used_for_fit` column
     fit_levels: tuple[int, ...]
@@ -112,13 +113,28 @@ def calibrate(
     if (windows.groupby("users")["throughput_per_s"].sum() <= 0).any():
         raise ValueError("a fit level has no successful requests in its steady window")
     windows = windows[windows["throughput_per_s"] > 0]
-    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    users_rng, station_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)
+    )
     usl_fit = fit_usl(
         windows["users"].to_numpy(),
         windows["throughput_per_s"].to_numpy(),
         bootstrap_replicates=bootstrap_replicates,
-        rng=rng,
+        rng=users_rng,
     )
+    # The platform's own curve: throughput vs mean requests in flight (Little's law), so time
+    # spent outside it (think time, the load generator) is not mistaken for contention.
+    station_fit = fit_usl(
+        np.maximum(windows["in_flight"].to_numpy(), 1.0),
+        windows["throughput_per_s"].to_numpy(),
+        bootstrap_replicates=bootstrap_replicates,
+        rng=station_rng,
+    )
+    fitted_steps = summary[summary["users"].isin(fit)]
+    outside_s = (
+        fitted_steps["users"] / fitted_steps["throughput_per_s"] - fitted_steps["mean_ms"] / 1000
+    )
+    think_s = max(0.0, float(np.median(outside_s)))
 
     ok = run.requests[run.requests["ok"]]
     at_service = ok[ok["users"].isin(service)]
@@ -143,11 +159,12 @@ def calibrate(
     )
     meta = run.meta
     profile = PlatformProfile(
-        usl=usl_fit.model,
+        usl=station_fit.model,
+        usl_users=usl_fit.model,
         routes=routes,
         web_workers=int(meta.get("web_workers", 1)),
         db_connections=int(meta.get("db_connections", 10)),
-        think_time_s=float(meta.get("think_time_s", 0.0)),
+        think_time_s=think_s,
         calibration={
             "run_dir": str(meta.get("run_dir", "")),
             "database": str(meta.get("database", "")),
@@ -155,6 +172,8 @@ def calibrate(
             "service_levels": service,
             "dropped_routes": dropped,
             "usl_fit": usl_fit.as_record(),
+            "station_fit": station_fit.as_record(),
+            "think_time_note": "median over fit steps of users / throughput - mean response time",
         },
     )
     dispersion = fit_share_dispersion(profile, summary[summary["users"].isin(fit)], seed=seed)
@@ -166,6 +185,7 @@ def calibrate(
     return Calibration(
         profile=profile,
         usl_fit=usl_fit,
+        station_fit=station_fit,
         route_fits=route_fits,
         steps=summary.assign(used_for_fit=summary["users"].isin(fit)),
         fit_levels=tuple(fit),
@@ -187,6 +207,9 @@ def write_outputs(
     stem = profile_path.with_suffix("")
     fit_doc = {
         "usl": cal.usl_fit.as_record(),
+        "station_usl": cal.station_fit.as_record(),
+        "think_time_s": cal.profile.think_time_s,
+        "share_dispersion": cal.profile.share_dispersion,
         "fit_levels": list(cal.fit_levels),
         "service_levels": list(cal.service_levels),
         "dropped_routes": list(cal.dropped_routes),
@@ -205,7 +228,9 @@ def write_outputs(
         f"lambda {m.model.lambda_per_s:.4g}/s; peak concurrency {m.model.peak_concurrency:.3g}, "
         f"max throughput {m.model.max_throughput:.4g}/s (95% bootstrap intervals, "
         f"{m.bootstrap_replicates} replicates); R^2 {m.r_squared:.3f}.",
-        f"Fit levels {list(cal.fit_levels)}; service times from levels {list(cal.service_levels)}.",
+        f"Fit levels {list(cal.fit_levels)}; service times from levels {list(cal.service_levels)}; "
+        f"time outside the platform per request (think + load generator) "
+        f"{cal.profile.think_time_s * 1000:.3g} ms; share dispersion {cal.profile.share_dispersion:.3g}.",
     ]
     tables = {"steps": cal.steps, "service-time fit quality": cal.fit_quality()}
     if predicted is not None:

@@ -29,8 +29,9 @@ def predict_levels(
     think_s: float | None = None,
 ) -> pd.DataFrame:
     """Per level: simulated throughput and latency percentiles (mean over replications, with a
-    95% interval on throughput and p95), MVA throughput and mean latency, USL throughput and
-    mean latency (Little's law)."""
+    95% interval on throughput and p95), exact MVA throughput and mean latency, and the USL
+    curve of throughput vs users (`usl_users`, else the platform curve) with the mean latency
+    Little's law gives it (N / X - think time)."""
     if not levels or any(int(n) < 1 for n in levels):
         raise ValueError("load levels must be positive integers")
     if replications < 1:
@@ -48,7 +49,7 @@ def predict_levels(
         ]
         x = np.array([r.throughput_per_s for r in reps])
         p95 = np.array([r.p95_ms for r in reps])
-        usl_x = float(profile.usl.throughput(users))
+        usl_x = float((profile.usl_users or profile.usl).throughput(users))
         rows.append(
             {
                 "users": int(users),
@@ -62,7 +63,7 @@ def predict_levels(
                 "mva_throughput_per_s": mva[int(users)].throughput_per_s,
                 "mva_mean_ms": mva[int(users)].mean_response_s * 1000.0,
                 "usl_throughput_per_s": usl_x,
-                "usl_mean_ms": users / usl_x * 1000.0,
+                "usl_mean_ms": (users / usl_x - think) * 1000.0,
                 "replications": replications,
             }
         )

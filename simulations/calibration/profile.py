@@ -13,10 +13,14 @@ under `[calibration]`, which scenarios ignore and `surge predict` reads:
     [calibration]
     think_time_s = 0.0
     share_dispersion = 0.6       # sigma of the lognormal share weights (0 = equal sharing)
-    [calibration.usl]            # throughput (requests/s) vs concurrency
+    [calibration.usl]            # throughput (requests/s) vs requests in flight (the platform)
     lambda_per_s = 85.0
     sigma = 0.12
     kappa = 0.0004
+    [calibration.usl_users]      # throughput vs concurrent users (the classic USL curve)
+    lambda_per_s = 80.0
+    sigma = 0.13
+    kappa = 0.0005
     [calibration.routes.search]  # share of requests + fitted service-time distribution
     share = 0.4
     family = "lognormal"
@@ -55,6 +59,7 @@ class PlatformProfile:
     db_connections: int = 10
     think_time_s: float = 0.0
     share_dispersion: float = 0.0
+    usl_users: UslModel | None = None  # the classic curve: throughput vs users (with think time)
     calibration: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -92,6 +97,13 @@ def to_document(profile: PlatformProfile) -> dict:
         "usl": {"lambda_per_s": u.lambda_per_s, "sigma": u.sigma, "kappa": u.kappa},
         "routes": {r.name: {"share": r.share, **r.service.as_record()} for r in profile.routes},
     }
+    if profile.usl_users is not None:
+        v = profile.usl_users
+        calibration["usl_users"] = {
+            "lambda_per_s": v.lambda_per_s,
+            "sigma": v.sigma,
+            "kappa": v.kappa,
+        }
     if profile.calibration:
         calibration["run"] = _tomlable(profile.calibration)
     return {"platform": platform, "calibration": calibration}
@@ -113,6 +125,7 @@ def from_document(doc: dict, source: str = "profile") -> PlatformProfile:
         platform = doc["platform"]
         calibration = doc["calibration"]
         usl = calibration["usl"]
+        users = calibration.get("usl_users")
         routes = tuple(
             RouteProfile(name=name, share=float(r["share"]), service=from_record(r))
             for name, r in calibration["routes"].items()
@@ -128,6 +141,13 @@ def from_document(doc: dict, source: str = "profile") -> PlatformProfile:
             db_connections=int(platform.get("db_connections", 10)),
             think_time_s=float(calibration.get("think_time_s", 0.0)),
             share_dispersion=float(calibration.get("share_dispersion", 0.0)),
+            usl_users=None
+            if users is None
+            else UslModel(
+                lambda_per_s=float(users["lambda_per_s"]),
+                sigma=float(users["sigma"]),
+                kappa=float(users["kappa"]),
+            ),
             calibration=dict(calibration.get("run", {})),
         )
     except KeyError as exc:

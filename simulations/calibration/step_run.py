@@ -6,8 +6,13 @@ A run directory (written by `loadtests/calibrate_run.py`) holds:
 - `requests.csv`: `end_s, route, response_ms, ok` (one row per request, epoch seconds);
 - `run.json`: how it ran (host, database, web workers, think time...), optional.
 
+A run directory of `surge loadtest run --shape steps` (`summary.json` with `steps` and
+`test_start_epoch_s`, `requests.csv` with `start_epoch_s, name, response_time_ms, ok`) is read
+too, with the steady windows it computed.
+
 Each step's steady window starts `settle_s` after the step began; a request belongs to a step's
-window when it both started and ended inside it.
+window when it ended inside the window and started after the step began (so throughput counts
+every completion in the window, and latencies all come from that load level).
 """
 
 from __future__ import annotations
@@ -54,8 +59,9 @@ class StepRun:
         return pd.DataFrame(rows)
 
     def window_throughputs(self, window_s: float = 5.0) -> pd.DataFrame:
-        """Successful requests per second in consecutive sub-windows of each steady window:
-        several (users, throughput) points per level, so a bootstrap sees measurement noise."""
+        """Per consecutive sub-window of each steady window: successful requests per second and
+        the mean number of requests in flight (Little's law: throughput x mean response time).
+        Several points per level, so a bootstrap sees measurement noise."""
         rows = []
         for step in self.steps.itertuples(index=False):
             r = self.requests[(self.requests["step"] == step.step) & self.requests["ok"]]
@@ -63,11 +69,19 @@ class StepRun:
             count = max(1, int(span // window_s))
             width = span / count
             edges = step.window_start_s + width * np.arange(count + 1)
-            hist, _ = np.histogram(r["end_s"].to_numpy(), bins=edges)
-            rows.extend(
-                {"step": int(step.step), "users": int(step.users), "throughput_per_s": h / width}
-                for h in hist
-            )
+            bins = np.clip(np.digitize(r["end_s"].to_numpy(), edges) - 1, 0, count - 1)
+            latency_s = r["response_ms"].to_numpy() / 1000.0
+            for b in range(count):
+                inside = bins == b
+                x = inside.sum() / width
+                rows.append(
+                    {
+                        "step": int(step.step),
+                        "users": int(step.users),
+                        "throughput_per_s": x,
+                        "in_flight": x * float(latency_s[inside].mean()) if inside.any() else 0.0,
+                    }
+                )
         return pd.DataFrame(rows)
 
 
@@ -84,15 +98,56 @@ def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
+def _from_loadtest(run: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict, float | None]:
+    """Steps, requests and meta of a `surge loadtest run --shape steps` directory."""
+    try:
+        summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+        start = float(summary["test_start_epoch_s"])
+        windows = summary["steps"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{run}/summary.json: not a stepped load-test summary ({exc})") from None
+    if not windows:
+        raise ValueError(f"{run}/summary.json: no steps (was it run with --shape steps?)")
+    steps = pd.DataFrame(
+        {
+            "step": [int(w["step"]) for w in windows],
+            "users": [int(round(float(w["level"]))) for w in windows],
+            "start_s": [start + float(w["start_s"]) for w in windows],
+            "end_s": [start + float(w["end_s"]) for w in windows],
+        }
+    )
+    settle = min(float(w["steady_from_s"]) - float(w["start_s"]) for w in windows)
+    raw = _read_csv(run / "requests.csv", ("start_epoch_s", "name", "response_time_ms", "ok"))
+    requests = pd.DataFrame(
+        {
+            "end_s": raw["start_epoch_s"].astype(float) + raw["response_time_ms"] / 1000.0,
+            "route": raw["name"].astype(str),
+            "response_ms": raw["response_time_ms"].astype(float),
+            "ok": raw["ok"],
+        }
+    )
+    meta = {
+        "run_dir": str(run),
+        "database": summary.get("database", ""),
+        "source": "surge loadtest run",
+        "web_workers": 1,
+    }
+    return steps, requests, meta, settle
+
+
 def read_step_run(run_dir: str | Path, settle_s: float | None = None) -> StepRun:
-    """Read a run directory; `settle_s` defaults to run.json's value, else 20% of each step."""
+    """Read a run directory; `settle_s` defaults to the run's own value, else 20% of each step."""
     run = Path(run_dir)
     if not run.is_dir():
         raise ValueError(f"run directory not found: {run}")
-    meta_path = run / "run.json"
-    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
-    steps = _read_csv(run / "steps.csv", STEP_COLUMNS)
-    requests = _read_csv(run / "requests.csv", REQUEST_COLUMNS)
+    if not (run / "steps.csv").is_file() and (run / "summary.json").is_file():
+        steps, requests, meta, own_settle = _from_loadtest(run)
+        meta["settle_s"] = own_settle
+    else:
+        meta_path = run / "run.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+        steps = _read_csv(run / "steps.csv", STEP_COLUMNS)
+        requests = _read_csv(run / "requests.csv", REQUEST_COLUMNS)
     if steps.empty:
         raise ValueError(f"{run}/steps.csv: no steps")
     if (steps["users"] < 1).any() or (steps["end_s"] <= steps["start_s"]).any():

@@ -119,6 +119,12 @@ def _print_calibration(cal) -> None:
         f"{f.peak_concurrency_ci[1]:.4g}]  max throughput {m.max_throughput:.4g}/s "
         f"[{f.max_throughput_ci[0]:.4g}, {f.max_throughput_ci[1]:.4g}]"
     )
+    st = cal.station_fit.model
+    print(
+        f"platform curve (vs requests in flight): lambda {st.lambda_per_s:.4g}/s sigma {st.sigma:.4g} "
+        f"kappa {st.kappa:.4g}; time outside the platform {cal.profile.think_time_s * 1000:.3g} ms "
+        f"per request; share dispersion {cal.profile.share_dispersion:.3g}"
+    )
     q = cal.fit_quality()
     chosen = q[q["chosen"]][
         ["route", "family", "samples", "mean_ms", "p95_ms", "ks_statistic", "ks_pvalue"]
