@@ -115,6 +115,8 @@ def _call(client, method: str, path: str, name: str, ok: tuple[int, ...], check=
             r.success()  # the gate said "queue first": a correct answer
         elif status == 429 and code == "rate_limited" or status == 409 and code is not None:
             r.success()
+        elif status == 0:
+            r.failure(f"{name}: no response ({getattr(r, 'error', None)!r})")
         else:
             r.failure(f"{name}: unexpected {status} {code or ''}".strip())
         return status, body, r.headers or {}

@@ -61,7 +61,9 @@ def test_arrivals_keep_their_rate_when_the_server_is_too_slow(tmp_path, fifo_ser
 
 
 def test_mean_response_matches_md1_at_half_load(tmp_path, fifo_server):
-    service_s, rate = 0.050, 10.0  # rho = 0.5: W = 50 + 25 = 75 ms
+    # rho = 0.5: W = 100 + 50 = 150 ms. A long D keeps the few ms of overhead of a busy shared
+    # machine (client and server both wait for a CPU) small against the queueing signal.
+    service_s, rate = 0.100, 5.0
     result = run_contract(tmp_path, fifo_server(service_s * 1000), rate=rate, run_time_s=30)
     counters = result["surge"]["counters"]
     measured_rate = counters["arrivals:started"] / result["duration_s"]
@@ -69,6 +71,6 @@ def test_mean_response_matches_md1_at_half_load(tmp_path, fifo_server):
     expected_ms = 1000 * mdl_mean_response_s(measured_rate, service_s)
     locust_mean = float(result["stats"].loc["work", "Average Response Time"])
     hdr_mean = result["surge"]["hdr"]["work"]["mean_ms"]
-    # A closed loop would measure ~D = 50 ms; the open model sees the queue: ~75 ms.
-    assert 0.85 * expected_ms < locust_mean < 1.35 * expected_ms, (locust_mean, expected_ms)
+    # A closed loop would measure ~D = 100 ms (0.67 W); the open model sees the queue: ~W.
+    assert 0.8 * expected_ms < locust_mean < 1.5 * expected_ms, (locust_mean, expected_ms)
     assert hdr_mean == pytest.approx(locust_mean, rel=0.02)
