@@ -112,7 +112,7 @@ def calibrate(
     windows = windows[windows["users"].isin(fit)]
     if (windows.groupby("users")["throughput_per_s"].sum() <= 0).any():
         raise ValueError("a fit level has no successful requests in its steady window")
-    windows = windows[windows["throughput_per_s"] > 0]
+    windows = windows[(windows["throughput_per_s"] > 0) & (windows["in_flight"] > 0)]
     users_rng, station_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)
     )
@@ -125,7 +125,7 @@ def calibrate(
     # The platform's own curve: throughput vs mean requests in flight (Little's law), so time
     # spent outside it (think time, the load generator) is not mistaken for contention.
     station_fit = fit_usl(
-        np.maximum(windows["in_flight"].to_numpy(), 1.0),
+        windows["in_flight"].to_numpy(),
         windows["throughput_per_s"].to_numpy(),
         bootstrap_replicates=bootstrap_replicates,
         rng=station_rng,

@@ -89,8 +89,8 @@ def _validate(n: np.ndarray, x: np.ndarray) -> None:
         raise ValueError(
             f"the USL needs at least 3 distinct concurrency levels, got {len(np.unique(n))}"
         )
-    if np.any(n < 1) or np.any(~np.isfinite(n)):
-        raise ValueError("concurrency levels must be finite and >= 1")
+    if np.any(n <= 0) or np.any(~np.isfinite(n)):
+        raise ValueError("concurrency levels must be finite and > 0")
     if np.any(x <= 0) or np.any(~np.isfinite(x)):
         raise ValueError("throughputs must be finite and > 0")
 
