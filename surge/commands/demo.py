@@ -1,9 +1,12 @@
-"""`surge demo`: seed a small app on SQLite, serve it, book through HTTP, print what happened."""
+"""`surge demo`: the whole suite end to end (app, load test, simulation, sizing) and one page.
+
+The steps live in `surge.demo_steps`, the page in `surge.demo_page`; this module parses and
+prints. `run_app_demo` (seed, serve, book through HTTP) is reusable on its own.
+"""
 
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,26 +31,88 @@ def run_app_demo(workdir: Path, centers: int = 30, days: int = 7) -> list[dict]:
     return steps
 
 
-def _demo(args: argparse.Namespace) -> int:
+def _walkthrough(workdir: Path) -> tuple[list[dict], float]:
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="surge-demo-") as tmp:
-        steps = run_app_demo(Path(args.workdir) if args.workdir else Path(tmp))
+    steps = run_app_demo(workdir)
     for step in steps:
-        print(f"  {step['step']:<12} {step['status']}  {step['what']}")
-    print(f"demo finished in {time.perf_counter() - started:.1f} s")
-    failed = [s for s in steps if s["step"] == "invariants" and s["status"] != 200]
+        print(f"    {step['step']:<12} {step['status']}  {step['what']}")
+    return steps, time.perf_counter() - started
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from surge.demo_page import StepRecord, write_index
+    from surge.demo_steps import demo_steps, run_step
+
+    started = time.perf_counter()
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    mode = "quick" if args.quick else "full"
+    print(f"surge demo ({mode}): results under {out}")
+    records: list[StepRecord] = []
+
+    print("[1/5] The reference app on SQLite: seed, serve, book one patient through HTTP")
+    workdir = Path(args.workdir) if args.workdir else out / "app"
+    workdir.mkdir(parents=True, exist_ok=True)
+    if not args.workdir:  # ours: start from a fresh database on every demo
+        for old in workdir.glob("demo.db*"):
+            old.unlink()
+    walkthrough, seconds = _walkthrough(workdir)
+    broken = [s for s in walkthrough if s["step"] == "invariants" and s["status"] != 200]
+    records.append(
+        StepRecord(
+            "app",
+            "Reference app: seed, serve, book through HTTP",
+            "surge app seed + surge app serve + HTTP walkthrough",
+            1 if broken else 0,
+            seconds,
+            "app/server.log",
+            "failed" if broken else "ok",
+        )
+    )
+
+    steps = demo_steps(out, quick=args.quick)
+    for number, step in enumerate(steps, start=2):
+        print(f"[{number}/{len(steps) + 1}] {step.title}")
+        print(f"    $ {step.command}")
+        record = run_step(step, out, echo=None if args.quiet else print)
+        records.append(record)
+        print(f"    -> {record.outcome} (exit {record.exit_code}) in {record.seconds:.0f} s")
+
+    page = write_index(out, records, walkthrough)
+    elapsed = time.perf_counter() - started
+    print(f"demo finished in {elapsed:.0f} s")
+    for record in records:
+        print(f"  {record.outcome:<14} {record.seconds:6.0f} s  {record.title}")
+    print("where to look:")
+    print(f"  {page}  (open in a browser: everything below, linked)")
+    print(f"  {out / 'loadtest' / 'report.html'}  (load-test report)")
+    print(f"  {out / 'sim'}/*.png, summary.json  (simulation)")
+    print(f"  {out / 'size'}/  (sizing tables and plots)")
+    failed = [r for r in records if r.outcome not in ("ok", "SLO breached")]
+    if any(r.outcome == "SLO breached" for r in records):
+        print("note: the load test breached an SLO on this machine; the page shows which rule")
     return 1 if failed else 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser(
         "demo",
-        help="end-to-end demo: seed a small app, serve it, book through HTTP",
-        description="Seed a small national dataset on SQLite, serve the app on a free local port, "
-        "make real bookings through HTTP (search, availability, booking with dose 2, replay, list, "
-        "cancel, invariants), print what happened and stop the server.",
+        help="end-to-end demo: app, load test, national simulation, sizing, one HTML page",
+        description="Seed and serve the reference app on SQLite and book through HTTP; replay "
+        "the 12 July 2021 evening against it with the load test (gated by SLOs); simulate the "
+        "whole evening nationally; size the waiting room and the slot supply; write "
+        "OUT/index.html linking the load-test report, the simulation plots and the sizing "
+        "tables. A few minutes on 2 cores (--quick: about a minute, tiny parameters). Exit 0 "
+        "when every step ran (an SLO breach is a result, shown on the page), 1 when one failed.",
     )
     demo.add_argument(
-        "--workdir", help="keep the database and server log here (default: a temp dir)"
+        "--out", default="results/demo", help="results directory (default results/demo)"
+    )
+    demo.add_argument(
+        "--quick", action="store_true", help="tiny parameters (about a minute; used by tests)"
+    )
+    demo.add_argument("--quiet", action="store_true", help="do not echo each step's output")
+    demo.add_argument(
+        "--workdir", help="keep the walkthrough's database and server log here (default OUT/app)"
     )
     demo.set_defaults(func=_demo)
