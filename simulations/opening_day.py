@@ -281,6 +281,7 @@ class OpeningDay:
         self._check_out(t)
         cancelled = self.slots.cancel(self.sc.supply.cancel_share_per_h * self.tick_s / 3600.0)
         self.count["cancellations"] += cancelled
+        self.slots.release(self.now_s / 60.0, self.tick_s)
         self.count["events"] += ended
         self.rec.set(
             t,

@@ -114,7 +114,10 @@ def build_result(day: OpeningDay) -> tuple[dict[str, float], pd.DataFrame, pd.Da
         "retries": float(c["retries"]),
         "sellout_min": float(ts.loc[full_minutes[0], "minute"]) if len(full_minutes) else math.nan,
         "centres_sold_out_share": slots.sold_out_share(),
-        "slots_left_share": float(np.maximum(slots.free, 0).sum() / max(slots.initial_free, 1)),
+        "slots_left_share": float(
+            np.maximum(slots.free, 0).sum() / max(slots.initial_free + slots.released, 1)
+        ),
+        "slots_released": float(slots.released),
         "lead_time_days_mean": slots.lead_time_days_mean(),
         "web_utilisation": float(day.rec.cols["web_utilisation"].mean()),
         "web_utilisation_peak": float(ts["web_utilisation"].max()),

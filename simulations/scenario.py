@@ -88,7 +88,7 @@ class Scenario(BaseModel):
     name: str
     description: str = ""
     clock_start: str = Field("00:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    duration_min: float = Field(gt=0, le=7 * 24 * 60)
+    duration_min: float = Field(gt=0, le=31 * 24 * 60)
     scale: float = Field(1.0, gt=0)
     demand: Demand
     behaviour: Behaviour = Behaviour()

@@ -48,6 +48,8 @@ class Slots:
             mine = self.vaccine == index
             pairs[mine] = np.minimum(dose1[mine], dose2[mine])
         self.free = pairs.astype(np.int64)
+        self.size_share = size / size.sum()
+        self.released = 0
         self.initial_free = int(self.free.sum())
         self.held = np.zeros(n, dtype=np.int64)
         self.booked = np.zeros(n, dtype=np.int64)
@@ -102,6 +104,18 @@ class Slots:
         self.booked -= cancelled
         self.free += cancelled
         return int(cancelled.sum())
+
+    def release(self, minutes_since_start: float, tick_s: float) -> int:
+        """New pairs opened during one tick (Poisson, spread over centres by size)."""
+        s = self.supply
+        if s.new_slots_per_min <= 0:
+            return 0
+        rate = s.new_slots_per_min * (1.0 + s.new_slots_growth_per_day * minutes_since_start / 1440)
+        n = int(self.rng.poisson(rate * tick_s / 60.0))
+        if n:
+            self.free += self.rng.multinomial(n, self.size_share)
+            self.released += n
+        return n
 
     def sold_out_share(self) -> float:
         return float(np.mean(self.free <= 0))

@@ -10,6 +10,9 @@ proportional to its catchment (lognormal, `popularity_cv`), not to its size, so 
 one by one. Bookers hold `hold_slots_per_session` slots during checkout (0 = no hold: a slot can
 be taken by someone else between choice and commit). Booked appointments are cancelled at
 `cancel_share_per_h` per hour (slot released); `no_show_share` is reported, not simulated.
+New bookable pairs are released during the run at `new_slots_per_min` (Poisson, spread over
+centres by size), a rate growing linearly by `new_slots_growth_per_day` times its initial value
+each day (practitioners opening agendas, daily releases).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ class Supply(BaseModel):
     hold_slots_per_session: int = Field(0, ge=0, le=10)
     cancel_share_per_h: float = Field(0.0, ge=0, le=1)
     no_show_share: float = Field(0.01, ge=0, le=1)
+    new_slots_per_min: float = Field(0.0, ge=0)
+    new_slots_growth_per_day: float = Field(0.0, ge=0)
 
     @model_validator(mode="after")
     def _vaccines_are_consistent(self) -> Supply:
@@ -54,4 +59,9 @@ class Supply(BaseModel):
         return self
 
     def scaled(self, factor: float) -> Supply:
-        return self.model_copy(update={"centres": max(1, round(self.centres * factor))})
+        return self.model_copy(
+            update={
+                "centres": max(1, round(self.centres * factor)),
+                "new_slots_per_min": self.new_slots_per_min * factor,
+            }
+        )
