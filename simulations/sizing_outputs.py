@@ -45,27 +45,55 @@ def _pyplot():
     return plt
 
 
-def _plot_targets(frame: pd.DataFrame, targets: list[Target], x: str, path: Path, title: str):
+def _plot_targets(
+    frame: pd.DataFrame,
+    targets: list[Target],
+    x: str | None,
+    path: Path,
+    title: str,
+    labels: list[str] | None = None,
+) -> None:
+    """Each target metric against `x` (a line), or against the candidates in evaluation order
+    (`x=None`, one labelled point each, green when it meets every target)."""
     plt = _pyplot()
-    fig, axes = plt.subplots(len(targets), 1, figsize=(8, 2.8 * len(targets) + 0.6), squeeze=False)
+    fig, axes = plt.subplots(len(targets), 1, figsize=(9, 2.8 * len(targets) + 1), squeeze=False)
+    data = frame.sort_values(x) if x else frame.reset_index(drop=True)
+    position = data[x] if x else pd.Series(range(len(data)), index=data.index)
     for ax, target in zip(axes[:, 0], targets, strict=True):
         name = str(target)
-        data = frame.sort_values(x)
         y = data[name].astype(float)
         if f"{name} ci_low" in data:
-            low = data[f"{name} ci_low"].astype(float)
-            high = data[f"{name} ci_high"].astype(float)
-            ax.errorbar(
-                data[x], y, yerr=[y - low, high - y], fmt="o-", capsize=3, label="mean, 95% CI"
-            )
+            low = data[f"{name} ci_low"].astype(float).fillna(y)
+            high = data[f"{name} ci_high"].astype(float).fillna(y)
+            err = [y - low, high - y]
         else:
-            ax.plot(data[x], y, "o-", label="exact")
-        ax.axhline(target.threshold, color="tab:red", linestyle="--", label=f"target {name}")
+            err = None
+        if x:
+            ax.errorbar(position, y, yerr=err, fmt="o-", capsize=3, label="mean (95% CI)")
+        else:
+            for meets in (True, False):
+                pick = data["meets_targets"] == meets
+                ax.errorbar(
+                    position[pick],
+                    y[pick],
+                    yerr=None if err is None else [err[0][pick], err[1][pick]],
+                    fmt="o",
+                    capsize=3,
+                    color="tab:green" if meets else "tab:red",
+                    label="meets all targets" if meets else "misses a target",
+                )
+        ax.axhline(target.threshold, color="black", linestyle="--", label=f"target {name}")
         ax.set_ylabel(target.metric)
         ax.legend(fontsize="small")
         ax.grid(alpha=0.3)
     axes[0, 0].set_title(title)
-    axes[-1, 0].set_xlabel(x)
+    if x:
+        axes[-1, 0].set_xlabel(x)
+    else:
+        for ax in axes[:-1, 0]:
+            ax.set_xticks(list(position), [])
+        axes[-1, 0].set_xticks(list(position), labels or [], rotation=45, ha="right")
+        axes[-1, 0].set_xlabel("servers per station, in evaluation order")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -87,7 +115,13 @@ def write_center_sizing(result: CenterSizing, config_name: str, out_dir: Path) -
     write_json(out_dir / "center_sizing.json", document)
     if not frame.empty:
         title = f"{config_name}: {result.method}"
-        _plot_targets(frame, result.targets, "total_servers", out_dir / "center_sizing.png", title)
+        stations = [c for c in frame.columns if c.startswith("servers.")]
+        if len(stations) == 1:
+            _plot_targets(frame, result.targets, stations[0], out_dir / "center_sizing.png", title)
+        else:
+            labels = ["/".join(str(row[c]) for c in stations) for _, row in frame.iterrows()]
+            title += " (" + "/".join(c.removeprefix("servers.") for c in stations) + ")"
+            _plot_targets(frame, result.targets, None, out_dir / "center_sizing.png", title, labels)
     return document
 
 
