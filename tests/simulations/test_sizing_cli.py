@@ -271,3 +271,35 @@ def test_help_pages_render(argv, capsys):
         main(argv)
     assert exit_info.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+def test_size_center_by_simulation_on_a_multi_station_centre(tmp_path, capsys):
+    out = tmp_path / "gp"
+    code = main(
+        [
+            "size",
+            "center",
+            "--config",
+            "gp-practice",
+            "--target",
+            "mean_wait_min<=3",
+            "--target",
+            "median_time_min<=30",
+            "--replications",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    answer = json.loads((out / "center_sizing.json").read_text())
+    assert answer["method"] == "simulation"
+    assert set(answer["servers"]) == {"reception", "vaccination"}
+    frame = pd.read_csv(out / "center_sizing.csv")
+    chosen = frame[
+        (frame["servers.reception"] == answer["servers"]["reception"])
+        & (frame["servers.vaccination"] == answer["servers"]["vaccination"])
+    ]
+    assert chosen["meets_targets"].all()
+    assert (chosen["mean_wait_min<=3 ci_high"] <= 3).all()
+    assert (out / "center_sizing.png").stat().st_size > 10_000
