@@ -1,0 +1,29 @@
+import pytest
+
+from surge.cli import main
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["calibrate", "--validate", "--out", "{tmp}/v"], "exactly one of --host"),
+        (["calibrate", "--validate", "--start-app", "sqlite", "--levels", "1,2,4", "--out", "{tmp}/v"],
+         "at least 3 fit levels"),
+        (["calibrate", "--out", "{tmp}/p.toml"], "give a RUN_DIR"),
+        (["calibrate", "{tmp}", "--validate", "--out", "{tmp}/v"], "not a RUN_DIR"),
+        (["predict", "--profile", "{tmp}/missing.toml", "--load", "4"], "profile not found"),
+        (["predict", "--profile", "{tmp}/missing.toml", "--load", "4", "--replications", "0"], ">= 1"),
+    ],
+)  # fmt: skip
+def test_bad_calibrate_and_predict_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("surge: error:") and message in err
+    assert len(err.splitlines()) == 1
+
+
+def test_unparseable_levels_are_rejected_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", "--profile", "p.toml", "--load", "4,x"])
+    assert exc.value.code == 2
+    assert "comma-separated integers" in capsys.readouterr().err
