@@ -72,6 +72,9 @@ RULE = select(vaccines.c.doses, vaccines.c.min_days, vaccines.c.max_days).where(
 SLOT_BY_ID = select(slots).where(slots.c.id == bindparam("p_slot"))
 INSERT_APPOINTMENT = insert(appointments).returning(appointments.c.id)
 INSERT_BOOKINGS = insert(bookings)
+FREE_SEAT = (
+    update(slots).where(slots.c.id == bindparam("p_slot")).values(remaining=slots.c.remaining + 1)
+)
 
 
 def _explain_dose1(conn: Connection, slot_id: int, now_s: int) -> BookingError:
@@ -238,8 +241,10 @@ def cancel(conn: Connection, patient_id: int, appointment_id: int) -> bool:
     if done is None:
         return False
     conn.execute(bookings.delete().where(bookings.c.appointment_id == appointment_id))
-    freed = [slot_id for slot_id in done if slot_id is not None]
-    conn.execute(update(slots).where(slots.c.id.in_(freed)).values(remaining=slots.c.remaining + 1))
+    # Dose 1, then dose 2: the lock order of booking, so the two never deadlock.
+    for slot_id in done:
+        if slot_id is not None:
+            conn.execute(FREE_SEAT, {"p_slot": slot_id})
     return True
 
 

@@ -307,7 +307,12 @@ def _print(runs: list[dict]) -> None:
         d, h = r["direct"], r["http"]
         print(f"{r['backend']:<10} {r['load']:<7} {d['commits_per_s']:>9} {h['commits_per_s']:>8} {r['ratio']!s:>6}  "
               f"{d['p50_ms']!s:>8}/{d['p99_ms']!s:<9}  {h['p50_ms']!s:>7}/{h['p99_ms']!s:<8}")  # fmt: skip
-    bad = {k: v for r in runs[:1] for k, v in r["invariants"].items() if k != "appointments" and v}
+    bad = {
+        f"{r['backend']}:{k}": v
+        for r in runs
+        for k, v in r["invariants"].items()
+        if k != "appointments" and v
+    }
     print("invariants: " + ("all zero" if not bad else json.dumps(bad)))
 
 
