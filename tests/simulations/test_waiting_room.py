@@ -1,6 +1,7 @@
 import math
 
 import numpy as np
+import pytest
 
 from simulations.waiting_room import WaitingRoom
 
@@ -70,3 +71,26 @@ def test_a_national_queue_of_millions_is_cheap():
         room.admit(float(t), 5_000)
     assert room.length > 3_000_000
     assert room._tail - room._head < 1000  # one row per tick, not one object per visitor
+
+
+def test_ticked_waiting_room_as_used_nationally_matches_erlang_a():
+    """The national model runs the room on fixed ticks (no exact renege times); with ticks small
+    against service and patience it reproduces Erlang A (c=10, lam=9, mu=1, theta=0.5)."""
+    from simulations.queueing import erlang_a
+
+    rng = np.random.default_rng(2021)
+    lam, mu, c, theta, dt = 9.0, 1.0, 10, 0.5, 0.02
+    room = WaitingRoom(1, 1 / theta, rng)
+    busy, arrived, ticks = 0, 0, 100_000
+    p_done = 1 - math.exp(-mu * dt)
+    for t in range(ticks):
+        now = t * dt
+        busy -= int(rng.binomial(busy, p_done))
+        n = int(rng.poisson(lam * dt))
+        arrived += n
+        room.renege(now)
+        room.join(now, np.array([n]))
+        busy += int(room.admit(now, c - busy).sum())
+    exact = erlang_a(lam, mu, c, theta)
+    assert room.reneged / arrived == pytest.approx(exact.p_abandon, rel=0.1)
+    assert room.waited_s / arrived == pytest.approx(exact.wq, rel=0.1)
