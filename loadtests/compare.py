@@ -9,6 +9,11 @@ regresses only when three things hold together:
    request (Vargha-Delaney A = U / (n1 n2)) is at least `min_effect` (0.71 = "large");
 3. practical size: the median grew by at least `min_ratio` times and by `min_delta_ms`.
 
+A busy machine slows every route at once. So each route is judged twice: relative to the whole
+run (its samples divided by the machine factor, the median over routes of run p50 / baseline
+p50; regression at `min_ratio`), and in absolute terms (raw samples; regression only at
+`absolute_ratio`, which catches a uniform many-fold slow-down the relative test cannot see).
+
 The error rate regresses when it grows by more than `max_error_rate_increase` and a one-sided
 Fisher exact test gives p < `alpha`. Routes with fewer than `min_samples` requests on either side
 are reported but not judged. A two-sample Kolmogorov-Smirnov p-value is reported beside.
@@ -32,6 +37,7 @@ class CompareRule:
     min_effect: float = 0.71
     min_ratio: float = 1.5
     min_delta_ms: float = 10.0
+    absolute_ratio: float = 3.0
     min_samples: int = 30
     max_error_rate_increase: float = 0.02
 
@@ -47,6 +53,7 @@ class RouteComparison:
     baseline_p95_ms: float | None
     p50_ratio: float | None
     p95_ratio: float | None
+    relative_p50_ratio: float | None
     mann_whitney_p: float | None
     effect_a: float | None
     ks_p: float | None
@@ -61,9 +68,39 @@ def _pct(values: np.ndarray, q: float) -> float | None:
     return float(np.percentile(values, q)) if len(values) else None
 
 
-def _compare_route(route: str, run: pd.DataFrame, base: pd.DataFrame, rule: CompareRule):
-    run_ok = run.loc[run["ok"].astype(int) == 1, "response_time_ms"].to_numpy(dtype=float)
-    base_ok = base.loc[base["ok"].astype(int) == 1, "response_time_ms"].to_numpy(dtype=float)
+def _ok_times(frame: pd.DataFrame) -> np.ndarray:
+    return frame.loc[frame["ok"].astype(int) == 1, "response_time_ms"].to_numpy(dtype=float)
+
+
+def machine_factor(run: pd.DataFrame, base: pd.DataFrame, min_samples: int) -> float:
+    """Median over routes (with enough samples on both sides) of run p50 / baseline p50."""
+    ratios = []
+    for route in set(run["name"]) & set(base["name"]):
+        r, b = _ok_times(run[run["name"] == route]), _ok_times(base[base["name"] == route])
+        if min(len(r), len(b)) >= min_samples and np.median(b) > 0:
+            ratios.append(np.median(r) / np.median(b))
+    return float(np.median(ratios)) if ratios else 1.0
+
+
+def _slower(x: np.ndarray, y: np.ndarray, ratio_needed: float, rule: CompareRule):
+    """(regressed, p, A, median ratio) of samples x against y."""
+    u = stats.mannwhitneyu(x, y, alternative="greater")
+    a = float(u.statistic) / (len(x) * len(y))
+    ratio = float(np.median(x) / np.median(y)) if np.median(y) > 0 else float("inf")
+    delta = float(np.median(x) - np.median(y))
+    regressed = (
+        u.pvalue < rule.alpha
+        and a >= rule.min_effect
+        and ratio >= ratio_needed
+        and delta >= rule.min_delta_ms
+    )
+    return regressed, float(u.pvalue), a, ratio
+
+
+def _compare_route(
+    route: str, run: pd.DataFrame, base: pd.DataFrame, rule: CompareRule, factor: float
+):
+    run_ok, base_ok = _ok_times(run), _ok_times(base)
     run_err = int((run["ok"].astype(int) == 0).sum())
     base_err = int((base["ok"].astype(int) == 0).sum())
     fields: dict[str, Any] = {
@@ -78,6 +115,7 @@ def _compare_route(route: str, run: pd.DataFrame, base: pd.DataFrame, rule: Comp
         "baseline_error_rate": base_err / len(base) if len(base) else None,
         "p50_ratio": None,
         "p95_ratio": None,
+        "relative_p50_ratio": None,
         "mann_whitney_p": None,
         "effect_a": None,
         "ks_p": None,
@@ -93,26 +131,25 @@ def _compare_route(route: str, run: pd.DataFrame, base: pd.DataFrame, rule: Comp
         fields["p50_ratio"] = fields["run_p50_ms"] / fields["baseline_p50_ms"]
     if fields["baseline_p95_ms"]:
         fields["p95_ratio"] = fields["run_p95_ms"] / fields["baseline_p95_ms"]
-    u = stats.mannwhitneyu(run_ok, base_ok, alternative="greater")
-    fields["mann_whitney_p"] = float(u.pvalue)
-    fields["effect_a"] = float(u.statistic) / (len(run_ok) * len(base_ok))
+    relative, p_rel, a_rel, ratio_rel = _slower(run_ok / factor, base_ok, rule.min_ratio, rule)
+    absolute, p_abs, a_abs, _ = _slower(run_ok, base_ok, rule.absolute_ratio, rule)
+    fields["relative_p50_ratio"] = ratio_rel
+    fields["mann_whitney_p"], fields["effect_a"] = p_abs, a_abs
     fields["ks_p"] = float(stats.ks_2samp(run_ok, base_ok).pvalue)
     table = [[run_err, len(run) - run_err], [base_err, len(base) - base_err]]
     fields["error_p"] = float(stats.fisher_exact(table, alternative="greater").pvalue)
 
     reasons = []
-    delta = fields["run_p50_ms"] - fields["baseline_p50_ms"]
-    slower = (
-        fields["mann_whitney_p"] < rule.alpha
-        and fields["effect_a"] >= rule.min_effect
-        and (fields["p50_ratio"] or 0) >= rule.min_ratio
-        and delta >= rule.min_delta_ms
-    )
-    if slower:
+    if relative:
+        reasons.append(
+            f"x{ratio_rel:.2f} slower than the rest of the run (machine factor x{factor:.2f}, "
+            f"A={a_rel:.2f}, p={p_rel:.2g})"
+        )
+    if absolute:
         reasons.append(
             f"median {fields['baseline_p50_ms']:.1f} -> {fields['run_p50_ms']:.1f} ms "
-            f"(x{fields['p50_ratio']:.2f}, A={fields['effect_a']:.2f}, "
-            f"p={fields['mann_whitney_p']:.2g})"
+            f"(x{fields['p50_ratio']:.2f} >= x{rule.absolute_ratio:g}, A={a_abs:.2f}, "
+            f"p={p_abs:.2g})"
         )
     error_increase = fields["run_error_rate"] - fields["baseline_error_rate"]
     if error_increase > rule.max_error_rate_increase and fields["error_p"] < rule.alpha:
@@ -122,7 +159,7 @@ def _compare_route(route: str, run: pd.DataFrame, base: pd.DataFrame, rule: Comp
         )
     if reasons:
         return RouteComparison(**fields, verdict="regression", reason="; ".join(reasons))
-    faster = fields["effect_a"] <= 1 - rule.min_effect and fields["mann_whitney_p"] > 1 - rule.alpha
+    faster = a_abs <= 1 - rule.min_effect and p_abs > 1 - rule.alpha
     return RouteComparison(
         **fields,
         verdict="faster" if faster else "ok",
@@ -135,37 +172,22 @@ def compare_runs(
 ) -> dict[str, Any]:
     """Compare two per-request tables (columns name, response_time_ms, ok) route by route."""
     routes = sorted(set(run["name"]) | set(baseline["name"]))
+    factor = machine_factor(run, baseline, rule.min_samples)
     results = []
     for route in routes:
         r, b = run[run["name"] == route], baseline[baseline["name"] == route]
         if len(r) == 0 or len(b) == 0:
             side = "run" if len(r) == 0 else "baseline"
-            results.append(
-                RouteComparison(
-                    route,
-                    len(r),
-                    len(b),
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    "not judged",
-                    f"no requests in the {side}",
-                )  # fmt: skip
-            )
+            empty = {f: None for f in RouteComparison.__dataclass_fields__}
+            empty.update(route=route, run_count=len(r), baseline_count=len(b))
+            empty.update(verdict="not judged", reason=f"no requests in the {side}")
+            results.append(RouteComparison(**empty))
             continue
-        results.append(_compare_route(route, r, b, rule))
+        results.append(_compare_route(route, r, b, rule, factor))
     regressions = [c.route for c in results if c.verdict == "regression"]
     return {
         "rule": asdict(rule),
+        "machine_factor": factor,
         "regression": bool(regressions),
         "regressed_routes": regressions,
         "routes": [asdict(c) for c in results],

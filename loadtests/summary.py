@@ -73,20 +73,32 @@ def _num(value: Any) -> float | None:
 
 
 def _routes(run: RunData) -> dict[str, dict[str, Any]]:
+    """Per route. Counts come from the per-request records when there are some: Locust rewrites
+    its CSV once a second, so it misses the requests of the last moments of a run."""
     routes: dict[str, dict[str, Any]] = {}
     hdr = run.surge.get("hdr", {})
+    recorded: dict[str, tuple[int, int]] = {}
+    if len(run.requests):
+        ok = run.requests["ok"].astype(int)
+        for name, part in ok.groupby(run.requests["name"]):
+            recorded[str(name)] = (int(len(part)), int((part == 0).sum()))
     for row in run.stats.to_dict("records"):
         name = row["Name"]
         if name == "Aggregated":
             continue
+        count, failures = recorded.get(name, (int(row["Request Count"]), int(row["Failure Count"])))
         entry: dict[str, Any] = {
             "method": row.get("Type"),
-            "count": int(row["Request Count"]),
-            "failures": int(row["Failure Count"]),
+            "count": count,
+            "failures": failures,
             "rps": _num(row["Requests/s"]),
-            "locust": {f"p{p}_ms": _num(row.get(f"{p}%")) for p in ROUTE_PERCENTILES},
+            "locust": {
+                "count": int(row["Request Count"]),
+                "failures": int(row["Failure Count"]),
+                **{f"p{p}_ms": _num(row.get(f"{p}%")) for p in ROUTE_PERCENTILES},
+                "mean_ms": _num(row["Average Response Time"]),
+            },
         }
-        entry["locust"]["mean_ms"] = _num(row["Average Response Time"])
         h = hdr.get(name, {})
         entry["hdr"] = {f"p{p}_ms": h.get(f"p{p}_ms") for p in ROUTE_PERCENTILES}
         entry["hdr"]["mean_ms"] = h.get("mean_ms")

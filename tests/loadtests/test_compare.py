@@ -44,7 +44,35 @@ def test_significant_but_small_slowdown_is_tolerated_as_noise():
     assert book["mann_whitney_p"] < 0.001
     assert not result["regression"]
     # a stricter rule catches it
-    assert compare_runs(run, base, CompareRule(min_ratio=1.1, min_effect=0.55))["regression"]
+    strict = CompareRule(min_ratio=1.1, absolute_ratio=1.1, min_effect=0.55)
+    assert compare_runs(run, base, strict)["regression"]
+
+
+def test_a_busy_machine_slowing_every_route_alike_is_not_a_regression():
+    routes = {"book": 100, "search": 50, "availability": 40, "register": 80}
+    base = table({r: lognormal(m, 400, i) for i, (r, m) in enumerate(routes.items())})
+    run = table({r: lognormal(2 * m, 400, 10 + i) for i, (r, m) in enumerate(routes.items())})
+    result = compare_runs(run, base)
+    assert result["machine_factor"] > 1.8
+    assert not result["regression"]
+
+
+def test_one_route_slower_than_the_rest_of_a_busy_run_is_a_regression():
+    routes = {"book": 100, "search": 50, "availability": 40, "register": 80}
+    base = table({r: lognormal(m, 400, i) for i, (r, m) in enumerate(routes.items())})
+    slow = {r: 2 * m * (2 if r == "book" else 1) for r, m in routes.items()}
+    run = table({r: lognormal(m, 400, 10 + i) for i, (r, m) in enumerate(slow.items())})
+    result = compare_runs(run, base)
+    assert result["regressed_routes"] == ["book"]
+    assert "slower than the rest of the run" in result["routes"][1]["reason"]
+
+
+def test_a_uniform_many_fold_slowdown_is_a_regression():
+    routes = {"book": 100, "search": 50, "availability": 40}
+    base = table({r: lognormal(m, 400, i) for i, (r, m) in enumerate(routes.items())})
+    run = table({r: lognormal(4 * m, 400, 10 + i) for i, (r, m) in enumerate(routes.items())})
+    result = compare_runs(run, base)
+    assert result["regressed_routes"] == ["availability", "book", "search"]
 
 
 def test_error_rate_increase_is_a_regression():

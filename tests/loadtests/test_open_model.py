@@ -53,9 +53,10 @@ def test_arrivals_keep_their_rate_when_the_server_is_too_slow(tmp_path, fifo_ser
     assert abs(counters["arrivals:scheduled"] - expected) < 4 * expected**0.5 + 0.05 * expected
     completed = int(result["stats"].loc["work", "Request Count"])
     assert completed < 0.75 * counters["arrivals:scheduled"]
-    # Locust's own stats and the HDR histogram show the same requests, with growing latency.
+    # Locust's own stats and the HDR histogram show the same requests, with growing latency
+    # (Locust rewrites its CSV once a second: the last moment's requests are only in the HDR).
     hdr = result["surge"]["hdr"]["work"]
-    assert hdr["count"] == completed
+    assert completed <= hdr["count"] <= completed + 80
     assert hdr["p99_ms"] > 1000
     assert "open model:" in result["log"] and "late" in result["log"]
 
