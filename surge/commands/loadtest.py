@@ -152,8 +152,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="compare a run with a baseline, route by route (exit 3 on regression)",
         description=(
             "Per route: one-sided Mann-Whitney U on the latency samples, Vargha-Delaney effect "
-            "size A, median ratio, KS p-value, and the error rate (Fisher exact). A route "
-            "regresses when p < alpha, A >= 0.71, the median grew by --min-ratio and >= 10 ms."
+            "size A, median ratio, KS p-value, and the error rate (Fisher exact). Routes are "
+            "judged relative to the run's machine factor (median over routes of the p50 ratio): "
+            "a route regresses when p < alpha, A >= 0.71 and its median grew x--min-ratio and "
+            ">= 10 ms beyond that factor, or when it grew x3 in absolute terms."
         ),
         epilog=EPILOG,
     )
