@@ -21,7 +21,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
@@ -123,26 +122,27 @@ def _percentiles_ms(latencies: list[float]) -> tuple[float | None, float | None]
 # ---- (a) direct ------------------------------------------------------------------------------
 
 
-def _direct(
-    url: str, patient_ids: list[int], slots: list[int], concurrency: int, duration_s: float
-) -> dict:
+def _direct_process(
+    url: str, patient_ids: list[int], slots: list[int], threads: int, duration_s: float, barrier
+) -> dict:  # noqa: ANN001
+    """One process of the direct path: `threads` threads booking through the query layer."""
     from reference_app.bookings import BookingError, book
     from reference_app.database import make_engine, writing
 
-    engine = make_engine(url, pool_size=concurrency)
+    engine = make_engine(url, pool_size=threads)
     lock = threading.Lock()
     queue = iter(patient_ids)
     outcomes: Counter = Counter()
     latencies: list[float] = []
-    barrier = threading.Barrier(concurrency + 1)
-    deadline = [0.0]
+    go = threading.Event()
+    end_at = [0.0]
 
     def run(worker: int) -> None:
         rng = random.Random(worker)
         mine: list[float] = []
         counts: Counter = Counter()
-        barrier.wait()
-        while time.perf_counter() < deadline[0]:
+        go.wait()
+        while time.perf_counter() < end_at[0]:
             with lock:
                 patient = next(queue, None)
             if patient is None:
@@ -160,31 +160,54 @@ def _direct(
             latencies.extend(mine)
             outcomes.update(counts)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(concurrency)]
-    for t in threads:
+    pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for t in pool:
         t.start()
-    deadline[0] = time.perf_counter() + duration_s
-    began = time.perf_counter()
-    barrier.wait()
-    for t in threads:
+    barrier.wait()  # every process is ready: start together
+    end_at[0] = time.perf_counter() + duration_s
+    go.set()
+    for t in pool:
         t.join()
-    elapsed = min(time.perf_counter() - began, duration_s) or duration_s
     engine.dispose()
+    return {"outcomes": dict(outcomes), "latencies": latencies}
+
+
+def _direct(
+    url: str, patient_ids: list[int], slots: list[int], concurrency: int, duration_s: float,
+    processes: int,
+) -> dict:  # fmt: skip
+    """The booking transaction straight through the database layer: `concurrency` threads spread
+    over `processes` processes (as many as the server has workers, so neither side is GIL-bound
+    where the other is not)."""
+    processes = max(1, min(processes, concurrency))
+    threads = [
+        concurrency // processes + (1 if p < concurrency % processes else 0)
+        for p in range(processes)
+    ]
+    results = _fan_out(
+        _direct_process,
+        [(url, patient_ids[p::processes], slots, threads[p], duration_s) for p in range(processes)],
+    )
+    outcomes: Counter = Counter()
+    latencies: list[float] = []
+    for r in results:
+        outcomes.update(r["outcomes"])
+        latencies.extend(r["latencies"])
     p50, p99 = _percentiles_ms(latencies)
-    return {"commits_per_s": round(outcomes["commit"] / elapsed, 1), "p50_ms": p50, "p99_ms": p99,
-            "outcomes": dict(outcomes)}  # fmt: skip
+    return {"commits_per_s": round(outcomes["commit"] / duration_s, 1), "p50_ms": p50, "p99_ms": p99,
+            "processes": processes, "outcomes": dict(outcomes)}  # fmt: skip
 
 
 # ---- (b) HTTP ----------------------------------------------------------------------------------
 
 
 async def _connection(
-    port: int, jobs: list[tuple[bytes, int]], start_at: float, end_at: float, out: dict
+    port: int, jobs: list[tuple[bytes, int]], start: asyncio.Event, end_at: list[float], out: dict
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    await asyncio.sleep(max(0.0, start_at - time.time()))
+    await start.wait()
     for token, slot in jobs:
-        if time.time() >= end_at:
+        if time.perf_counter() >= end_at[0]:
             break
         body = b'{"slot_id": %d}' % slot
         request = (
@@ -207,16 +230,49 @@ async def _connection(
 
 
 def _http_process(
-    port: int, jobs: list[list[tuple[bytes, int]]], start_at: float, end_at: float
-) -> dict:
+    port: int, jobs: list[list[tuple[bytes, int]]], duration_s: float, barrier
+) -> dict:  # noqa: ANN001
     """One load-generator process: one keep-alive connection per job list."""
     out: dict = {"statuses": Counter(), "latencies": []}
 
     async def main() -> None:
-        await asyncio.gather(*(_connection(port, j, start_at, end_at, out) for j in jobs))
+        start = asyncio.Event()
+        end_at = [0.0]
+        tasks = [asyncio.create_task(_connection(port, j, start, end_at, out)) for j in jobs]
+        await asyncio.sleep(0.2)  # let the connections open
+        await asyncio.get_running_loop().run_in_executor(None, barrier.wait)
+        end_at[0] = time.perf_counter() + duration_s
+        start.set()
+        await asyncio.gather(*tasks)
 
     asyncio.run(main())
     return {"statuses": dict(out["statuses"]), "latencies": out["latencies"]}
+
+
+def _fan_out(target, per_process_args: list[tuple]) -> list[dict]:  # noqa: ANN001
+    """Run `target(*args, barrier)` in one spawned process per args tuple; each process prepares,
+    waits on the shared barrier (so all start measuring together), runs, and returns a dict."""
+    ctx = get_context("spawn")
+    barrier = ctx.Barrier(len(per_process_args) + 1)
+    queue = ctx.Queue()
+    processes = [
+        ctx.Process(target=_child, args=(target, args, barrier, queue)) for args in per_process_args
+    ]
+    for p in processes:
+        p.start()
+    try:
+        barrier.wait(timeout=300)
+        results = [queue.get(timeout=900) for _ in processes]
+    finally:
+        for p in processes:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.kill()
+    return results
+
+
+def _child(target, args: tuple, barrier, queue) -> None:  # noqa: ANN001
+    queue.put(target(*args, barrier))
 
 
 def _http(port: int, tokens: list[str], slots: list[int], concurrency: int, duration_s: float,
@@ -226,11 +282,7 @@ def _http(port: int, tokens: list[str], slots: list[int], concurrency: int, dura
     for i, token in enumerate(tokens):
         per_connection[i % concurrency].append((token.encode(), rng.choice(slots)))
     groups = [per_connection[p::processes] for p in range(processes)]
-    start_at = time.time() + 3.0  # time for the generator processes to start
-    end_at = start_at + duration_s
-    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
-        results = list(pool.map(_http_process, [port] * processes, groups, [start_at] * processes,
-                                [end_at] * processes))  # fmt: skip
+    results = _fan_out(_http_process, [(port, group, duration_s) for group in groups])
     statuses: Counter = Counter()
     latencies: list[float] = []
     for r in results:
@@ -259,7 +311,7 @@ def bench_backend(url: str, backend: str, concurrency: int, duration_s: float, l
         slots = [data["hot"]] if load == "hot" else data["spread"]
         ids = direct_ids[n * per_load : (n + 1) * per_load]
         print(
-            f"[{backend}] direct {load}: {concurrency} threads x {duration_s:g} s",
+            f"[{backend}] direct {load}: {concurrency} threads in {workers} processes x {duration_s:g} s",
             file=sys.stderr,
             flush=True,
         )
@@ -267,7 +319,7 @@ def bench_backend(url: str, backend: str, concurrency: int, duration_s: float, l
             {
                 "backend": backend,
                 "load": load,
-                "direct": _direct(url, ids, slots, concurrency, duration_s),
+                "direct": _direct(url, ids, slots, concurrency, duration_s, workers),
             }
         )
     extra = [

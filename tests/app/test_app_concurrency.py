@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -141,3 +142,14 @@ def test_concurrent_replays_of_one_idempotency_key_book_once(served: ServedApp) 
         assert ok and len({r.json()["id"] for r in ok}) == 1
         mine = client.get("/appointments", headers=people[0]).json()
     assert [a["id"] for a in mine] == [ok[0].json()["id"]]
+
+
+def test_metrics_sum_the_requests_of_every_worker(served: ServedApp) -> None:
+    with httpx.Client(base_url=served.base_url, timeout=30) as client:
+        for _ in range(20):
+            assert client.get("/vaccines").status_code == 200
+        time.sleep(2.5)  # each worker publishes its snapshot every 2 s
+        text = client.get("/metrics").text
+    assert "surge_workers 2" in text
+    assert 'surge_http_requests_total{method="GET",route="/vaccines",status="200"} 20' in text
+    assert text.count("surge_db_pool_checked_out{") == 2  # one gauge per worker
