@@ -70,7 +70,40 @@ def _describe(errors: list[dict]) -> str:
     return "; ".join(parts)
 
 
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Make /openapi.json tell the truth about errors: every 4xx/5xx body is `ERROR_SCHEMA`
+    (FastAPI would document 422 as its own `HTTPValidationError` shape)."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["HTTPValidationError"] = (
+            ERROR_SCHEMA
+        )
+        content = {"application/json": {"schema": ERROR_SCHEMA}}
+        for item in schema.get("paths", {}).values():
+            for operation in item.values():
+                operation.setdefault("responses", {}).setdefault(
+                    "default", {"description": "Error", "content": content}
+                )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _document_errors(app)
+
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.error, exc.detail, exc.headers, **exc.extra)
