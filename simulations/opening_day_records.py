@@ -119,6 +119,7 @@ def build_result(day: OpeningDay) -> tuple[dict[str, float], pd.DataFrame, pd.Da
         ),
         "slots_released": float(slots.released),
         "lead_time_days_mean": slots.lead_time_days_mean(),
+        "expected_no_shows": c["bookings"] * day.sc.supply.no_show_share,
         "web_utilisation": float(day.rec.cols["web_utilisation"].mean()),
         "web_utilisation_peak": float(ts["web_utilisation"].max()),
         "db_utilisation": float(day.rec.cols["db_utilisation"].mean()),

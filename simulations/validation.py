@@ -240,7 +240,7 @@ def _retrial(lam, mu, nu, horizon, warmup, rng) -> dict[str, float]:
 
 
 def _cases(quick: bool) -> list[tuple[str, Callable, dict, dict[str, float]]]:
-    h = 1_000.0 if quick else 20_000.0
+    h = 1_000.0 if quick else 5_000.0
     a = queueing.erlang_a(9, 1, 10, 0.5)
     a_over = queueing.erlang_a(12, 1, 10, 0.5)
     k = queueing.mmck(9, 1, 10, 15)

@@ -1,8 +1,10 @@
 """`surge bench sim`: the national model's speed at full, half and quarter scale.
 
 Each scale runs in its own subprocess so peak memory (`ru_maxrss`) is that run's alone. Writes
-results/bench/sim.json with wall time, CPU time, visitor-events/s and peak RSS per scale, and the
-linearity of cost in visitors (wall time per visitor, relative to the full scale).
+results/bench/sim.json with wall time, CPU time, visitor-events/s, peak RSS and the machine's load
+average per scale, and the linearity of cost in visitors (wall time per visitor relative to the
+first scale, and a least-squares fit CPU = fixed + slope x visitors). On a shared machine wall
+time follows the load; CPU time is the run's own cost.
 """
 
 from __future__ import annotations
@@ -115,6 +117,7 @@ def _measure(scenario: str, scale: float, seed: int) -> dict:
 
 
 def _child(scenario_ref: str, scale: float, seed: int) -> dict:
+    import os
     import resource
 
     from simulations.opening_day import simulate
@@ -134,6 +137,7 @@ def _child(scenario_ref: str, scale: float, seed: int) -> dict:
         "cpu_s": cpu,
         "events_per_s": events / wall,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "load_average_1min": os.getloadavg()[0],
     }
 
 
