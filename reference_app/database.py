@@ -24,6 +24,7 @@ def make_engine(url: str, pool_size: int = 10, timeout_s: float = 5.0) -> Engine
         return _sqlite_engine(url, pool_size, timeout_s)
     return create_engine(
         url,
+        hide_parameters=True,  # error messages must not carry patient data or token hashes
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=timeout_s,
@@ -41,6 +42,7 @@ def _sqlite_engine(url: str, pool_size: int, timeout_s: float) -> Engine:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_timeout=timeout_s,
