@@ -74,4 +74,5 @@ def test_mean_response_matches_md1_at_half_load(tmp_path, fifo_server):
     hdr_mean = result["surge"]["hdr"]["work"]["mean_ms"]
     # A closed loop would measure ~D = 100 ms (0.67 W); the open model sees the queue: ~W.
     assert 0.8 * expected_ms < locust_mean < 1.5 * expected_ms, (locust_mean, expected_ms)
-    assert hdr_mean == pytest.approx(locust_mean, rel=0.02)
+    # (Locust rewrites its CSV once a second: its last second of requests is only in the HDR)
+    assert hdr_mean == pytest.approx(locust_mean, rel=0.05)
