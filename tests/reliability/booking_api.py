@@ -149,11 +149,18 @@ class BookingApi:
         return response.json()
 
     def availability(
-        self, http: httpx.Client, center_id: int, dose: int = 1, headers: dict | None = None
+        self,
+        http: httpx.Client,
+        center_id: int,
+        dose: int = 1,
+        headers: dict | None = None,
+        days_ahead: int | None = None,
     ) -> dict[int, int]:
-        """Remaining seats of the open Pfizer slots of one dose (slot id -> remaining; full
-        slots are absent)."""
-        first_day = day_at(1 if dose == 1 else 1 + DOSE2_OFFSET_DAYS).date()
+        """Remaining seats of the open Pfizer slots of one dose over 31 days from `days_ahead`
+        (slot id -> remaining; full slots are absent)."""
+        if days_ahead is None:
+            days_ahead = 1 if dose == 1 else 1 + DOSE2_OFFSET_DAYS
+        first_day = day_at(days_ahead).date()
         params = {"vaccine": "pfizer", "dose": dose, "from": first_day.isoformat(), "days": 31}
         response = http.get(
             f"/centers/{center_id}/availability", params=params, headers=headers or {}
