@@ -232,3 +232,20 @@ def test_bad_configs_are_refused_in_one_line(data, message):
     with pytest.raises(CenterConfigError, match=message) as info:
         parse_center(data)
     assert "\n" not in str(info.value)
+
+
+def test_walks_and_pure_delays_add_up_exactly():
+    config = parse_center(
+        {
+            "arrivals": {"kind": "poisson", "rate_per_hour": 300, "open_minutes": 60},
+            "stations": [
+                {"name": name, "servers": "infinite", "service": {"dist": "constant", "value": v}}
+                for name, v in (("a", 2.0), ("b", 3.0), ("c", 15.0))
+            ],
+            "walk": {"dist": "constant", "value": 1.5},
+        }
+    )
+    run = simulate_center(config, 7)
+    time_in_system = run.departure_min - run.arrival_min
+    assert len(time_in_system) > 200
+    assert np.allclose(time_in_system, 2 + 3 + 15 + 2 * 1.5)
