@@ -4,17 +4,17 @@ encryption, blind index, keys required to start."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from booking_api import ADMIN, TestClient, new_patient
 from sqlalchemy import create_engine, text
 
 from reference_app.app import create_app
 from reference_app.identity import generate_data_key
 from reference_app.settings import Settings
+from surge.cli import main
 
 
 def test_admin_routes_need_the_admin_key(client: TestClient) -> None:
@@ -150,27 +150,19 @@ def test_rotated_keys_still_decrypt_and_find_old_patients(
     assert len(kids) == 2  # each value names the key that sealed it
 
 
-def _serve(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "surge", "app", "serve", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def test_serve_refuses_to_start_without_keys(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SURGE_")}
-    result = _serve(["--db", str(tmp_path / "x.db"), "--port", "1"], env, tmp_path)
-    assert result.returncode == 2
-    assert (
-        result.stderr.startswith("surge: error: no admin key") and "Traceback" not in result.stderr
-    )
-    only_admin = {**env, "SURGE_ADMIN_KEY": "some-admin-key-123"}
-    result = _serve(["--db", str(tmp_path / "x.db"), "--port", "1"], only_admin, tmp_path)
-    assert result.returncode == 2 and "no patient-data key" in result.stderr
+def test_serve_refuses_to_start_without_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .surge/ key files here
+    for name in [k for k in os.environ if k.startswith("SURGE_")]:
+        monkeypatch.delenv(name)
+    argv = ["app", "serve", "--db", str(tmp_path / "x.db"), "--port", "1"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("surge: error: no admin key")
+    monkeypatch.setenv("SURGE_ADMIN_KEY", "some-admin-key-123")
+    assert main(argv) == 2
+    assert "no patient-data key" in capsys.readouterr().err
+    assert not (tmp_path / ".surge").exists()  # nothing generated without --dev
 
 
 def test_dev_mode_creates_local_key_files_and_says_so(tmp_path: Path) -> None:
