@@ -16,7 +16,7 @@ from reference_app.bookings import invariants
 from reference_app.centers import create_center
 from reference_app.context import AppContext, context
 from reference_app.database import reading, writing
-from reference_app.errors import ApiError, not_found
+from reference_app.errors import NO_CONTROL, ApiError, not_found
 from reference_app.identity import same_secret
 from reference_app.patients import bearer, find_by_email
 from reference_app.schema import center_vaccines, centers
@@ -41,7 +41,7 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(requir
 class CenterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=NO_CONTROL)
     kind: Literal["vaccination", "teleconsultation"]
     postcode: str = Field(pattern=r"^\d{5}$")
     vaccines: list[Vaccine] = Field(min_length=1, max_length=4)

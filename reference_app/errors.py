@@ -18,6 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger("reference_app")
 
 DB_RETRY_AFTER_S = 2
+# Free text must not carry control characters (PostgreSQL text cannot even store NUL).
+NO_CONTROL = r"^[^\x00-\x1f\x7f]+$"
 
 
 class ApiError(Exception):

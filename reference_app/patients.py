@@ -12,7 +12,7 @@ from sqlalchemy import Connection, bindparam, insert, select
 
 from reference_app.context import AppContext, context
 from reference_app.database import reading, writing
-from reference_app.errors import ApiError
+from reference_app.errors import NO_CONTROL, ApiError
 from reference_app.identity import Keyring, hash_token, new_token, same_secret
 from reference_app.schema import patients
 
@@ -21,8 +21,8 @@ IDENTITY_FIELDS = ("first_name", "last_name", "birth_date", "email", "phone")
 
 
 class PatientIn(BaseModel):
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
+    first_name: str = Field(min_length=1, max_length=100, pattern=NO_CONTROL)
+    last_name: str = Field(min_length=1, max_length=100, pattern=NO_CONTROL)
     birth_date: date
     email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     phone: str = Field(min_length=4, max_length=32, pattern=r"^\+?[0-9 .()-]{4,32}$")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -12,13 +14,23 @@ from reference_app import vaccines as vaccine_rules
 from reference_app.centers import create_center
 from reference_app.context import AppContext, context
 from reference_app.database import writing
-from reference_app.errors import ApiError
+from reference_app.errors import NO_CONTROL, ApiError
 from reference_app.rate_limits import hit
 from reference_app.slots import AgendaBlock, agenda_rows, dose2_days, insert_rows
 
 router = APIRouter(tags=["practitioners"])
 Vaccine = Literal["pfizer", "moderna", "astrazeneca", "janssen"]
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+MAX_SLOTS = 20_000  # per sign-up: an agenda is a few hundred slots a week, not a flood
+
+
+def _bounded(rows: Iterator[dict], budget: int) -> list[dict]:
+    taken = list(islice(rows, budget + 1))
+    if len(taken) > budget:
+        raise ApiError(
+            422, "too_many_slots", f"this agenda opens more than {MAX_SLOTS} slots; shorten it"
+        )
+    return taken
 
 
 class AgendaBlockIn(BaseModel):
@@ -44,7 +56,7 @@ class AgendaBlockIn(BaseModel):
 class PractitionerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=NO_CONTROL)
     postcode: str = Field(pattern=r"^\d{5}$")
     vaccines: list[Vaccine] = Field(min_length=1, max_length=4)
     agenda: list[AgendaBlockIn] = Field(min_length=1, max_length=50)
@@ -77,33 +89,15 @@ def post_practitioner(
             conn, body.name, "teleconsultation", body.postcode, list(body.vaccines)
         )
         for code in sorted(set(body.vaccines)):
-            rows = list(
-                agenda_rows(
-                    center["id"],
-                    code,
-                    1,
-                    first_day,
-                    days,
-                    agenda,
-                    body.interval_minutes,
-                    body.capacity,
-                )
+            rows = agenda_rows(
+                center["id"], code, 1, first_day, days, agenda, body.interval_minutes, body.capacity
             )
-            created += insert_rows(conn, rows)
+            created += insert_rows(conn, _bounded(rows, MAX_SLOTS - created))
             rule = vaccine_rules.get_vaccine(conn, code)
             if rule and rule["doses"] == 2:
                 start, span = dose2_days(first_day, days, rule["min_days"], rule["max_days"])
-                rows = list(
-                    agenda_rows(
-                        center["id"],
-                        code,
-                        2,
-                        start,
-                        span,
-                        agenda,
-                        body.interval_minutes,
-                        body.capacity,
-                    )
+                rows = agenda_rows(
+                    center["id"], code, 2, start, span, agenda, body.interval_minutes, body.capacity
                 )
-                created += insert_rows(conn, rows)
+                created += insert_rows(conn, _bounded(rows, MAX_SLOTS - created))
     return {**center, "slots_created": created}

@@ -186,3 +186,31 @@ def test_sql_looking_strings_are_just_data(client: TestClient) -> None:
     assert response.status_code == 201
     found = client.get("/admin/patients", params={"email": "r@b.fr"}, headers=ADMIN).json()
     assert found[0]["first_name"] == hostile
+
+
+def test_control_characters_and_floods_are_refused(client: TestClient) -> None:
+    center = {
+        "name": "Centre\u0000",
+        "kind": "vaccination",
+        "postcode": "75011",
+        "vaccines": ["pfizer"],
+    }
+    _error(client.post("/admin/centers", headers=ADMIN, json=center), 422, "invalid_request")
+    person = {
+        "first_name": "A\u0007",
+        "last_name": "B",
+        "birth_date": "1990-01-01",
+        "email": "a@b.fr",
+        "phone": "0102",
+    }
+    _error(client.post("/patients", json=person), 422, "invalid_request")
+    flood = {
+        "name": "Dr Flood",
+        "postcode": "69001",
+        "vaccines": ["pfizer", "moderna", "astrazeneca"],
+        "agenda": [{"weekday": d, "start": "00:00", "end": "23:55"} for d in range(7)] * 7,
+        "interval_minutes": 5,
+        "weeks": 8,
+    }
+    _error(client.post("/practitioners", json=flood), 422, "too_many_slots")
+    assert client.get("/centers", params={"postcode": "69001"}).json() == []  # rolled back
