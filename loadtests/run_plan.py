@@ -27,6 +27,7 @@ OPEN_LOCUSTFILE = LOADTESTS / "open_locustfile.py"
 SHAPE_FILE = LOADTESTS / "locust_shape.py"
 FIXED_USERS = 2  # CenterAdmin + Practitioner (fixed_count = 1 each)
 GRACE_S = 3.0
+DISTRIBUTED_GRACE_S = 12.0  # workers connect and get their drivers a few seconds after the start
 
 
 @dataclass(frozen=True)
@@ -210,9 +211,10 @@ def locust_command(
         command += ["--surge-seed", str(plan.options.seed)]
     if plan.model == "open":
         drivers = max(plan.options.workers, 1)
+        grace = DISTRIBUTED_GRACE_S if plan.options.workers else GRACE_S
         command += [
             "-u", str(drivers + FIXED_USERS), "-r", "100",
-            "-t", f"{math.ceil(plan.duration_s + GRACE_S)}s",
+            "-t", f"{math.ceil(plan.duration_s + grace)}s",
             "--arrival-users", str(drivers),
         ]  # fmt: skip
     if role == "master":
