@@ -94,7 +94,8 @@ def calibrate(
     seed: int = 0,
 ) -> Calibration:
     """Fit on the steps whose user count is in `fit_levels` (default: all). Service times come
-    from `service_levels` (default: the lowest fit level, where requests barely queue)."""
+    from `service_levels` (default: the lowest fit level, where requests barely queue, widened to
+    the next ones when a main route has fewer than MIN_ROUTE_SAMPLES requests there)."""
     summary = run.summary()
     levels = sorted(set(summary["users"]))
     fit = sorted(set(fit_levels)) if fit_levels else levels
@@ -137,8 +138,17 @@ def calibrate(
     think_s = max(0.0, float(np.median(outside_s)))
 
     ok = run.requests[run.requests["ok"]]
-    at_service = ok[ok["users"].isin(service)]
     counts = ok[ok["users"].isin(fit)]["route"].value_counts()
+    if not service_levels:
+        # Widen to the next fit levels (up to half of them) until every route that matters
+        # (>= 5% of requests) has enough samples: short steps at 1 user may not.
+        main_routes = counts[counts >= 0.05 * counts.sum()].index
+        for size in range(1, max(1, len(fit) // 2) + 1):
+            service = fit[:size]
+            per_route = ok[ok["users"].isin(service)]["route"].value_counts()
+            if all(per_route.get(r, 0) >= MIN_ROUTE_SAMPLES for r in main_routes):
+                break
+    at_service = ok[ok["users"].isin(service)]
     route_fits: dict[str, list[ServiceTimeFit]] = {}
     dropped: list[str] = []
     for route in sorted(counts.index):

@@ -61,6 +61,7 @@ class UslFit:
     peak_concurrency_ci: tuple[float, float]
     max_throughput_ci: tuple[float, float]
     bootstrap_replicates: int
+    kappa_dropped: bool = False
 
     def as_record(self) -> dict[str, float | int]:
         m = self.model
@@ -79,6 +80,7 @@ class UslFit:
             "peak_concurrency_ci": list(self.peak_concurrency_ci),
             "max_throughput_ci": list(self.max_throughput_ci),
             "bootstrap_replicates": self.bootstrap_replicates,
+            "kappa_dropped": self.kappa_dropped,
         }
 
 
@@ -95,18 +97,21 @@ def _validate(n: np.ndarray, x: np.ndarray) -> None:
         raise ValueError("throughputs must be finite and > 0")
 
 
-def fit_coefficients(concurrency, throughput, start: UslModel | None = None) -> UslModel:
+def fit_coefficients(
+    concurrency, throughput, start: UslModel | None = None, *, with_kappa: bool = True
+) -> UslModel:
     """Least-squares (lambda, sigma, kappa) with sigma in [0, 1] and kappa >= 0.
 
     Without `start`, several starting points are tried and the best kept; with it (e.g. in the
-    bootstrap, from the full-data fit) only that one.
+    bootstrap, from the full-data fit) only that one. `with_kappa=False` fits Amdahl's law
+    (kappa fixed at 0).
     """
     n = np.asarray(concurrency, dtype=float)
     x = np.asarray(throughput, dtype=float)
     _validate(n, x)
 
     def residuals(p: np.ndarray) -> np.ndarray:
-        lam, sig, kap = p
+        lam, sig, kap = p if with_kappa else (p[0], p[1], 0.0)
         return lam * n / (1.0 + sig * (n - 1.0) + kap * n * (n - 1.0)) - x
 
     # Start lambda from the best per-user rate seen (the lowest level is the least contended).
@@ -115,12 +120,13 @@ def fit_coefficients(concurrency, throughput, start: UslModel | None = None) -> 
     starts = [(lam0, 0.05, 1e-4), (lam0, 0.3, 1e-3), (lam0, 0.01, 1e-6), (lam0, 0.8, 1e-2)]
     if start is not None:
         starts = [(start.lambda_per_s, min(start.sigma, 1.0), max(start.kappa, 0.0))]
+    size = 3 if with_kappa else 2
     for lam_init, sig0, kap0 in starts:
         sol = least_squares(
             residuals,
-            x0=[lam_init, sig0, kap0],
-            bounds=([1e-12, 0.0, 0.0], [np.inf, 1.0, np.inf]),
-            x_scale=[lam0, 0.1, 1e-3],
+            x0=[lam_init, sig0, kap0][:size],
+            bounds=([1e-12, 0.0, 0.0][:size], [np.inf, 1.0, np.inf][:size]),
+            x_scale=[lam0, 0.1, 1e-3][:size],
             method="trf",
             xtol=1e-12,
             ftol=1e-12,
@@ -129,7 +135,7 @@ def fit_coefficients(concurrency, throughput, start: UslModel | None = None) -> 
         )
         if best is None or sol.cost < best.cost:
             best = sol
-    lam, sig, kap = (float(v) for v in best.x)
+    lam, sig, kap = (float(v) for v in (*best.x, 0.0)[:3])
     return UslModel(lambda_per_s=lam, sigma=sig, kappa=kap)
 
 
@@ -140,22 +146,40 @@ def fit_usl(
     bootstrap_replicates: int = 200,
     confidence: float = 0.95,
     rng: np.random.Generator | None = None,
+    select_kappa: bool = True,
 ) -> UslFit:
     """Fit the USL and bootstrap intervals by resampling the (N, X) points with replacement.
 
     Replicates whose resample has fewer than 3 distinct levels are redrawn. With several
     measurements per level (e.g. one per time window), pass them all: the bootstrap then sees
-    the measurement noise as well as the lack of fit.
+    the measurement noise as well as the lack of fit. With `select_kappa`, when the interval for
+    kappa reaches 0 (the data do not show coherency delay), the simpler Amdahl model (kappa = 0)
+    is fitted instead, so noise is not extrapolated into a retrograde curve.
     """
     n = np.asarray(concurrency, dtype=float)
     x = np.asarray(throughput, dtype=float)
-    model = fit_coefficients(n, x)
+    rng = rng if rng is not None else np.random.default_rng(np.random.SeedSequence(0))
+    full = _fit_with_intervals(n, x, bootstrap_replicates, confidence, rng, with_kappa=True)
+    if select_kappa and full.model.kappa > 0 and full.kappa_ci[0] <= 1e-3 * full.model.kappa:
+        return _fit_with_intervals(n, x, bootstrap_replicates, confidence, rng, with_kappa=False)
+    return full
+
+
+def _fit_with_intervals(
+    n: np.ndarray,
+    x: np.ndarray,
+    bootstrap_replicates: int,
+    confidence: float,
+    rng: np.random.Generator,
+    *,
+    with_kappa: bool,
+) -> UslFit:
+    model = fit_coefficients(n, x, with_kappa=with_kappa)
     fitted = model.throughput(n)
     ss_res = float(np.sum((x - fitted) ** 2))
     ss_tot = float(np.sum((x - np.mean(x)) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
 
-    rng = rng if rng is not None else np.random.default_rng(np.random.SeedSequence(0))
     samples: list[tuple[float, float, float, float, float]] = []
     attempts = 0
     while len(samples) < bootstrap_replicates and attempts < bootstrap_replicates * 5:
@@ -163,7 +187,7 @@ def fit_usl(
         idx = rng.integers(0, len(n), size=len(n))
         if len(np.unique(n[idx])) < 3:
             continue
-        m = fit_coefficients(n[idx], x[idx], start=model)
+        m = fit_coefficients(n[idx], x[idx], start=model, with_kappa=with_kappa)
         samples.append((m.lambda_per_s, m.sigma, m.kappa, m.peak_concurrency, m.max_throughput))
     alpha = (1.0 - confidence) / 2.0
 
@@ -171,6 +195,12 @@ def fit_usl(
         if not samples:
             return (math.nan, math.nan)
         values = np.array([s[column] for s in samples], dtype=float)
+        if not np.isfinite(values).all():
+            # Without kappa, N* is infinite: the interval is ordered with inf at the top.
+            values = np.sort(values)
+            lo_i = int(np.floor(alpha * (len(values) - 1)))
+            hi_i = int(np.ceil((1.0 - alpha) * (len(values) - 1)))
+            return (float(values[lo_i]), float(values[hi_i]))
         lo, hi = np.quantile(values, [alpha, 1.0 - alpha])
         return (float(lo), float(hi))
 
@@ -185,4 +215,5 @@ def fit_usl(
         peak_concurrency_ci=interval(3),
         max_throughput_ci=interval(4),
         bootstrap_replicates=len(samples),
+        kappa_dropped=not with_kappa,
     )

@@ -119,6 +119,10 @@ def _print_calibration(cal) -> None:
         f"{f.peak_concurrency_ci[1]:.4g}]  max throughput {m.max_throughput:.4g}/s "
         f"[{f.max_throughput_ci[0]:.4g}, {f.max_throughput_ci[1]:.4g}]"
     )
+    if f.kappa_dropped:
+        print(
+            "kappa's interval reached 0: no coherency delay shown, Amdahl fit (kappa = 0, no peak)"
+        )
     st = cal.station_fit.model
     print(
         f"platform curve (vs requests in flight): lambda {st.lambda_per_s:.4g}/s sigma {st.sigma:.4g} "

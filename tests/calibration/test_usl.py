@@ -100,3 +100,19 @@ def test_latency_follows_littles_law():
 def test_fit_rejects_unusable_data_with_a_clear_message(n, x, message):
     with pytest.raises(ValueError, match=message):
         fit_coefficients(n, x)
+
+
+def test_kappa_is_dropped_when_the_data_show_no_coherency_delay():
+    """Amdahl data (kappa = 0) plus noise: the bootstrap interval for kappa reaches 0, so the
+    fit falls back to kappa = 0 instead of extrapolating noise into a retrograde curve."""
+    truth = UslModel(lambda_per_s=20.0, sigma=0.3, kappa=0.0)
+    rng = np.random.default_rng(np.random.SeedSequence(9))
+    levels = np.repeat([1, 2, 4, 6, 8, 12], 5)
+    x = truth.throughput(levels) * rng.normal(1.0, 0.04, size=len(levels))
+    fit = fit_usl(levels, x, bootstrap_replicates=100, rng=rng)
+    assert fit.kappa_dropped and fit.model.kappa == 0.0
+    assert fit.sigma_ci[0] <= truth.sigma <= fit.sigma_ci[1]
+    assert math.isinf(fit.model.peak_concurrency) and math.isinf(fit.peak_concurrency_ci[1])
+    kept = fit_usl(levels, UslModel(20.0, 0.05, 0.01).throughput(levels) * x / truth.throughput(levels),
+                   bootstrap_replicates=100, rng=rng)  # fmt: skip
+    assert not kept.kappa_dropped and kept.kappa_ci[0] > 0
