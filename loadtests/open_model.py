@@ -136,8 +136,9 @@ class ArrivalUser(FastHttpUser):
             if t is None:
                 break
             delay = origin + t - time.monotonic()
-            if delay > 0:
-                gevent.sleep(delay)
+            # Sleep until the arrival is due; when behind, still yield once so the journeys
+            # already started get the CPU (else a late driver would only spawn greenlets).
+            gevent.sleep(max(delay, 0.0))
             RECORDER.count("arrivals:scheduled")
             if len(self._journeys) >= self.max_in_flight:
                 RECORDER.count("arrivals:dropped")
