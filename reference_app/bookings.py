@@ -66,6 +66,15 @@ DOSE2_CANDIDATES = (
     .order_by(slots.c.start_s, slots.c.id)
     .limit(DOSE2_CANDIDATES_LIMIT)
 )
+# PostgreSQL: the earliest open slot that no other booking is taking right now (no queueing
+# behind a hot dose-2 row). SQLite ignores FOR UPDATE (its writers are serialized anyway).
+FREE_DOSE2 = (
+    select(slots.c.id)
+    .where(slots.c.remaining > 0, *_IN_WINDOW)
+    .order_by(slots.c.start_s, slots.c.id)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
 RULE = select(vaccines.c.doses, vaccines.c.min_days, vaccines.c.max_days).where(
     vaccines.c.code == bindparam("p_code")
 )
@@ -116,7 +125,12 @@ def _take_dose2(conn: Connection, window: dict, second_slot_id: int | None) -> t
         if seat is None:
             raise _explain_dose2(conn, second_slot_id, window)
         return seat
-    # Earliest open slot in the window; if a racer fills it first, try the next ones.
+    free = conn.execute(FREE_DOSE2, window).scalar_one_or_none()
+    if free is not None:
+        seat = conn.execute(TAKE_DOSE2, {**window, "p_slot": free}).first()
+        if seat is not None:
+            return seat
+    # Every open slot is being taken by someone else: queue for the earliest ones.
     for _ in range(3):
         candidates = conn.execute(DOSE2_CANDIDATES, window).scalars().all()
         if not candidates:
@@ -150,10 +164,12 @@ def book(
         raise BookingError(
             409, "dose_already_booked", "this patient already holds a dose-1 appointment"
         )
-    first = conn.execute(TAKE_DOSE1, {"p_slot": slot_id, "p_now": now_s}).first()
-    if first is None:
+    # Read dose 1 without locking it: a full or wrong slot fails fast, and the hot row is locked
+    # last, just before commit, so bookings of one popular slot queue as briefly as possible.
+    slot = conn.execute(SLOT_BY_ID, {"p_slot": slot_id}).mappings().first()
+    if slot is None or slot["dose"] != 1 or slot["start_s"] < now_s or slot["remaining"] <= 0:
         raise _explain_dose1(conn, slot_id, now_s)
-    _, center_id, vaccine, start_s = first
+    center_id, vaccine, start_s = slot["center_id"], slot["vaccine"], slot["start_s"]
     doses, min_days, max_days = conn.execute(RULE, {"p_code": vaccine}).one()
     second = None
     if doses == 2:
@@ -180,7 +196,7 @@ def book(
             "patient_id": patient_id,
             "center_id": center_id,
             "vaccine": vaccine,
-            "dose1_slot_id": first[0],
+            "dose1_slot_id": slot_id,
             "dose2_slot_id": second[0] if second else None,
             "min_days": min_days,
             "max_days": max_days,
@@ -189,7 +205,7 @@ def book(
         },
     ).scalar_one()
     rows = [
-        {"patient_id": patient_id, "dose": 1, "slot_id": first[0], "appointment_id": appointment_id}
+        {"patient_id": patient_id, "dose": 1, "slot_id": slot_id, "appointment_id": appointment_id}
     ]
     if second:
         rows.append(
@@ -206,6 +222,9 @@ def book(
         raise BookingError(
             409, "dose_already_booked", "this patient already holds that dose"
         ) from exc
+    first = conn.execute(TAKE_DOSE1, {"p_slot": slot_id, "p_now": now_s}).first()
+    if first is None:  # filled (or started) since it was read
+        raise _explain_dose1(conn, slot_id, now_s)
     return _shape(appointment_id, vaccine, "active", first, second)
 
 
@@ -241,8 +260,8 @@ def cancel(conn: Connection, patient_id: int, appointment_id: int) -> bool:
     if done is None:
         return False
     conn.execute(bookings.delete().where(bookings.c.appointment_id == appointment_id))
-    # Dose 1, then dose 2: the lock order of booking, so the two never deadlock.
-    for slot_id in done:
+    # Dose 2, then dose 1: the lock order of booking, so the two never deadlock.
+    for slot_id in reversed(tuple(done)):
         if slot_id is not None:
             conn.execute(FREE_SEAT, {"p_slot": slot_id})
     return True
