@@ -2,7 +2,8 @@
 
 Each check runs `replications` independent SimPy replications (streams from one SeedSequence),
 builds a 95% Student-t interval of the simulated value, and passes when the exact value lies in
-the interval or within 2% of the simulated mean (for intervals tighter than that). Little's law
+the interval or within 2% of the simulated mean (for intervals tighter than that). Runs start
+empty; the first 10% of each is a warm-up whose customers are not counted. Little's law
 (time-average L against lambda W measured in the same run) is checked on every model.
 
 - `mmc`: M/M/c on a SimPy `Resource` vs Erlang C (P(wait), Wq).
@@ -30,6 +31,7 @@ from simulations.waiting_room import WaitingRoom
 __all__ = ["Check", "checks_frame", "validate"]
 
 TOLERANCE = 0.02
+WARMUP_SHARE = 0.1  # of each run, discarded: runs start empty
 
 
 @dataclass(frozen=True)
@@ -302,7 +304,7 @@ def validate(
         iterator = tqdm(iterator, desc="validate", unit="model")
     for (name, run, params, exact), stream in iterator:
         rows = [
-            run(**params, warmup=50.0, rng=np.random.default_rng(s))
+            run(**params, warmup=WARMUP_SHARE * params["horizon"], rng=np.random.default_rng(s))
             for s in stream.spawn(replications)
         ]
         frame = pd.DataFrame(rows)
