@@ -16,16 +16,23 @@ def run_default(args: argparse.Namespace) -> int:
     duration = getattr(args, "duration", 10.0) or 10.0
     users = getattr(args, "users", 20) or 20
     out = Path(getattr(args, "out", None) or DEFAULT_OUT)
-    if duration <= 0 or users < 1:
-        raise ValueError("--duration must be > 0 and --users >= 1")
-    rate = getattr(args, "rate", 300.0) or 300.0
-    result = run_bench(duration, users, rate)
+    if duration <= 0 or users < 1 or (getattr(args, "rounds", 3) or 3) < 1:
+        raise ValueError("--duration must be > 0, --users and --rounds >= 1")
+    rounds = getattr(args, "rounds", 3) or 3
+    result = run_bench(duration, users, getattr(args, "rate", None), rounds)
     path = write_result(result, out)
-    lines = [f"one Locust process per variant, {duration:g}s each (requests per CPU-second):"]
+    lines = [
+        f"one Locust process per variant, {duration:g}s each, median of {rounds} rounds "
+        "(requests per CPU-second):"
+    ]
     for label, figures, ratio in (
         ("plain FastHttpUser", result.plain, 1.0),
         ("Patient journey overhead", result.patient_overhead, result.patient_overhead_ratio),
-        (f"open-model driver @{rate:g}/s", result.open_model, result.open_model_ratio),
+        (
+            f"open model @{result.open_model_offered_rps:g}/s",
+            result.open_model,
+            result.open_model_ratio,
+        ),
     ):
         lines.append(
             f"  {label:<28} {figures['requests_per_cpu_s']:8.0f} req/CPU-s "
@@ -35,6 +42,10 @@ def run_default(args: argparse.Namespace) -> int:
         f"  open model: {result.open_model_late} late, {result.open_model_dropped} dropped; "
         f"target >= {result.target_ratio:.2f} x plain: "
         f"{'met' if result.meets_target else 'NOT met'} (load average {result.load_average_1m:.1f})"
+    )
+    lines.append(
+        f"  open model / plain in every round: {result.open_model_ratio_all_rounds}; "
+        f"Patient / plain: {result.patient_overhead_ratio_all_rounds}"
     )
     lines.append(f"written to {path}")
     print("\n".join(lines), file=sys.stderr)
@@ -53,6 +64,9 @@ def register(group_sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per variant")
     parser.add_argument("--users", type=int, default=20, help="users of the closed variants")
-    parser.add_argument("--rate", type=float, default=300.0, help="open model: arrivals/s")
+    parser.add_argument(
+        "--rate", type=float, help="open model arrivals/s (default 0.8 x plain's wall rate)"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the three variants")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="JSON output path")
     parser.set_defaults(func=run_default)
