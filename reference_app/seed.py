@@ -164,6 +164,8 @@ def seed(engine: Engine, plan: SeedPlan) -> dict:
     schema.metadata.drop_all(engine)
     init_db(engine)
     with writing(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")  # a bulk load, not a request
         conn.execute(
             insert(schema.centers),
             [{k: v for k, v in c.items() if not k.startswith("_")} for c in centers],

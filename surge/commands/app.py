@@ -25,6 +25,7 @@ def _positive_int(text: str) -> int:
 def _seed(args: argparse.Namespace) -> int:
     from datetime import date
 
+    import psycopg
     from sqlalchemy.exc import SQLAlchemyError
 
     from reference_app.database import make_engine
@@ -39,11 +40,10 @@ def _seed(args: argparse.Namespace) -> int:
             engine,
             SeedPlan(centers=args.centers, days=args.days, seed=args.seed, first_day=first_day),
         )
-    except SQLAlchemyError as exc:
-        raise UsageError(
-            f"database error: {type(exc.orig if hasattr(exc, 'orig') else exc).__name__}: "
-            f"{str(getattr(exc, 'orig', exc)).strip().splitlines()[0] if str(exc).strip() else ''}"
-        ) from exc
+    except (SQLAlchemyError, psycopg.Error) as exc:
+        orig = getattr(exc, "orig", None) or exc
+        first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+        raise UsageError(f"cannot use the database: {first}") from exc
     finally:
         engine.dispose()
     print(json.dumps(report))
