@@ -20,6 +20,28 @@ def add_surge_arguments(parser) -> None:
         "(users) or the arrival driver (arrivals_per_s); written by `surge loadtest run`",
     )
     parser.add_argument(
+        "--scenario",
+        type=str,
+        default="",
+        env_var="SURGE_SCENARIO",
+        help="open_locustfile.py: replay this scenario's arrival curve (built-in name or TOML) "
+        "and use its patient behaviour, unless --load-profile is given",
+    )
+    parser.add_argument(
+        "--replay-scale",
+        type=float,
+        default=0.0005,
+        env_var="SURGE_REPLAY_SCALE",
+        help="--scenario replay: load-test visitors per real visitor",
+    )
+    parser.add_argument(
+        "--replay-compress",
+        type=float,
+        default=60.0,
+        env_var="SURGE_REPLAY_COMPRESS",
+        help="--scenario replay: real seconds played per wall second",
+    )
+    parser.add_argument(
         "--arrival-rate",
         type=float,
         default=0.0,
