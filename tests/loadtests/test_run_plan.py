@@ -1,0 +1,79 @@
+from pathlib import Path
+
+import pytest
+
+from loadtests.run_plan import RunOptions, locust_command, plan_run
+from simulations.scenario import load_scenario
+
+
+@pytest.fixture(scope="module")
+def smoke():
+    return load_scenario("smoke")
+
+
+def options(**kw) -> RunOptions:
+    return RunOptions(scenario="smoke", out_dir=Path("/tmp/out"), start_app="sqlite", **kw)
+
+
+def test_no_users_or_rate_replays_the_scenario_scaled_and_compressed(smoke):
+    plan = plan_run(options(scale=0.005, compress=120), smoke)
+    assert plan.model == "open" and plan.profile.kind == "replay"
+    assert plan.duration_s == pytest.approx(smoke.duration_min * 60 / 120)
+    assert plan.expected_arrivals == pytest.approx(plan.profile.integral())
+    assert plan.waiting_room_rate_per_s == pytest.approx(
+        smoke.platform.admission_rate_per_s * 0.005 * 120
+    )
+    # patience and back-off are compressed like the clock
+    assert plan.behaviour.wr_patience_s == pytest.approx(
+        smoke.behaviour.wr_patience_mean_min * 60 / 120
+    )
+
+
+def test_rate_gives_an_open_soak_and_users_a_closed_ramp(smoke):
+    plan = plan_run(options(rate=12.0, duration="45s"), smoke)
+    assert (plan.model, plan.profile.kind, plan.profile.unit) == ("open", "soak", "arrivals_per_s")
+    assert plan.duration_s == 45 and plan.waiting_room_rate_per_s == 0
+    plan = plan_run(options(users=20), smoke)
+    assert (plan.model, plan.profile.kind, plan.profile.unit) == ("closed", "ramp", "users")
+    assert plan.duration_s == 60 and plan.profile.peak == 20
+
+
+def test_steps_take_levels_and_hold(smoke):
+    plan = plan_run(options(users=1, shape="steps", levels="5,10,20,40", hold="30s"), smoke)
+    assert [w.level for w in plan.profile.windows()] == [5, 10, 20, 40]
+    assert plan.duration_s == 120
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"users": 5, "rate": 2.0}, "not both"),
+        ({"users": 5, "shape": "replay"}, "replay"),
+        ({"rate": 2.0, "shape": "steps"}, "--levels"),
+        ({"rate": 2.0, "shape": "zigzag"}, "unknown --shape"),
+        ({"rate": 2.0, "duration": "soon"}, "invalid duration"),
+        ({"workers": -1}, "--workers"),
+    ],
+)
+def test_inconsistent_options_are_rejected_with_a_clear_message(smoke, kw, message):
+    with pytest.raises(ValueError, match=message):
+        plan_run(options(**kw), smoke)
+
+
+def test_host_and_start_app_are_exclusive(smoke):
+    with pytest.raises(ValueError, match="exactly one"):
+        plan_run(RunOptions(scenario="smoke", out_dir=Path("/x")), smoke)
+
+
+def test_locust_commands_for_open_closed_and_distributed_runs(smoke):
+    open_plan = plan_run(options(rate=5.0, workers=2), smoke)
+    master = locust_command(open_plan, "http://h", Path("/o"), "master", 5599)
+    assert "--master" in master and master[master.index("--expect-workers") + 1] == "2"
+    assert master[master.index("--arrival-users") + 1] == "2"
+    assert master[master.index("-u") + 1] == "4"  # 2 drivers + CenterAdmin + Practitioner
+    worker = locust_command(open_plan, "http://h", Path("/o"), "worker", 5599)
+    assert "--worker" in worker and "--headless" not in worker
+    closed = locust_command(plan_run(options(users=3), smoke), "http://h", Path("/o"))
+    assert closed[closed.index("-f") + 1].split(",")[0].endswith("loadtests/locustfile.py")
+    assert "locust_shape.py" in closed[closed.index("-f") + 1]
+    assert "-t" not in closed  # the shape ends the run
