@@ -126,6 +126,8 @@ def _direct_process(
     url: str, patient_ids: list[int], slots: list[int], threads: int, duration_s: float, barrier
 ) -> dict:  # noqa: ANN001
     """One process of the direct path: `threads` threads booking through the query layer."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from reference_app.bookings import BookingError, book
     from reference_app.database import make_engine, writing
 
@@ -156,6 +158,8 @@ def _direct_process(
                 counts["commit"] += 1
             except BookingError as exc:
                 counts[exc.error] += 1
+            except SQLAlchemyError as exc:  # e.g. a lock wait over the statement timeout
+                counts[f"db_error:{type(exc).__name__}"] += 1
         with lock:
             latencies.extend(mine)
             outcomes.update(counts)
@@ -303,6 +307,7 @@ def bench_backend(url: str, backend: str, concurrency: int, duration_s: float, l
     admin_key, data_key = fresh_keys()
     print(f"[{backend}] preparing dataset and {patients} patients...", file=sys.stderr, flush=True)
     data = _prepare(url, patients, data_key)
+    load_before = round(os.getloadavg()[0], 1)
     half = len(data["patient_ids"]) // 2
     direct_ids, http_tokens = data["patient_ids"][:half], data["tokens"][half:]
     per_load = max(1, half // len(loads))
@@ -348,6 +353,7 @@ def bench_backend(url: str, backend: str, concurrency: int, duration_s: float, l
         run.update(
             concurrency=concurrency, duration_s=duration_s, server_workers=workers, generator_processes=processes,
             ratio=round(http / direct, 3) if direct else None, invariants=run_checks,
+            load_average_1m={"before": load_before, "after": round(os.getloadavg()[0], 1)},
         )  # fmt: skip
     return runs
 
