@@ -90,36 +90,64 @@ class _Gone(Exception):
         self.outcome = outcome
 
 
+STALE_CONNECTION = "stale_connection_retry"
+
+
+def _stale(response) -> bool:
+    """The server had closed this pooled keep-alive connection before the request was sent."""
+    error = getattr(response, "error", None)
+    return error is not None and type(error).__name__ in (
+        "HTTPConnectionClosed",
+        "ConnectionResetError",
+        "BrokenPipeError",
+    )
+
+
 def _call(client, method: str, path: str, name: str, ok: tuple[int, ...], check=None, **kwargs):
     """One checked request: returns (status, json body or None, headers).
 
     Statuses in `ok` plus the protocol answers (503 waiting_room, 429 rate_limited) are
     correct; anything else, or a body that is not the expected JSON, is a Locust failure.
     `check(body)` may return a failure message for an answer with an ok status.
+
+    A request sent on a pooled connection the server had already closed (its keep-alive
+    timeout) is sent again once, as browsers do; the lost attempt is recorded under
+    `stale_connection_retry`, not as a failure of the route. (Bookings carry an
+    Idempotency-Key, so a retry can never book twice.)
     """
-    with client.request(method, path, name=name, catch_response=True, **kwargs) as r:
-        status = r.status_code or 0
-        body = None
-        try:
-            body = r.json() if r.content else None
-        except ValueError:
-            r.failure(f"{name}: {status} response is not JSON")
-            return status, None, r.headers or {}
-        code = body.get("error") if isinstance(body, dict) else None
-        problem = check(body) if status in ok and check is not None else None
-        if problem:
-            r.failure(f"{name}: {problem}")
-        elif status in ok:
-            r.success()
-        elif status == 503 and code == "waiting_room":
-            r.success()  # the gate said "queue first": a correct answer
-        elif status == 429 and code == "rate_limited" or status == 409 and code is not None:
-            r.success()
-        elif status == 0:
-            r.failure(f"{name}: no response ({getattr(r, 'error', None)!r})")
-        else:
-            r.failure(f"{name}: unexpected {status} {code or ''}".strip())
-        return status, body, r.headers or {}
+    for attempt in range(2):
+        with client.request(method, path, name=name, catch_response=True, **kwargs) as r:
+            status = r.status_code or 0
+            if status == 0 and attempt == 0 and _stale(r):
+                r.request_meta["name"] = STALE_CONNECTION
+                r.success()
+                continue
+            return _judge(r, status, name, ok, check)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _judge(r, status: int, name: str, ok: tuple[int, ...], check):
+    body = None
+    try:
+        body = r.json() if r.content else None
+    except ValueError:
+        r.failure(f"{name}: {status} response is not JSON")
+        return status, None, r.headers or {}
+    code = body.get("error") if isinstance(body, dict) else None
+    problem = check(body) if status in ok and check is not None else None
+    if problem:
+        r.failure(f"{name}: {problem}")
+    elif status in ok:
+        r.success()
+    elif status == 503 and code == "waiting_room":
+        r.success()  # the gate said "queue first": a correct answer
+    elif status == 429 and code == "rate_limited" or status == 409 and code is not None:
+        r.success()
+    elif status == 0:
+        r.failure(f"{name}: no response ({getattr(r, 'error', None)!r})")
+    else:
+        r.failure(f"{name}: unexpected {status} {code or ''}".strip())
+    return status, body, r.headers or {}
 
 
 def _retry_after_s(headers, default: float) -> float:

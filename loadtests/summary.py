@@ -231,8 +231,15 @@ def build_summary(run: RunData, extra: dict[str, Any], slo: Any) -> dict[str, An
         "steps": step_aggregates(run.requests, profile, run.start_epoch_s)
         if profile and profile.kind in STEPPED_KINDS
         else [],
-        "notes": run.plan.get("notes", []),
+        "notes": list(run.plan.get("notes", [])),
     }
+    started = summary["arrivals"]["started"]
+    if started and summary["arrivals"]["late"] > 0.1 * started:
+        summary["notes"].append(
+            f"the load generator fell behind: {summary['arrivals']['late']} of {started} "
+            "arrivals started late, and their lag counts in the latencies; give it more CPU "
+            "(--workers, another machine) to measure the app alone"
+        )
     verdict = judge(measured_of(summary), SloTargets.from_object(slo))
     summary["slo"] = {"passed": verdict.passed, "rules": verdict.to_records()}
     return summary
