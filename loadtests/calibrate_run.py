@@ -29,15 +29,31 @@ SEED_ARGS = ("--centers", "40", "--days", "7")
 
 @dataclass(frozen=True)
 class StepPlan:
+    """Levels held `hold_s` each. With `passes` > 1 every level runs once per pass, in a fresh
+    random order per pass (seeded), so a drift of background load on a shared machine spreads
+    over all levels instead of looking like contention at the last ones."""
+
     levels: tuple[int, ...]
     hold_s: float = 20.0
     settle_s: float = 5.0
+    passes: int = 1
+    order_seed: int = 0
 
     def __post_init__(self) -> None:
         if not self.levels or any(n < 1 for n in self.levels):
             raise ValueError("step levels must be positive integers")
         if self.hold_s <= self.settle_s or self.settle_s < 0:
             raise ValueError("hold must be longer than settle, and settle >= 0")
+        if self.passes < 1:
+            raise ValueError("passes must be >= 1")
+
+    def schedule(self) -> tuple[int, ...]:
+        if self.passes == 1:
+            return tuple(self.levels)
+        import numpy as np
+
+        rng = np.random.default_rng(np.random.SeedSequence(self.order_seed))
+        return tuple(int(n) for _ in range(self.passes) for n in rng.permutation(self.levels))
 
 
 def free_port() -> int:
@@ -120,7 +136,7 @@ def run_steps(host: str, plan: StepPlan, out_dir: Path, meta: dict | None = None
     out_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
-        "SURGE_STEPS": ",".join(str(n) for n in plan.levels),
+        "SURGE_STEPS": ",".join(str(n) for n in plan.schedule()),
         "SURGE_HOLD_S": str(plan.hold_s),
         "SURGE_RECORD_DIR": str(out_dir),
     }
@@ -128,7 +144,7 @@ def run_steps(host: str, plan: StepPlan, out_dir: Path, meta: dict | None = None
         sys.executable, "-m", "locust", "-f", str(STEPS_LOCUSTFILE), "--headless", "-H", host,
         "--only-summary", "--csv", str(out_dir / "locust"), "--loglevel", "WARNING",
     ]  # fmt: skip
-    timeout = plan.hold_s * len(plan.levels) + 120
+    timeout = plan.hold_s * len(plan.schedule()) + 120
     with (out_dir / "locust.log").open("wb") as log:
         done = subprocess.run(cmd, env=env, stdout=log, stderr=log, timeout=timeout)
     if not (out_dir / "steps.csv").is_file():
@@ -138,6 +154,7 @@ def run_steps(host: str, plan: StepPlan, out_dir: Path, meta: dict | None = None
     record = {
         "host": host,
         "levels": list(plan.levels),
+        "schedule": list(plan.schedule()),
         "hold_s": plan.hold_s,
         "settle_s": plan.settle_s,
         "think_time_s": 0.0,

@@ -35,18 +35,19 @@ class StepRun:
     meta: dict
 
     def summary(self) -> pd.DataFrame:
-        """Per step: users, window, requests, failures, throughput and latency percentiles."""
+        """Per load level (user count, pooled over its steps when a level ran more than once):
+        steps, steady window, requests, failures, throughput and latency percentiles."""
         rows = []
-        for step in self.steps.itertuples(index=False):
-            r = self.requests[self.requests["step"] == step.step]
+        windows = (self.steps["end_s"] - self.steps["window_start_s"]).groupby(self.steps["users"])
+        for users, duration in windows.sum().items():
+            r = self.requests[self.requests["users"] == users]
             ok = r[r["ok"]]
-            duration = float(step.end_s - step.window_start_s)
             lat = ok["response_ms"].to_numpy()
             rows.append(
                 {
-                    "step": int(step.step),
-                    "users": int(step.users),
-                    "window_s": duration,
+                    "users": int(users),
+                    "steps": int((self.steps["users"] == users).sum()),
+                    "window_s": float(duration),
                     "requests": len(r),
                     "failures": int((~r["ok"]).sum()),
                     "throughput_per_s": len(ok) / duration if duration > 0 else np.nan,

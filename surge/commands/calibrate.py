@@ -62,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="concurrency levels to run (default 1,2,4,8,16,32)")  # fmt: skip
     v.add_argument("--holdout", type=int, default=1, help="highest levels held out (default 1)")
     v.add_argument("--hold", type=_duration_s, default=20.0, help="time per level (default 20s)")
+    v.add_argument("--passes", type=int, default=1,
+                   help="run every level this many times, in a random order per pass (default 1: "
+                   "ascending); 2+ spreads background-load drift over all levels")  # fmt: skip
     v.add_argument("--workers", type=int, default=1, help="app worker processes (default 1)")
     v.add_argument(
         "--replications", type=int, default=5, help="simulation replications (default 5)"
@@ -147,7 +150,13 @@ def _validate(args: argparse.Namespace) -> int:
     if args.holdout < 1 or args.workers < 1 or args.replications < 1:
         raise UsageError("--holdout, --workers and --replications must be >= 1")
     settle = args.settle if args.settle is not None else min(5.0, args.hold / 4)
-    plan = StepPlan(levels=tuple(args.levels), hold_s=args.hold, settle_s=settle)
+    plan = StepPlan(
+        levels=tuple(args.levels),
+        hold_s=args.hold,
+        settle_s=settle,
+        passes=args.passes,
+        order_seed=args.seed,
+    )
     result = validate(
         args.out,
         plan,
