@@ -65,6 +65,7 @@ code { background: #f4f4f4; padding: 0 0.25em; border-radius: 3px; font-size: 0.
 .pass { color: #0a7a2f; font-weight: 600; } .fail { color: #b3261e; font-weight: 600; }
 .missing { color: #8a6d00; } figure { margin: 1em 0; } img { max-width: 100%; border: 1px solid #eee; }
 img.broken { outline: 3px solid #b3261e; } figcaption { font-size: 0.9em; color: #555; }
+.figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(480px, 1fr)); gap: 0 1em; }
 """
 
 
@@ -137,6 +138,13 @@ def _figure(src: str, caption: str) -> str:
         f'<figure><img src="{_e(src)}" alt="{_e(caption)}" loading="eager">'
         f"<figcaption>{_e(caption)}</figcaption></figure>"
     )
+
+
+def _figures(items: Sequence[tuple[str, str]]) -> str:
+    """Figures side by side (two per row on a wide screen)."""
+    if not items:
+        return ""
+    return '<div class="figures">' + "".join(_figure(s, c) for s, c in items) + "</div>"
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -297,8 +305,8 @@ def _loadtest_section(out_dir: Path) -> str:
                 ],
             )
         )
-    for name, caption in loadtest_figures(run_dir, out_dir / "loadtest_figures"):
-        parts.append(_figure(f"loadtest_figures/{name}", caption))
+    figures = loadtest_figures(run_dir, out_dir / "loadtest_figures")
+    parts.append(_figures([(f"loadtest_figures/{name}", caption) for name, caption in figures]))
     return "".join(parts)
 
 
@@ -351,9 +359,8 @@ def _sim_section(out_dir: Path) -> str:
         "arrivals.png": "The scenario's arrival curve",
         "waits.png": "Waiting-room waits of sampled visitors",
     }
-    for name in SIM_IMAGES:
-        if (out_dir / "sim" / name).is_file():
-            parts.append(_figure(f"sim/{name}", captions[name]))
+    present = [n for n in SIM_IMAGES if (out_dir / "sim" / n).is_file()]
+    parts.append(_figures([(f"sim/{n}", captions[n]) for n in present]))
     return "".join(parts)
 
 

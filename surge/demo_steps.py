@@ -57,12 +57,14 @@ def demo_steps(out_dir: Path, quick: bool = False) -> list[DemoStep]:
         replay = ["--scale", "0.00002", "--compress", "360", "--duration", "20s"]
         sim = ["--set", "scale=0.01", "--set", "model.tick_s=15"]
         sized, target = "smoke", "waiting_room_p95_min<=2"
+        sized_label = "smoke"
         platform = ["--points", "3", "--refine", "0"]
         timeout_s = 240.0
     else:
         replay = ["--scale", "0.00005", "--compress", "120"]
         sim = []
         sized = str(sizing_scenario(out_dir / "size"))
+        sized_label = f"{SCENARIO} at 1/10 scale"
         target = "waiting_room_p95_min<=15"
         platform = ["--points", "4", "--refine", "2"]
         timeout_s = 900.0
@@ -91,7 +93,7 @@ def demo_steps(out_dir: Path, quick: bool = False) -> list[DemoStep]:
         ),
         DemoStep(
             "size-platform",
-            f"Sizing: the smallest waiting-room admission rate meeting {target} ({sized})",
+            f"Sizing: the smallest waiting-room admission rate meeting {target} ({sized_label})",
             (
                 "size",
                 "platform",

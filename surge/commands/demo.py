@@ -7,7 +7,9 @@ prints. `run_app_demo` (seed, serve, book through HTTP) is reusable on its own.
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 
@@ -79,6 +81,11 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"    -> {record.outcome} (exit {record.exit_code}) in {record.seconds:.0f} s")
 
     page = write_index(out, records, walkthrough)
+    (out / "steps.json").write_text(
+        json.dumps({"steps": [asdict(r) for r in records], "walkthrough": walkthrough}, indent=2)
+        + "\n",
+        encoding="utf-8",
+    )
     elapsed = time.perf_counter() - started
     print(f"demo finished in {elapsed:.0f} s")
     for record in records:
