@@ -76,6 +76,7 @@ def test_sigkill_mid_surge_loses_no_confirmed_booking(database_url: str, serve) 
     confirmed, cut = result[0]
     assert cut > 0, "the kill should interrupt requests in flight"
     assert 0 < len(confirmed) < PATIENTS
+    print(f"crash: {len(confirmed)} bookings confirmed, {cut} requests cut by SIGKILL")
 
     with serve(database_url, keys=keys) as app:
         api = api_for(app)
