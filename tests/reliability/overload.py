@@ -145,12 +145,13 @@ async def _journey(
     intended: float,
     waiting_room: bool,
     ends_at: float,
+    refresher: bool = False,
 ) -> None:
     try:
         if not waiting_room:
             await _register_and_book(http, tally, slot_ids, {}, intended)
             return
-        if tally.arrivals % 10 == 0:  # a sample of refreshers try to book without a pass
+        if refresher:  # a sample of visitors (refreshers) try to book without a pass first
             shed_started = time.monotonic()
             shed = await http.post("/appointments", json={"slot_id": slot_ids[0]})
             tally.shed_latency_s.append(time.monotonic() - shed_started)
@@ -212,7 +213,15 @@ async def open_loop(
             tally.arrivals += 1
             tasks.append(
                 asyncio.create_task(
-                    _journey(http, tally, slot_ids, intended, waiting_room, ends_at)
+                    _journey(
+                        http,
+                        tally,
+                        slot_ids,
+                        intended,
+                        waiting_room,
+                        ends_at,
+                        refresher=tally.arrivals % 10 == 0,
+                    )
                 )
             )
         await asyncio.gather(*tasks)
