@@ -49,7 +49,7 @@ from simulations.slots import Slots
 from simulations.waiting_room import WaitingRoom
 from simulations.web_tier import Tier
 
-__all__ = ["OpeningDay", "RunResult", "run_replications", "simulate"]
+__all__ = ["OpeningDay", "RunResult", "run_replications", "simulate", "streams"]
 
 STREAMS = ("arrivals", "queue", "sessions", "slots", "outcomes", "records")
 
@@ -67,9 +67,7 @@ def simulate(
     """One replication. Each model component draws from its own stream of `seed`, so variants
     run with the same seed share arrivals and behaviour (common random numbers). `progress`
     shows a bar over simulated minutes."""
-    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    streams = zip(STREAMS, seq.spawn(len(STREAMS)), strict=True)
-    rngs = {name: np.random.default_rng(s) for name, s in streams}
+    rngs = {name: np.random.default_rng(s) for name, s in zip(STREAMS, streams(seed), strict=True)}
     day = OpeningDay(scenario.scaled(), rngs)
     env = simpy.Environment()
     env.process(arrive(env, day))
@@ -79,6 +77,16 @@ def simulate(
         env.process(report(env, day))
     env.run(until=day.n_ticks * day.tick_s)
     return day.result()
+
+
+def streams(seed: int | np.random.SeedSequence) -> list[np.random.SeedSequence]:
+    """One child per entry of `STREAMS`, derived without spawning: `seed` is not mutated, so the
+    same SeedSequence passed twice gives the same streams (what `seq.spawn` would give first)."""
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return [
+        np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, i), pool_size=seq.pool_size)
+        for i in range(len(STREAMS))
+    ]
 
 
 def run_replications(

@@ -54,6 +54,16 @@ def test_same_seed_gives_the_same_run_and_another_seed_does_not():
     assert a.kpis["visitors"] != c.kpis["visitors"]
 
 
+def test_the_same_seed_sequence_object_passed_twice_gives_the_same_run():
+    scenario = load_scenario("smoke", ["duration_min=30"])
+    seq = np.random.SeedSequence(5)
+    first, second = simulate(scenario, seq), simulate(scenario, seq)
+    assert first.kpis == second.kpis
+    assert first.timeseries.equals(second.timeseries)
+    assert seq.n_children_spawned == 0  # not mutated: common random numbers survive reuse
+    assert simulate(scenario, 5).kpis == first.kpis
+
+
 def test_variants_share_arrivals_through_common_random_numbers():
     base = load_scenario("smoke", ["duration_min=30"])
     faster = load_scenario("smoke", ["duration_min=30", "platform.admission_rate_per_s=50"])
