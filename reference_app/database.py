@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from reference_app import schema
 from reference_app.vaccines import DEFAULT_VACCINES
@@ -84,10 +85,17 @@ def writing(engine: Engine) -> Iterator[Connection]:
                 yield conn
         return
     lock = _SQLITE_WRITERS.setdefault(id(engine), threading.Lock())
-    with lock, engine.connect() as conn:
-        conn.execution_options(surge_write=True)
-        with conn.begin():
-            yield conn
+    # Bounded like every other wait: when another process holds the file's write lock, each
+    # queued thread must not add its own busy timeout to the ones ahead of it.
+    if not lock.acquire(timeout=engine.pool.timeout()):  # type: ignore[attr-defined]
+        raise PoolTimeoutError("timed out waiting for this process's SQLite writer lock")
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(surge_write=True)
+            with conn.begin():
+                yield conn
+    finally:
+        lock.release()
 
 
 @contextmanager
