@@ -1,9 +1,17 @@
 """Validation against exact theory: the model's building blocks in configurations with exact answers.
 
-Each check runs `replications` independent SimPy replications (streams from one SeedSequence),
-builds a 95% Student-t interval of the simulated value, and passes when the exact value lies in
-the interval or within 2% of the simulated mean (for intervals tighter than that). Runs start
-empty; the first 10% of each is a warm-up whose customers are not counted. Little's law
+Each check runs `replications` independent SimPy replications (streams from one SeedSequence)
+and builds a Student-t interval of the simulated value. The checks are simultaneous: with m
+checks (21 by default), each interval has level 1 - 0.05/m (Bonferroni), so the whole family
+covers every exact value with probability >= 95% and one run passes by chance, not fails by
+chance. A check passes when the exact value lies in its interval or within 2% of the simulated
+mean (for intervals tighter than that).
+
+Runs start empty, so each discards a warm-up `warmup` (model time units, arrivals before it are
+not counted). The c=10 systems at lam=9 relax with time constant 1/(sqrt(c mu) - sqrt(lam))^2
+= 38 (heavy-traffic M/M/c); the full warm-up 500 is 13 of them (bias ~e^-13 of the initial
+offset), the quick one 200 is 5 (bias < 1% of the offset, well inside the quick intervals).
+The retrial queue runs on a 5x longer time scale (mean orbit time 7). Little's law
 (time-average L against lambda W measured in the same run) is checked on every model.
 
 - `mmc`: M/M/c on a SimPy `Resource` vs Erlang C (P(wait), Wq).
@@ -28,10 +36,14 @@ from simulations import queueing
 from simulations.replications import confidence_interval
 from simulations.waiting_room import WaitingRoom
 
-__all__ = ["Check", "checks_frame", "validate"]
+__all__ = ["Check", "FAMILY_LEVEL", "check_level", "checks_frame", "validate"]
 
 TOLERANCE = 0.02
-WARMUP_SHARE = 0.1  # of each run, discarded: runs start empty
+FAMILY_LEVEL = 0.95  # all checks at once (Bonferroni)
+# (warm-up, horizon) in model time units for the c=10 systems; the retrial queue runs 5x longer
+RUN_FULL = (500.0, 5_000.0)
+RUN_QUICK = (200.0, 600.0)
+RETRIAL_TIME_SCALE = 5.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,7 @@ class Check:
     mean: float
     ci_low: float
     ci_high: float
+    level: float = 0.95
 
     @property
     def passed(self) -> bool:
@@ -241,8 +254,14 @@ def _retrial(lam, mu, nu, horizon, warmup, rng) -> dict[str, float]:
     }
 
 
+def check_level(n_checks: int, family_level: float = FAMILY_LEVEL) -> float:
+    """Per-check interval level so that `n_checks` intervals hold together with `family_level`."""
+    return 1.0 - (1.0 - family_level) / n_checks
+
+
 def _cases(quick: bool) -> list[tuple[str, Callable, dict, dict[str, float]]]:
-    h = 1_000.0 if quick else 5_000.0
+    w, h = RUN_QUICK if quick else RUN_FULL
+    s = RETRIAL_TIME_SCALE
     a = queueing.erlang_a(9, 1, 10, 0.5)
     a_over = queueing.erlang_a(12, 1, 10, 0.5)
     k = queueing.mmck(9, 1, 10, 15)
@@ -252,37 +271,37 @@ def _cases(quick: bool) -> list[tuple[str, Callable, dict, dict[str, float]]]:
         (
             "mmc c=10 lam=9 mu=1",
             _mmc,
-            {"lam": 9, "mu": 1, "c": 10, "k": None, "horizon": h},
+            {"lam": 9, "mu": 1, "c": 10, "k": None, "horizon": h, "warmup": w},
             {"p_wait": queueing.erlang_c(10, 9), "wq": queueing.mmc_wait_mean(9, 1, 10)},
         ),
         (
             "erlang_a_waiting_room c=10 lam=9 theta=0.5",
             _erlang_a_waiting_room,
-            {"lam": 9, "mu": 1, "c": 10, "theta": 0.5, "horizon": h},
+            {"lam": 9, "mu": 1, "c": 10, "theta": 0.5, "horizon": h, "warmup": w},
             erlang_a_exact,
         ),
         (
             "erlang_a_waiting_room c=10 lam=12 theta=0.5",
             _erlang_a_waiting_room,
-            {"lam": 12, "mu": 1, "c": 10, "theta": 0.5, "horizon": h},
+            {"lam": 12, "mu": 1, "c": 10, "theta": 0.5, "horizon": h, "warmup": w},
             {"p_wait": a_over.p_wait, "p_abandon": a_over.p_abandon, "wq": a_over.wq},
         ),
         (
             "erlang_a_resource c=10 lam=9 theta=0.5",
             _erlang_a_resource,
-            {"lam": 9, "mu": 1, "c": 10, "theta": 0.5, "horizon": h},
+            {"lam": 9, "mu": 1, "c": 10, "theta": 0.5, "horizon": h, "warmup": w},
             erlang_a_exact,
         ),
         (
             "mmck c=10 K=15 lam=9",
             _mmc,
-            {"lam": 9, "mu": 1, "c": 10, "k": 15, "horizon": h},
+            {"lam": 9, "mu": 1, "c": 10, "k": 15, "horizon": h, "warmup": w},
             {"p_block": k.p_block, "wq": k.wq},
         ),
         (
             "retrial M/M/1 lam=0.7 nu=0.5",
             _retrial,
-            {"lam": 0.7, "mu": 1, "nu": 0.5, "horizon": 5 * h},
+            {"lam": 0.7, "mu": 1, "nu": 0.5, "horizon": s * h, "warmup": s * w},
             {"wait_mean": r.wait_mean, "p_busy": r.p_busy},
         ),
     ]
@@ -291,7 +310,8 @@ def _cases(quick: bool) -> list[tuple[str, Callable, dict, dict[str, float]]]:
 def validate(
     quick: bool = False, replications: int = 10, seed: int = 2021, progress: bool = False
 ) -> list[Check]:
-    """Run every case; returns one `Check` per (model, metric), Little's law included."""
+    """Run every case; returns one `Check` per (model, metric), Little's law included, each
+    with its Bonferroni-adjusted interval (`Check.level`)."""
     if replications < 2:
         raise ValueError(f"replications: need >= 2 for an interval (got {replications})")
     cases = _cases(quick)
@@ -302,15 +322,13 @@ def validate(
         from tqdm import tqdm
 
         iterator = tqdm(iterator, desc="validate", unit="model")
+    level = check_level(sum(len(exact) + 1 for _, _, _, exact in cases))
     for (name, run, params, exact), stream in iterator:
-        rows = [
-            run(**params, warmup=WARMUP_SHARE * params["horizon"], rng=np.random.default_rng(s))
-            for s in stream.spawn(replications)
-        ]
+        rows = [run(**params, rng=np.random.default_rng(s)) for s in stream.spawn(replications)]
         frame = pd.DataFrame(rows)
         for metric, value in {**exact, "littles_law": 1.0}.items():
-            mean, low, high = confidence_interval(frame[metric].to_numpy())
-            checks.append(Check(name, metric, float(value), mean, low, high))
+            mean, low, high = confidence_interval(frame[metric].to_numpy(), level)
+            checks.append(Check(name, metric, float(value), mean, low, high, level))
     return checks
 
 
@@ -324,6 +342,7 @@ def checks_frame(checks: list[Check]) -> pd.DataFrame:
                 "simulated": c.mean,
                 "ci_low": c.ci_low,
                 "ci_high": c.ci_high,
+                "level": c.level,
                 "passed": c.passed,
             }
             for c in checks

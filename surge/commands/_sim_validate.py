@@ -11,8 +11,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="check the model against Erlang C, Erlang A, M/M/c/K, M/M/1 retrial, Little's law",
         description=(
             "Simulate configurations with exact answers over >= 10 replications and print "
-            "simulated vs exact with 95%% confidence intervals. Exit 0 only when every exact value "
-            "lies in its interval (or within 2%% of the simulated mean)."
+            "simulated vs exact with confidence intervals, Bonferroni-adjusted so that all checks "
+            "together hold at 95%%. Exit 0 only when every exact value lies in its interval (or "
+            "within 2%% of the simulated mean)."
         ),
     )
     validate.add_argument("--quick", action="store_true", help="shorter runs (wider intervals)")
@@ -30,7 +31,12 @@ def validate_command(args: argparse.Namespace) -> int:
         quick=args.quick, replications=args.replications, seed=args.seed, progress=True
     )
     frame = checks_frame(checks)
-    print(f"{'model':44s} {'metric':12s} {'exact':>10s} {'simulated':>10s} {'95% CI':>23s}  ok")
+    level = f"{100 * frame['level'].iloc[0]:.2f}% CI"
+    print(
+        f"{len(frame)} simultaneous checks, {args.replications} replications each: "
+        f"Bonferroni intervals at {level} per check (95% for the family)"
+    )
+    print(f"{'model':44s} {'metric':12s} {'exact':>10s} {'simulated':>10s} {level:>23s}  ok")
     for row in frame.itertuples():
         interval = f"[{row.ci_low:.5g}, {row.ci_high:.5g}]"
         mark = "yes" if row.passed else "NO"

@@ -1,4 +1,4 @@
-from simulations.validation import Check, checks_frame, validate
+from simulations.validation import Check, check_level, checks_frame, validate
 
 
 def test_quick_validation_agrees_with_exact_theory():
@@ -10,6 +10,12 @@ def test_quick_validation_agrees_with_exact_theory():
     for name in ("mmc", "erlang_a_waiting_room", "erlang_a_resource", "mmck", "retrial"):
         assert name in models
     assert (frame["metric"] == "littles_law").sum() == frame["model"].nunique()
+    assert (frame["level"] == check_level(len(frame))).all()  # Bonferroni over all checks
+
+
+def test_bonferroni_level_keeps_the_family_at_95_percent():
+    assert check_level(1) == 0.95
+    assert check_level(21) == 1 - 0.05 / 21
 
 
 def test_a_check_fails_when_the_exact_value_is_outside_the_interval_and_not_close():
