@@ -1,7 +1,7 @@
 """The reference app as a subprocess under test: seeded, served on a free port, stopped after.
 
-A black box: `surge app seed` and `surge app serve` subprocesses (through the app's
-process-level launcher), `GET /healthz` to know it is up. SQLite lives in a file of the run
+A black box: `surge app seed` and `surge app serve` subprocesses (loadtests/app_server.py),
+`GET /healthz` to know it is up, SIGTERM to stop. SQLite lives in a file of the run
 directory; PostgreSQL gets a fresh database (random name) on the given server, dropped after.
 """
 
@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from loadtests.app_server import served_app
 
 __all__ = ["AppUnderTest", "postgres_server_url", "started_app"]
 
@@ -95,8 +97,6 @@ def started_app(
 ) -> Iterator[AppUnderTest]:
     """Seed `centres` centres (at most SEED_CENTRES_MAX) with SEED_DAYS days of slots and serve
     the app (per-address rate limit off: the load comes from one address)."""
-    from reference_app.launcher import served_app
-
     log_path = run_dir / "app.log"
     extra = ["--rate-limit-ip", "0"]
     if waiting_room_rate_per_s > 0:
