@@ -27,6 +27,9 @@ class ServeOptions:
     rate_limit_ip_per_min: int = 600
     dev: bool = False
     db_pool_size: int = 10
+    # Idle keep-alive connections stay open this long; uvicorn's 5 s default closes pooled
+    # connections that clients (and load generators) are about to reuse.
+    keep_alive_s: int = 30
 
 
 def masked(url: str) -> str:
@@ -99,6 +102,7 @@ def serve(options: ServeOptions) -> int:
         access_log=False,  # paths carry queue tickets; addresses identify people
         log_level="warning",
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=options.keep_alive_s,
         app_dir=str(Path.cwd()),
     )
     return 0
