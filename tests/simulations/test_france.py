@@ -36,9 +36,9 @@ def test_waiting_room_waits_reach_15_minutes_at_the_peak(france):
     assert france.kpis["lost_visitors"] == 0
 
 
-def test_the_peak_comes_from_the_admission_rate_not_a_constant():
-    quarter = ["scale=0.25"]  # visitors, capacities and centres all scaled by 1/4
+def test_the_peak_comes_from_the_admission_rate_not_a_constant(france):
+    quarter = ["scale=0.25", "duration_min=60"]  # visitors, capacities, centres all scaled by 1/4
     slower = load_scenario("france-2021-07-12", [*quarter, "platform.admission_rate_per_s=400"])
     run = simulate(slower, 1)  # 400/s at scale 1/4 = 100/s, an eighth of the default rate
     assert run.kpis["peak_bookings_per_min"] < 0.7 * 20_000 / 4
-    assert run.kpis["wr_wait_peak_min"] > 30
+    assert run.kpis["wr_wait_peak_min"] > france.kpis["wr_wait_peak_min"] + 5
