@@ -69,6 +69,9 @@ def run_loadtest(options: RunOptions, echo: Callable[[str], None] = print) -> in
     plan = plan_run(options, scenario)
     if options.baseline is not None and not (options.baseline / "requests.csv").exists():
         raise FileNotFoundError(f"baseline {options.baseline} has no requests.csv")
+    from loadtests.compare import named_rule
+
+    rule = named_rule(options.compare_rule)
     from loadtests.run import check_reachable, execute
 
     if options.host:
@@ -84,7 +87,7 @@ def run_loadtest(options: RunOptions, echo: Callable[[str], None] = print) -> in
     summary["command"] = {"wall_s": extra["wall_s"], "locust_exit_code": extra["locust_exit_code"]}
     code = EXIT_PASS if summary["slo"]["passed"] else EXIT_SLO
     if options.baseline is not None:
-        summary["baseline"] = compare_dirs(options.out_dir, options.baseline)
+        summary["baseline"] = compare_dirs(options.out_dir, options.baseline, rule)
         if code == EXIT_PASS and summary["baseline"]["regression"]:
             code = EXIT_REGRESSION
     summary["exit_code"] = code

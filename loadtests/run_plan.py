@@ -48,6 +48,7 @@ class RunOptions:
     hold: str | None = None
     workers: int = 0
     baseline: Path | None = None
+    compare_rule: str = "default"  # a name in loadtests.compare.RULES
     db: str | None = None
     seed: int | None = None
     overrides: tuple[str, ...] = ()

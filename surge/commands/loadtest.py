@@ -8,6 +8,7 @@ from pathlib import Path
 
 from surge.cli import UsageError
 
+RULE_NAMES = ("default", "shared")  # loadtests.compare.RULES (not imported: keeps --help fast)
 EPILOG = "exit codes: 0 pass, 1 SLO breached, 2 bad usage or config, 3 regression vs baseline"
 
 
@@ -55,6 +56,7 @@ def _run(args: argparse.Namespace) -> int:
         hold=args.hold,
         workers=workers,
         baseline=Path(args.baseline) if args.baseline else None,
+        compare_rule=args.compare_rule,
         db=args.db,
         seed=args.seed,
         overrides=tuple(args.set or ()),
@@ -64,14 +66,19 @@ def _run(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     import json
+    from dataclasses import replace
 
-    from loadtests.compare import CompareRule
+    from loadtests.compare import named_rule
     from loadtests.loadtest import EXIT_PASS, EXIT_REGRESSION, compare_dirs
 
     for path in (args.run, args.baseline):
         if not Path(path).is_dir():
             raise UsageError(f"{path} is not a directory")
-    rule = CompareRule(min_ratio=args.min_ratio, alpha=args.alpha)
+    rule = named_rule(args.rule)
+    if args.min_ratio is not None:
+        rule = replace(rule, min_ratio=args.min_ratio)
+    if args.alpha is not None:
+        rule = replace(rule, alpha=args.alpha)
     result = compare_dirs(Path(args.run), Path(args.baseline), rule)
     for c in result["routes"]:
         ratio = f"x{c['p50_ratio']:.2f}" if c["p50_ratio"] else "-"
@@ -141,6 +148,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--workers", default="0",
                      help="Locust distributed mode: a master and N worker processes")  # fmt: skip
     run.add_argument("--baseline", metavar="DIR", help="compare with this run/baseline directory")
+    run.add_argument("--compare-rule", choices=RULE_NAMES, default="default",
+                     help="baseline comparison rule: default, or shared (noise-tolerant, for a "
+                     "busy shared machine such as CI: x2.5 relative, x5 absolute)")  # fmt: skip
     run.add_argument("--db", metavar="URL", help="--start-app postgresql: server to create a db on")
     run.add_argument("--seed", type=int, help="seed of the load generator and of the app data")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -161,9 +171,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("run", help="run directory")
     compare.add_argument("baseline", help="baseline directory")
-    compare.add_argument("--min-ratio", type=_positive_float, default=1.5,
-                         help="median slow-down that counts (default 1.5)")  # fmt: skip
-    compare.add_argument("--alpha", type=_positive_float, default=0.001,
+    compare.add_argument("--rule", choices=RULE_NAMES, default="default",
+                         help="default (x1.5 relative, x3 absolute) or shared (noise-tolerant, "
+                         "for a busy shared machine such as CI: x2.5 relative, x5 absolute)")  # fmt: skip
+    compare.add_argument("--min-ratio", type=_positive_float,
+                         help="relative median slow-down that counts (overrides the rule's)")  # fmt: skip
+    compare.add_argument("--alpha", type=_positive_float,
                          help="significance level (default 0.001)")  # fmt: skip
     compare.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
     compare.set_defaults(func=_compare)

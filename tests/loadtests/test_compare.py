@@ -1,7 +1,9 @@
 import numpy as np
 import pandas as pd
+import pytest
 
-from loadtests.compare import CompareRule, compare_runs
+from loadtests.compare import RULES, CompareRule, compare_runs, named_rule
+from surge.commands.loadtest import RULE_NAMES
 
 
 def table(route_samples: dict[str, np.ndarray], error_share: float = 0.0, seed: int = 0):
@@ -90,3 +92,37 @@ def test_routes_with_few_samples_or_missing_on_one_side_are_not_judged():
     assert not result["regression"]
     verdicts = {r["route"]: r["verdict"] for r in result["routes"]}
     assert verdicts == {"book": "not judged", "cancel": "not judged"}
+
+
+def test_the_shared_machine_rule_tolerates_a_database_route_twice_slower_than_the_rest():
+    # a starved box: everything x2, the database-bound route x2 more; default calls it a regression
+    routes = {"book": 100, "search": 50, "availability": 40, "register": 80}
+    base = table({r: lognormal(m, 400, i) for i, (r, m) in enumerate(routes.items())})
+    slow = {r: 2 * m * (2 if r == "book" else 1) for r, m in routes.items()}
+    run = table({r: lognormal(m, 400, 10 + i) for i, (r, m) in enumerate(slow.items())})
+    assert compare_runs(run, base)["regressed_routes"] == ["book"]
+    assert not compare_runs(run, base, named_rule("shared"))["regression"]
+
+
+def test_the_shared_machine_rule_still_catches_a_route_four_times_slower():
+    routes = {"book": 100, "search": 50, "availability": 40, "register": 80}
+    base = table({r: lognormal(m, 400, i) for i, (r, m) in enumerate(routes.items())})
+    slow = {r: 1.5 * m * (4 if r == "book" else 1) for r, m in routes.items()}
+    run = table({r: lognormal(m, 400, 10 + i) for i, (r, m) in enumerate(slow.items())})
+    result = compare_runs(run, base, named_rule("shared"))
+    assert result["regressed_routes"] == ["book"]
+    assert result["rule"]["min_ratio"] == 2.5
+
+
+def test_the_shared_machine_rule_still_catches_a_uniform_six_fold_slowdown():
+    routes = {"book": 100, "search": 50, "availability": 40}
+    base = table({r: lognormal(m, 400, i) for i, (r, m) in enumerate(routes.items())})
+    run = table({r: lognormal(6 * m, 400, 10 + i) for i, (r, m) in enumerate(routes.items())})
+    result = compare_runs(run, base, named_rule("shared"))
+    assert result["regressed_routes"] == ["availability", "book", "search"]
+
+
+def test_rule_names_are_the_cli_choices_and_an_unknown_name_is_one_clear_error():
+    assert tuple(RULES) == RULE_NAMES
+    with pytest.raises(ValueError, match="unknown comparison rule 'lax'"):
+        named_rule("lax")
