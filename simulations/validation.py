@@ -3,8 +3,8 @@
 Each check runs `replications` independent SimPy replications (streams from one SeedSequence)
 and builds a Student-t interval of the simulated value. The checks are simultaneous: with m
 checks (21 by default), each interval has level 1 - 0.05/m (Bonferroni), so the whole family
-covers every exact value with probability >= 95% and one run passes by chance, not fails by
-chance. A check passes when the exact value lies in its interval or within 2% of the simulated
+covers every exact value with probability >= 95%: a correct model fails a run by chance at most
+5% of the time (with plain 95% intervals, ~66% of runs would have a miss). A check passes when the exact value lies in its interval or within 2% of the simulated
 mean (for intervals tighter than that).
 
 Runs start empty, so each discards a warm-up `warmup` (model time units, arrivals before it are
