@@ -34,11 +34,14 @@ class Patient(FastHttpUser):
     """One visitor after another: register, queue if needed, search, book, check, cancel."""
 
     weight = 20
-    wait_time = between(0.5, 2.0)
 
     def on_start(self) -> None:
         self.behaviour = behaviour_of(self.environment)
         self.rng = random.Random()
+
+    def wait_time(self) -> float:
+        low, high = self.behaviour.journey_pause_s
+        return self.rng.uniform(low, high)
 
     @task
     def book_a_vaccination(self) -> None:
@@ -65,7 +68,10 @@ class CenterAdmin(FastHttpUser):
         if not self.centres:
             postcode = random.choice(POSTCODES)
             with self.client.get(
-                f"/centers?postcode={postcode}&limit=20", name="admin_centres", catch_response=True
+                f"/centers?postcode={postcode}&limit=20",
+                name="admin_centres",
+                headers=self.auth,  # the admin key goes through the waiting room
+                catch_response=True,
             ) as r:
                 if r.status_code != 200:
                     r.failure(f"admin_centres: {r.status_code}")

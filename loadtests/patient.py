@@ -49,6 +49,9 @@ class PatientBehaviour:
     vaccines: tuple[str, ...] = ("pfizer", "moderna")
     slot_pick_among: int = 5
     think_s: float = 0.0
+    # Closed model: pause between one visitor's journey and the next user's (uniform low-high);
+    # (0, 0) makes back-to-back visitors, the way a capacity run saturates the app.
+    journey_pause_s: tuple[float, float] = (0.5, 2.0)
 
     @classmethod
     def from_json(cls, text: str) -> PatientBehaviour:
@@ -59,8 +62,9 @@ class PatientBehaviour:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown patient behaviour key {unknown[0]!r}")
-        if "vaccines" in data:
-            data["vaccines"] = tuple(data["vaccines"])
+        for key in ("vaccines", "journey_pause_s"):
+            if key in data:
+                data[key] = tuple(data[key])
         return replace(cls(), **data)
 
     @classmethod
@@ -166,11 +170,15 @@ def _wait_for_pass(client, b: PatientBehaviour, rng: random.Random, record_wait)
     if status not in (200, 201) or not body or "ticket" not in body:
         raise _Gone("error")
     ticket = body["ticket"]
-    delay = float(body.get("estimated_wait_s") or 0.0)
+    delay = _poll_delay_s(body, b)
     while True:
-        if time.monotonic() - joined > patience_s:
+        left_s = patience_s - (time.monotonic() - joined)
+        if left_s <= 0:
             raise _Gone("abandoned_queue")
-        time.sleep(min(max(delay, b.queue_poll_min_s), b.queue_poll_max_s))
+        if delay > left_s:  # the turn comes after the patience runs out: wait, then leave
+            time.sleep(left_s)
+            raise _Gone("abandoned_queue")
+        time.sleep(delay)
         status, body, headers = _call(client, "GET", f"/queue/{ticket}", "queue_poll", (200,))
         if status != 200 or not body:
             delay = _retry_after_s(headers, b.queue_poll_max_s)
@@ -182,7 +190,16 @@ def _wait_for_pass(client, b: PatientBehaviour, rng: random.Random, record_wait)
             return body["pass"]
         if body.get("status") == "expired":
             return _wait_for_pass(client, b, rng, record_wait)
-        delay = float(body.get("estimated_wait_s") or b.queue_poll_max_s)
+        delay = _poll_delay_s(body, b)
+
+
+def _poll_delay_s(body: dict, b: PatientBehaviour) -> float:
+    """When to poll next: when the server says (`poll_after_s`, as a waiting-room page does),
+    else the estimated wait clamped to the behaviour's poll interval."""
+    if body.get("poll_after_s") is not None:
+        return max(float(body["poll_after_s"]), b.queue_poll_min_s)
+    wait = float(body.get("estimated_wait_s") or 0.0)
+    return min(max(wait, b.queue_poll_min_s), b.queue_poll_max_s)
 
 
 def visit(
@@ -210,11 +227,23 @@ def _visit(client, b: PatientBehaviour, rng: random.Random, count: Count, record
         "email": f"v{n}@loadtest.example.org",
         "phone": f"+33 6 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} 00",
     }
-    status, body, _ = _call(client, "POST", "/patients", "register", (201,), json=person)
+    gate: dict[str, str] = {}  # the waiting-room pass, once this visitor has one
+
+    def funnel(method: str, path: str, name: str, ok: tuple[int, ...], **kwargs):
+        """A request of the booking funnel: met by the waiting room (503), the visitor queues
+        for a pass and sends it again with the pass, as every later request will."""
+        headers = kwargs.pop("headers", {})
+        while True:
+            got = _call(client, method, path, name, ok, headers={**headers, **gate}, **kwargs)
+            status, body = got[0], got[1]
+            if status != 503 or not isinstance(body, dict) or body.get("error") != "waiting_room":
+                return got
+            gate[PASS_HEADER] = _wait_for_pass(client, b, rng, record_wait)
+
+    status, body, _ = funnel("POST", "/patients", "register", (201,), json=person)
     if status != 201 or not body or "token" not in body:
         return "error"
-    auth = {"Authorization": f"Bearer {body['token']}"}
-    headers = dict(auth)
+    headers = {"Authorization": f"Bearer {body['token']}"}
     refresher = rng.random() < b.refresher_share
     failures_allowed = b.refresher_retry_max if refresher else b.retry_max
     failures = 0
@@ -222,8 +251,8 @@ def _visit(client, b: PatientBehaviour, rng: random.Random, count: Count, record
     tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
 
     postcode = rng.choice(POSTCODES)
-    status, centres, _ = _call(
-        client, "GET", f"/centers?postcode={postcode}&vaccine={vaccine}&limit=10", "search", (200,)
+    status, centres, _ = funnel(
+        "GET", f"/centers?postcode={postcode}&vaccine={vaccine}&limit=10", "search", (200,)
     )
     if status != 200 or not isinstance(centres, list):
         return "error"
@@ -235,10 +264,7 @@ def _visit(client, b: PatientBehaviour, rng: random.Random, count: Count, record
                 f"/centers/{centre['id']}/availability?vaccine={vaccine}&dose=1"
                 f"&from={tomorrow}&days=7"
             )
-            status, slots, got = _call(client, "GET", path, "availability", (200,), headers=headers)
-            if status == 503:
-                headers = {**auth, PASS_HEADER: _wait_for_pass(client, b, rng, record_wait)}
-                continue
+            status, slots, got = funnel("GET", path, "availability", (200,), headers=headers)
             if status == 429:
                 time.sleep(_retry_after_s(got, 1.0))
                 continue
@@ -255,14 +281,14 @@ def _visit(client, b: PatientBehaviour, rng: random.Random, count: Count, record
                 "book",
                 (201,),
                 json={"slot_id": slot["id"]},
-                headers={**headers, "Idempotency-Key": f"v{n}-{slot['id']}"},
+                headers={**headers, **gate, "Idempotency-Key": f"v{n}-{slot['id']}"},
             )
             if status == 201 and booked and booked.get("dose1"):
                 count("bookings:success")
                 return _after_booking(client, b, rng, headers, booked["id"])
             code = booked.get("error") if isinstance(booked, dict) else None
-            if status == 503 and code == "waiting_room":
-                headers = {**auth, PASS_HEADER: _wait_for_pass(client, b, rng, record_wait)}
+            if status == 503 and code == "waiting_room":  # the pass expired: queue again
+                gate[PASS_HEADER] = _wait_for_pass(client, b, rng, record_wait)
                 open_slots.append(slot)
                 continue
             if status == 429:

@@ -174,7 +174,7 @@ def availability(
     return [{"id": r[0], "start": iso(r[1]), "capacity": r[2], "remaining": r[3]} for r in rows]
 
 
-@router.get("/centers", response_model=list[CenterOut])
+@router.get("/centers", response_model=list[CenterOut], dependencies=[Depends(require_pass)])
 def get_centers(
     ctx: Annotated[AppContext, Depends(context)],
     postcode: Annotated[str, Query(pattern=r"^\d{5}$", description="five-digit French postcode")],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 from sqlalchemy import Engine
@@ -12,6 +13,9 @@ from reference_app.identity import Keyring
 from reference_app.metrics import Metrics
 from reference_app.settings import Settings
 
+if TYPE_CHECKING:
+    from reference_app.waiting_room import JoinBatcher, RoomState
+
 
 @dataclass
 class AppContext:
@@ -19,10 +23,10 @@ class AppContext:
     engine: Engine
     keyring: Keyring
     metrics: Metrics
-    # Waiting-room switch cached per worker for `settings.waiting_room_cache_s` (state is in the DB).
+    # Waiting-room state cached per worker for `settings.waiting_room_cache_s` (it is in the DB).
     waiting_room_checked_s: float = 0.0
-    waiting_room_enabled: bool = False
-    waiting_room_rate_per_s: float = 0.0
+    waiting_room: RoomState | None = None
+    queue_joins: JoinBatcher | None = None  # made on the first join, in the serving event loop
     started_s: float = field(default_factory=time.time)
 
 

@@ -122,6 +122,12 @@ def init_db(engine: Engine) -> None:
                     id=1, enabled=0, rate_per_s=0.0, pass_lifetime_s=600.0, cursor_s=0.0
                 )
             )
+        if conn.execute(select(schema.waiting_room_line.c.id)).first() is None:
+            conn.execute(
+                insert(schema.waiting_room_line).values(
+                    id=1, next_number=0, anchor_number=0.0, anchor_s=0.0
+                )
+            )
 
 
 def insert_statement(conn: Connection, table):  # noqa: ANN001, ANN201

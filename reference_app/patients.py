@@ -15,6 +15,7 @@ from reference_app.database import reading, writing
 from reference_app.errors import NO_CONTROL, ApiError
 from reference_app.identity import Keyring, hash_token, new_token, same_secret
 from reference_app.schema import patients
+from reference_app.waiting_room import require_pass
 
 router = APIRouter(tags=["patients"])
 IDENTITY_FIELDS = ("first_name", "last_name", "birth_date", "email", "phone")
@@ -119,7 +120,12 @@ def current_patient(conn: Connection, token: str) -> int:
     return patient_id
 
 
-@router.post("/patients", status_code=201, response_model=PatientCreated)
+@router.post(
+    "/patients",
+    status_code=201,
+    response_model=PatientCreated,
+    dependencies=[Depends(require_pass)],
+)
 def post_patient(ctx: Annotated[AppContext, Depends(context)], body: PatientIn) -> dict:
     """Register a patient; the token (shown once, stored hashed) authenticates their bookings."""
     with writing(ctx.engine) as conn:

@@ -152,20 +152,20 @@ waiting_room = Table(
     Column("enabled", SmallInteger, nullable=False),
     Column("rate_per_s", Float, nullable=False),
     Column("pass_lifetime_s", Float, nullable=False),
-    # Admission time given to the newest ticket; the next gets max(now, cursor + 1/rate).
-    Column("cursor_s", Float, nullable=False),
+    Column(
+        "cursor_s", Float, nullable=False
+    ),  # unused since the numbered line (kept for old files)
 )
 
-queue_tickets = Table(
-    "queue_tickets",
+# The queue itself is one row: tickets are numbered; ticket n is admitted at
+# anchor_s + (n - anchor_n) / rate. Tickets and passes are signed, so nothing else is stored.
+waiting_room_line = Table(
+    "waiting_room_line",
     metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("ticket_hash", String(64), nullable=False, unique=True),
-    Column("pass_hash", String(64), nullable=False, unique=True),
-    Column("created_s", Float, nullable=False),
-    Column("admit_at_s", Float, nullable=False),
-    Column("pass_expires_s", Float, nullable=False),
-    Index("queue_tickets_admit", "admit_at_s"),
+    Column("id", SmallInteger, primary_key=True),  # a single row, id = 1
+    Column("next_number", BigInteger, nullable=False),
+    Column("anchor_number", Float, nullable=False),
+    Column("anchor_s", Float, nullable=False),
 )
 
 worker_metrics = Table(

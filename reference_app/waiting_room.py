@@ -1,40 +1,85 @@
-"""The waiting room: a FIFO queue that admits `rate_per_s` visitors per second, state in the DB.
+"""The waiting room: a numbered FIFO line that admits `rate_per_s` visitors per second.
 
-Joining gives ticket i the admission time max(now, admission time of ticket i-1 + 1/rate): FIFO
-by construction, exactly `rate` per second, and no admission credit banked while the queue is
-empty. That cursor lives in the single `waiting_room` row, so every worker and every machine
-shares it; polling a ticket is a read. A ticket's pass is an HMAC of the ticket (so it can be
-shown again without storing it) valid from admission for `pass_lifetime_s`.
+Joining takes the next number n in one atomic UPDATE of the single `waiting_room_line` row;
+ticket n is admitted at `anchor_s + (n - anchor_n) / rate`. When the line is empty the anchor
+moves to (now, n), so no admission credit is banked while nobody waits, and a rate change
+re-anchors at the number being served, so every queued ticket keeps its place.
+
+Tickets and passes are signed (HMAC with a key every worker derives from the data key), not
+stored: polling a waiting ticket and checking a pass are CPU work only, with the room's state
+cached per worker for `waiting_room_cache_s`. A stale cache can only make a ticket look
+*later* than it is (the anchor only moves forward), and an "admitted" answer is confirmed
+against the database before a pass is minted, so admission order and rate stay exact. That is
+what keeps the room cheap at several times the app's capacity: the queue is where most
+visitors are, and it must cost far less than a booking. Joins that arrive together share one
+UPDATE, and the server paces the polls: `poll_after_s` is the ticket's admission time (at most
+`POLL_MAX_S` away), so a visitor polls about once per `POLL_MAX_S` of waiting.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import math
-import random
+import secrets
 import time
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, case, select, update
 
-from reference_app.context import AppContext, context
+from reference_app.context import AppContext
 from reference_app.database import reading, writing
 from reference_app.errors import ApiError
-from reference_app.identity import hash_token, new_token
-from reference_app.schema import queue_tickets, waiting_room
+from reference_app.identity import same_secret
+from reference_app.schema import waiting_room, waiting_room_line
 
 router = APIRouter(tags=["waiting room"])
 PASS_HEADER = "X-Waiting-Room-Pass"
-HOUSEKEEPING_SHARE = 0.002  # joins that also delete tickets expired for an hour
+# A queued visitor is told to come back when its turn comes (the admission time is exact at a
+# constant rate), or after POLL_MAX_S to see its position move on a long wait.
+POLL_MAX_S = 30.0
+MAX_TOKEN_CHARS = 200
 
 
 class WaitingRoomConfig(BaseModel):
     enabled: bool
     rate_per_s: float
     pass_lifetime_s: float
+
+
+@dataclass(frozen=True)
+class RoomState:
+    """The room's switch and its line's anchor, as one worker last read them."""
+
+    enabled: bool
+    rate_per_s: float
+    pass_lifetime_s: float
+    next_number: int
+    anchor_number: float
+    anchor_s: float
+
+    @property
+    def on(self) -> bool:
+        return self.enabled and self.rate_per_s > 0
+
+    def admit_at(self, number: int) -> float:
+        return self.anchor_s + (number - self.anchor_number) / self.rate_per_s
+
+    def serving(self, now_s: float) -> float:
+        """Numbers up to this one are admitted by `now_s` (everyone, when the room is off)."""
+        if not self.on:
+            return float(self.next_number)
+        return self.anchor_number + self.rate_per_s * (now_s - self.anchor_s)
+
+    def queued(self, now_s: float) -> int:
+        if not self.on:
+            return 0
+        return max(0, self.next_number - 1 - math.floor(self.serving(now_s)))
 
 
 def read_config(conn: Connection) -> WaitingRoomConfig:
@@ -46,6 +91,19 @@ def read_config(conn: Connection) -> WaitingRoomConfig:
     )
 
 
+def read_state(conn: Connection) -> RoomState:
+    config = read_config(conn)
+    line = conn.execute(select(waiting_room_line).where(waiting_room_line.c.id == 1)).one()
+    return RoomState(
+        enabled=config.enabled,
+        rate_per_s=config.rate_per_s,
+        pass_lifetime_s=config.pass_lifetime_s,
+        next_number=int(line.next_number),
+        anchor_number=float(line.anchor_number),
+        anchor_s=float(line.anchor_s),
+    )
+
+
 def configure(
     engine: Engine,
     enabled: bool,
@@ -54,97 +112,162 @@ def configure(
     now_s: float | None = None,
 ) -> WaitingRoomConfig:
     """Switch the room on/off or change its rate; queued tickets keep their order and are
-    rescheduled at the new rate."""
+    admitted at the new rate from now on."""
     now_s = time.time() if now_s is None else now_s
     with writing(engine) as conn:
-        old = read_config(conn)
+        old = read_state(conn)
         values: dict = {"enabled": int(enabled), "rate_per_s": float(rate_per_s)}
         if pass_lifetime_s is not None:
             values["pass_lifetime_s"] = float(pass_lifetime_s)
-        if (
-            old.enabled
-            and enabled
-            and old.rate_per_s > 0
-            and rate_per_s > 0
-            and old.rate_per_s != rate_per_s
-        ):
-            factor = old.rate_per_s / rate_per_s
-            lifetime = values.get("pass_lifetime_s", old.pass_lifetime_s)
-            new_admit = now_s + (queue_tickets.c.admit_at_s - now_s) * factor
-            conn.execute(
-                update(queue_tickets)
-                .where(queue_tickets.c.admit_at_s > now_s)
-                .values(admit_at_s=new_admit, pass_expires_s=new_admit + lifetime)
-            )
-            latest = conn.execute(select(func.max(queue_tickets.c.admit_at_s))).scalar_one_or_none()
-            values["cursor_s"] = latest or now_s
+        serving = min(float(old.next_number), old.serving(now_s))
         conn.execute(update(waiting_room).where(waiting_room.c.id == 1).values(**values))
+        conn.execute(
+            update(waiting_room_line)
+            .where(waiting_room_line.c.id == 1)
+            .values(anchor_number=serving, anchor_s=now_s)
+        )
         return read_config(conn)
 
 
-def pass_for(ticket: str, pass_key: bytes) -> str:
-    return "wp_" + hmac.new(pass_key, ticket.encode(), hashlib.sha256).hexdigest()
+def _sign(key: bytes, *parts: str) -> str:
+    return hmac.new(key, "|".join(parts).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def ticket_for(number: int, pass_key: bytes) -> str:
+    nonce = secrets.token_hex(8)
+    return f"wt_{number}.{nonce}.{_sign(pass_key, 'ticket', str(number), nonce)}"
+
+
+def ticket_number(ticket: str, pass_key: bytes) -> int | None:
+    """The number of a ticket this room signed, else None (constant-time comparison)."""
+    if len(ticket) > MAX_TOKEN_CHARS or not ticket.startswith("wt_"):
+        return None
+    parts = ticket[3:].split(".")
+    if len(parts) != 3 or not parts[0].isdigit():
+        return None
+    number, nonce, mac = parts
+    if not hmac.compare_digest(mac, _sign(pass_key, "ticket", number, nonce)):
+        return None
+    return int(number)
+
+
+def pass_for(number: int, expires_s: float, pass_key: bytes) -> str:
+    expires = str(int(expires_s * 1000))
+    return f"wp_{number}.{expires}.{_sign(pass_key, 'pass', str(number), expires)}"
+
+
+def pass_is_valid(token: str, pass_key: bytes, now_s: float) -> bool:
+    if len(token) > MAX_TOKEN_CHARS or not token.startswith("wp_"):
+        return False
+    parts = token[3:].split(".")
+    if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()):
+        return False
+    number, expires, mac = parts
+    if not hmac.compare_digest(mac, _sign(pass_key, "pass", number, expires)):
+        return False
+    return now_s * 1000 < int(expires)
+
+
+def take_numbers(engine: Engine, count: int, now_s: float) -> tuple[int, RoomState]:
+    """Give `count` visitors the next numbers in one UPDATE of the line row (re-anchored at
+    `now_s` if the line is empty); returns the first number and the room's state after it."""
+    with writing(engine) as conn:
+        config = read_config(conn)
+        line = waiting_room_line.c
+        if config.enabled and config.rate_per_s > 0:
+            empty = line.anchor_number + config.rate_per_s * (now_s - line.anchor_s) >= (
+                line.next_number
+            )
+            anchor = {
+                "anchor_s": case((empty, now_s), else_=line.anchor_s),
+                "anchor_number": case((empty, line.next_number), else_=line.anchor_number),
+            }
+        else:
+            anchor = {"anchor_s": now_s, "anchor_number": line.next_number + count}
+        row = conn.execute(
+            update(waiting_room_line)
+            .where(line.id == 1)
+            .values(next_number=line.next_number + count, **anchor)
+            .returning(line.next_number, line.anchor_number, line.anchor_s)
+        ).one()
+    state = RoomState(
+        enabled=config.enabled,
+        rate_per_s=config.rate_per_s,
+        pass_lifetime_s=config.pass_lifetime_s,
+        next_number=int(row[0]),
+        anchor_number=float(row[1]),
+        anchor_s=float(row[2]),
+    )
+    return int(row[0]) - count, state
 
 
 def join(engine: Engine, pass_key: bytes, now_s: float | None = None) -> dict:
+    """One visitor joins the line: `{ticket, status, position, estimated_wait_s, poll_after_s}`."""
     now_s = time.time() if now_s is None else now_s
-    ticket = new_token("wt")
-    with writing(engine) as conn:
-        config = read_config(conn)
-        if config.enabled and config.rate_per_s > 0:
-            spacing = 1.0 / config.rate_per_s
-            admit_at = conn.execute(
-                update(waiting_room)
-                .where(waiting_room.c.id == 1)
-                .values(cursor_s=_greatest(conn)(waiting_room.c.cursor_s + spacing, now_s))
-                .returning(waiting_room.c.cursor_s)
-            ).scalar_one()
-        else:
-            admit_at = now_s
-        if random.random() < HOUSEKEEPING_SHARE:  # noqa: S311 - housekeeping, not security
-            conn.execute(delete(queue_tickets).where(queue_tickets.c.pass_expires_s < now_s - 3600))
-        conn.execute(
-            insert(queue_tickets).values(
-                ticket_hash=hash_token(ticket),
-                pass_hash=hash_token(pass_for(ticket, pass_key)),
-                created_s=now_s,
-                admit_at_s=admit_at,
-                pass_expires_s=admit_at + config.pass_lifetime_s,
-            )
-        )
-    state = "waiting" if admit_at > now_s else "admitted"
-    return {"ticket": ticket, "status": state, **_position(admit_at, config.rate_per_s, now_s)}
+    number, state = take_numbers(engine, 1, now_s)
+    return {"ticket": ticket_for(number, pass_key), **_waiting(state, number, now_s)}
 
 
-def _greatest(conn: Connection):  # noqa: ANN202
-    """SQLite's scalar max(a, b) is PostgreSQL's greatest(a, b)."""
-    return func.max if conn.dialect.name == "sqlite" else func.greatest
+class JoinBatcher:
+    """Joins that arrive while a line UPDATE is in flight share the next one (group commit):
+    at thousands of joins per second the database sees one short write per batch, and no
+    request waits on a thread of its own."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.pending: list[asyncio.Future] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.draining = False
+
+    async def take(self) -> tuple[int, RoomState, float]:
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:  # a new event loop (tests): forget the old one's state
+            self.loop, self.pending, self.draining = loop, [], False
+        future = loop.create_future()
+        self.pending.append(future)
+        if not self.draining:
+            self.draining = True
+            loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending, []
+                now_s = time.time()
+                try:
+                    first, state = await run_in_threadpool(
+                        take_numbers, self.engine, len(batch), now_s
+                    )
+                except Exception as exc:  # noqa: BLE001 - every waiter gets the error
+                    for future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for offset, future in enumerate(batch):
+                    if not future.done():
+                        future.set_result((first + offset, state, now_s))
+        finally:
+            self.draining = False
 
 
-def _position(admit_at: float, rate_per_s: float, now_s: float) -> dict:
-    wait = max(0.0, admit_at - now_s)
-    position = math.ceil(wait * rate_per_s) if rate_per_s > 0 else 0
-    return {"position": position, "estimated_wait_s": round(wait, 1)}
+def _waiting(state: RoomState, number: int, now_s: float) -> dict:
+    wait = max(0.0, state.admit_at(number) - now_s) if state.on else 0.0
+    return {
+        "status": "waiting" if wait > 0 else "admitted",
+        "position": math.ceil(wait * state.rate_per_s) if state.on else 0,
+        "estimated_wait_s": round(wait, 1),
+        "poll_after_s": round(min(wait, POLL_MAX_S), 2),
+    }
 
 
-def status(engine: Engine, ticket: str, pass_key: bytes, now_s: float | None = None) -> dict | None:
-    now_s = time.time() if now_s is None else now_s
-    with reading(engine) as conn:
-        row = conn.execute(
-            select(queue_tickets.c.admit_at_s, queue_tickets.c.pass_expires_s).where(
-                queue_tickets.c.ticket_hash == hash_token(ticket)
-            )
-        ).first()
-        if row is None:
-            return None
-        config = read_config(conn)
-    admit_at, expires = row
+def status(state: RoomState, ticket: str, number: int, pass_key: bytes, now_s: float) -> dict:
+    """Where ticket `number` stands in `state` at `now_s`: waiting, admitted (with a pass) or
+    expired (its pass's lifetime is over)."""
+    admit_at = state.admit_at(number) if state.on else now_s
     if now_s < admit_at:
-        return {
-            "ticket": ticket,
-            "status": "waiting",
-            **_position(admit_at, config.rate_per_s, now_s),
-        }
+        return {"ticket": ticket, **_waiting(state, number, now_s)}
+    expires = admit_at + state.pass_lifetime_s
     if now_s >= expires:
         return {"ticket": ticket, "status": "expired", "position": 0, "estimated_wait_s": 0.0}
     return {
@@ -152,52 +275,51 @@ def status(engine: Engine, ticket: str, pass_key: bytes, now_s: float | None = N
         "status": "admitted",
         "position": 0,
         "estimated_wait_s": 0.0,
-        "pass": pass_for(ticket, pass_key),
+        "pass": pass_for(number, expires, pass_key),
         "pass_header": PASS_HEADER,
         "pass_expires_in_s": round(expires - now_s, 1),
     }
 
 
-def pass_is_valid(conn: Connection, token: str, now_s: float) -> bool:
-    row = conn.execute(
-        select(queue_tickets.c.id).where(
-            queue_tickets.c.pass_hash == hash_token(token),
-            queue_tickets.c.admit_at_s <= now_s,
-            queue_tickets.c.pass_expires_s > now_s,
-        )
-    ).first()
-    return row is not None
-
-
 def queue_length(conn: Connection, now_s: float) -> int:
-    return conn.execute(
-        select(func.count()).select_from(queue_tickets).where(queue_tickets.c.admit_at_s > now_s)
-    ).scalar_one()
+    return read_state(conn).queued(now_s)
 
 
-def _refresh(ctx: AppContext, now_s: float) -> None:
-    if now_s - ctx.waiting_room_checked_s < ctx.settings.waiting_room_cache_s:
-        return
+def _fresh_state(ctx: AppContext, now_s: float) -> RoomState:
     with reading(ctx.engine) as conn:
-        config = read_config(conn)
-    ctx.waiting_room_enabled = config.enabled and config.rate_per_s > 0
-    ctx.waiting_room_rate_per_s = config.rate_per_s
+        state = read_state(conn)
+    ctx.waiting_room = state
     ctx.waiting_room_checked_s = now_s
+    return state
 
 
-def require_pass(
-    ctx: Annotated[AppContext, Depends(context)],
+async def cached_state(ctx: AppContext, now_s: float) -> RoomState:
+    """The room's state, read again when older than the cache period (off the event loop)."""
+    state = ctx.waiting_room
+    if state is None or now_s - ctx.waiting_room_checked_s >= ctx.settings.waiting_room_cache_s:
+        state = await run_in_threadpool(_fresh_state, ctx, now_s)
+    return state
+
+
+async def require_pass(
+    request: Request,
     waiting_pass: Annotated[str | None, Header(alias=PASS_HEADER)] = None,
 ) -> None:
-    """Dependency for availability and booking: while the room is on, a valid pass is needed."""
+    """Dependency of the booking funnel (register, search, availability, book): while the room
+    is on, a valid pass is needed (the admin key goes through). Checking a pass is an HMAC and
+    a clock read: no database, no thread."""
+    ctx: AppContext = request.app.state.ctx
     now_s = time.time()
-    _refresh(ctx, now_s)
-    if not ctx.waiting_room_enabled:
+    state = await cached_state(ctx, now_s)
+    if not state.on:
         return
-    if waiting_pass and len(waiting_pass) < 200:
-        with reading(ctx.engine) as conn:
-            if pass_is_valid(conn, waiting_pass, now_s):
-                return
+    if waiting_pass and pass_is_valid(waiting_pass, ctx.keyring.pass_key, now_s):
+        return
+    authorization = request.headers.get("authorization", "")
+    if authorization.startswith("Bearer ") and same_secret(
+        authorization[7:].strip(), ctx.settings.admin_key
+    ):
+        return
     raise ApiError(
         503,
         "waiting_room",
@@ -209,17 +331,30 @@ def require_pass(
 
 
 @router.post("/queue", status_code=201)
-def post_queue(ctx: Annotated[AppContext, Depends(context)]) -> dict:
-    """Join the waiting room: `{ticket, position, estimated_wait_s}`."""
-    return join(ctx.engine, ctx.keyring.pass_key)
+async def post_queue(request: Request) -> dict:
+    """Join the waiting room: `{ticket, status, position, estimated_wait_s, poll_after_s}`."""
+    ctx: AppContext = request.app.state.ctx
+    if ctx.queue_joins is None:
+        ctx.queue_joins = JoinBatcher(ctx.engine)
+    number, state, now_s = await ctx.queue_joins.take()
+    return {"ticket": ticket_for(number, ctx.keyring.pass_key), **_waiting(state, number, now_s)}
 
 
 @router.get("/queue/{ticket}")
-def get_queue(ctx: Annotated[AppContext, Depends(context)], ticket: str) -> dict:
-    """Position while waiting; once admitted, the pass to send in the X-Waiting-Room-Pass header."""
-    if len(ticket) > 200:
+async def get_queue(request: Request, ticket: str) -> dict:
+    """Position while waiting (come back after `poll_after_s`); once admitted, the pass to send
+    in the X-Waiting-Room-Pass header."""
+    ctx: AppContext = request.app.state.ctx
+    pass_key = ctx.keyring.pass_key
+    number = ticket_number(ticket, pass_key)
+    if number is None:
         raise ApiError(404, "not_found", "ticket not found")
-    found = status(ctx.engine, ticket, ctx.keyring.pass_key)
-    if found is None:
-        raise ApiError(404, "not_found", "ticket not found")
+    now_s = time.time()
+    state = await cached_state(ctx, now_s)
+    fresh = ctx.waiting_room_checked_s == now_s
+    found = status(state, ticket, number, pass_key, now_s)
+    if found["status"] != "waiting" and not fresh:
+        # Admitted (or expired) by the cached anchor, which can only be early: confirm.
+        state = await run_in_threadpool(_fresh_state, ctx, now_s)
+        found = status(state, ticket, number, pass_key, now_s)
     return found

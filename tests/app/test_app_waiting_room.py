@@ -36,9 +36,12 @@ def test_waiting_room_is_off_by_default(client: TestClient, campaign: dict) -> N
 def test_without_a_pass_booking_and_availability_get_503_pointing_to_the_queue(
     client: TestClient, campaign: dict
 ) -> None:
+    patient = new_patient(client)  # registered before the room went on
     _switch_on(client, rate_per_s=5)
-    patient = new_patient(client)  # registration is not behind the room
+    person = {"first_name": "Ana", "last_name": "Late", "birth_date": "1980-01-01"}
     for response in (
+        client.post("/patients", json=person),
+        client.get("/centers", params={"postcode": "75011"}),
         client.get(f"/centers/{campaign['center_id']}/availability", params={"vaccine": "pfizer"}),
         client.post(
             "/appointments",
@@ -59,6 +62,7 @@ def test_without_a_pass_booking_and_availability_get_503_pointing_to_the_queue(
 def test_queue_admits_in_order_and_the_pass_lets_the_visitor_book(
     client: TestClient, campaign: dict
 ) -> None:
+    patient = new_patient(client)
     # A slow room while joining (one admission per 20 s), so positions taken at different
     # moments stay comparable even on a busy machine; then speed it up to let them in.
     _switch_on(client, rate_per_s=0.05)
@@ -71,7 +75,6 @@ def test_queue_admits_in_order_and_the_pass_lets_the_visitor_book(
     pass_token = _admitted_pass(client, last)
     for earlier in tickets[:-1]:  # FIFO: everyone before the last one is in too
         assert client.get(f"/queue/{earlier['ticket']}").json()["status"] == "admitted"
-    patient = new_patient(client)
     booked = client.post(
         "/appointments",
         headers={**patient["headers"], "X-Waiting-Room-Pass": pass_token},
