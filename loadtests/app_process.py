@@ -31,6 +31,7 @@ class AppUnderTest:
     base_url: str
     admin_key: str
     database: str  # "sqlite" or "postgresql"
+    pid: int | None = None  # the `surge app serve` process, when this run started it
 
 
 def postgres_server_url(explicit: str | None) -> str:
@@ -106,11 +107,11 @@ def started_app(
         url = f"sqlite:///{(run_dir / 'app.db').resolve()}"
         _seed(url, log_path, seed, centres)
         with served_app(url, workers=workers, extra_args=extra, log_path=log_path) as app:
-            yield AppUnderTest(app.base_url, app.admin_key, "sqlite")
+            yield AppUnderTest(app.base_url, app.admin_key, "sqlite", app.pid)
     elif backend == "postgresql":
         with _fresh_postgres_database(postgres_server_url(db_server)) as url:
             _seed(url, log_path, seed, centres)
             with served_app(url, workers=workers, extra_args=extra, log_path=log_path) as app:
-                yield AppUnderTest(app.base_url, app.admin_key, "postgresql")
+                yield AppUnderTest(app.base_url, app.admin_key, "postgresql", app.pid)
     else:
         raise ValueError(f"unknown --start-app {backend!r}: use sqlite or postgresql")

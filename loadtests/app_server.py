@@ -32,6 +32,7 @@ STOP_TIMEOUT_S = 15.0
 class ServedApp:
     base_url: str
     admin_key: str
+    pid: int
 
 
 def _free_port() -> int:
@@ -89,6 +90,6 @@ def served_app(
         process = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
         try:
             _wait_healthy(base_url, process, startup_timeout_s)
-            yield ServedApp(base_url, admin_key)
+            yield ServedApp(base_url, admin_key, process.pid)
         finally:
             _stop(process)

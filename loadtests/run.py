@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 
 from loadtests.app_process import AppUnderTest, started_app
 from loadtests.run_plan import RunPlan, locust_command
@@ -53,7 +54,10 @@ def _app(plan: RunPlan, out_dir: Path) -> Iterator[AppUnderTest]:
     if options.host:
         base = options.host.rstrip("/")
         check_reachable(base)
-        yield AppUnderTest(base, os.environ.get("SURGE_ADMIN_KEY", ""), "external")
+        app = AppUnderTest(base, os.environ.get("SURGE_ADMIN_KEY", ""), "external")
+        if options.waiting_room_rate is not None:
+            _set_waiting_room(app, options.waiting_room_rate)
+        yield app
         return
     try:
         with started_app(
@@ -69,8 +73,39 @@ def _app(plan: RunPlan, out_dir: Path) -> Iterator[AppUnderTest]:
         raise RunFailed(f"{exc} (see {out_dir / 'app.log'})") from None
 
 
+def _set_waiting_room(app: AppUnderTest, rate_per_s: float) -> None:
+    if not app.admin_key:
+        raise RunFailed(
+            "--waiting-room-rate with --host needs the app's admin key in SURGE_ADMIN_KEY"
+        )
+    body = {"enabled": rate_per_s > 0, "rate_per_s": rate_per_s}
+    try:
+        r = httpx.put(
+            f"{app.base_url}/admin/waiting-room",
+            json=body,
+            headers={"Authorization": f"Bearer {app.admin_key}"},
+            timeout=10.0,
+        )
+    except httpx.HTTPError as exc:
+        raise RunFailed(f"could not set the waiting room: {type(exc).__name__}: {exc}") from None
+    if r.status_code != 200:
+        raise RunFailed(f"could not set the waiting room: {r.status_code} {r.text[:200]}")
+
+
+def _rss_mb(pid: int | None) -> str:
+    """Resident memory of the app's process tree (supervisor and workers), when we started it."""
+    if pid is None:
+        return ""
+    try:
+        root = psutil.Process(pid)
+        return f"{sum(p.memory_info().rss for p in [root, *root.children(True)]) / 2**20:.1f}"
+    except psutil.Error:
+        return ""
+
+
 class _Monitor(threading.Thread):
-    """Samples the waiting-room length and requests in flight once a second into monitor.csv."""
+    """Samples the waiting-room length, requests in flight and (for an app this run started)
+    its resident memory once a second into monitor.csv."""
 
     def __init__(self, app: AppUnderTest, path: Path) -> None:
         super().__init__(daemon=True)
@@ -81,7 +116,7 @@ class _Monitor(threading.Thread):
         headers = {"Authorization": f"Bearer {self.app.admin_key}"} if self.app.admin_key else {}
         with self.path.open("w", newline="") as f, httpx.Client(timeout=2.0) as client:
             writer = csv.writer(f)
-            writer.writerow(["epoch_s", "waiting_room_queued", "in_flight"])
+            writer.writerow(["epoch_s", "waiting_room_queued", "in_flight", "app_rss_mb"])
             while not self.stopped.wait(MONITOR_INTERVAL_S):
                 queued = in_flight = ""
                 with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
@@ -93,7 +128,8 @@ class _Monitor(threading.Thread):
                     for line in r.text.splitlines():
                         if line.startswith("surge_http_requests_in_flight "):
                             in_flight = line.split()[-1]
-                writer.writerow([f"{time.time():.3f}", queued, in_flight])
+                rss = _rss_mb(self.app.pid)
+                writer.writerow([f"{time.time():.3f}", queued, in_flight, rss])
                 f.flush()
 
 

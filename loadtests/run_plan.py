@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,8 @@ class RunOptions:
     db: str | None = None
     seed: int | None = None
     overrides: tuple[str, ...] = ()
+    waiting_room_rate: float | None = None  # admissions/s; 0 = off; None = the scenario's (replay)
+    behaviour: tuple[tuple[str, Any], ...] = ()  # PatientBehaviour fields over the scenario's
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,12 @@ def plan_run(options: RunOptions, scenario: Any) -> RunPlan:
     _positive("--rate", options.rate)
     _positive("--scale", options.scale)
     _positive("--compress", options.compress)
+    if options.waiting_room_rate is not None and not (
+        math.isfinite(options.waiting_room_rate) and options.waiting_room_rate >= 0
+    ):
+        raise ValueError(
+            f"invalid --waiting-room-rate {options.waiting_room_rate!r}: must be >= 0 (0 = off)"
+        )
     if options.workers < 0:
         raise ValueError(f"invalid --workers {options.workers}: must be >= 0")
     duration_s = shapes.parse_duration_s(options.duration) if options.duration else None
@@ -165,11 +173,16 @@ def plan_run(options: RunOptions, scenario: Any) -> RunPlan:
             expected = profile.integral()
         compress = 1.0
 
+    if options.waiting_room_rate is not None:
+        waiting_room_rate = options.waiting_room_rate
+        notes.append(f"waiting room set by --waiting-room-rate: {waiting_room_rate:g}/s")
     behaviour = (
         PatientBehaviour.from_scenario(scenario, compress)
         if hasattr(scenario, "behaviour")
         else PatientBehaviour()
     )
+    if options.behaviour:
+        behaviour = replace(behaviour, **dict(options.behaviour))
     return RunPlan(
         options=options,
         scenario_name=getattr(scenario, "name", str(options.scenario)),

@@ -176,6 +176,16 @@ def measured_of(summary: dict[str, Any]) -> Measured:
     )
 
 
+def _rss_figures(monitor: pd.DataFrame) -> dict[str, float] | None:
+    """First and peak resident memory of the app (sampled when this run started the app)."""
+    if "app_rss_mb" not in monitor:
+        return None
+    rss = pd.to_numeric(monitor["app_rss_mb"], errors="coerce").dropna()
+    if rss.empty:
+        return None
+    return {"first": float(rss.iloc[0]), "peak": float(rss.max()), "last": float(rss.iloc[-1])}
+
+
 def build_summary(run: RunData, extra: dict[str, Any], slo: Any) -> dict[str, Any]:
     counters = run.surge.get("counters", {})
     routes = _routes(run)
@@ -228,6 +238,7 @@ def build_summary(run: RunData, extra: dict[str, Any], slo: Any) -> dict[str, An
             "wait_max_real_s": waits["max_ms"] / 1000 * compress if waits.get("count") else None,
         },
         "invariants": extra.get("invariants"),
+        "app_rss_mb": _rss_figures(run.monitor),
         "steps": step_aggregates(run.requests, profile, run.start_epoch_s)
         if profile and profile.kind in STEPPED_KINDS
         else [],

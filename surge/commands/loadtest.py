@@ -35,6 +35,13 @@ def _number(text: str | None, option: str, kind: type = float) -> float | None:
     return value
 
 
+def _rate_or_off(text: str | None) -> float | None:
+    """--waiting-room-rate: admissions/s, 0 for off (None: the scenario decides)."""
+    if text is None or text.strip() in ("0", "0.0", "off"):
+        return None if text is None else 0.0
+    return _number(text, "--waiting-room-rate")
+
+
 def _run(args: argparse.Namespace) -> int:
     from loadtests.loadtest import run_loadtest
     from loadtests.run_plan import RunOptions
@@ -60,8 +67,34 @@ def _run(args: argparse.Namespace) -> int:
         db=args.db,
         seed=args.seed,
         overrides=tuple(args.set or ()),
+        waiting_room_rate=_rate_or_off(args.waiting_room_rate),
     )
     return run_loadtest(options, echo=lambda line: print(line, file=sys.stderr))
+
+
+def _overload(args: argparse.Namespace) -> int:
+    from loadtests.overload import OverloadOptions, describe, run_overload
+
+    options = OverloadOptions(
+        scenario=args.scenario,
+        out_dir=Path(args.out),
+        host=args.host,
+        start_app=args.start_app,
+        db=args.db,
+        multiple=_number(args.multiple, "--multiple"),
+        admission_share=_number(args.admission_share, "--admission-share"),
+        duration=args.duration,
+        capacity_users=int(_number(args.capacity_users, "--capacity-users", int)),
+        capacity_duration=args.capacity_duration,
+        workers=0 if args.workers in (None, "0") else int(_number(args.workers, "--workers", int)),
+        seed=args.seed,
+        overrides=tuple(args.set or ()),
+    )
+    result = run_overload(options, echo=lambda line: print(line, file=sys.stderr))
+    for line in describe(result):
+        print(line)
+    print(f"written: {Path(args.out) / 'overload.json'}", file=sys.stderr)
+    return 0 if result["verdict"]["passed"] else 1
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -155,7 +188,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--seed", type=int, help="seed of the load generator and of the app data")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="override a scenario key, e.g. --set slo.error_rate_max=0.05")  # fmt: skip
+    run.add_argument("--waiting-room-rate", metavar="R",
+                     help="waiting room admitting R visitors/s (0 or off: no room); default: "
+                     "the scenario's, scaled, on a replay; off otherwise")  # fmt: skip
     run.set_defaults(func=_run)
+
+    overload = lt.add_parser(
+        "overload",
+        help="the app at N x its capacity, with and without the waiting room (exit 1 if the "
+        "admitted visitors miss the SLO)",
+        description=(
+            "Three runs: capacity (a closed pool of back-to-back patients, no waiting room), "
+            "then Poisson arrivals at --multiple x capacity for --duration with the waiting room "
+            "admitting --admission-share x capacity, then the same arrivals without the room. "
+            "Passes when the admitted visitors' booking p99 and queue-join p99 meet the "
+            "scenario's SLO, errors stay within its budget, memory growth stays under 200 MB and "
+            "invariants are 0. Writes DIR/overload.json and one run directory per phase."
+        ),
+        epilog="exit codes: 0 held, 1 not held, 2 bad usage or config",
+    )
+    overload.add_argument("--scenario", required=True, help="built-in scenario name or TOML file")
+    where = overload.add_mutually_exclusive_group(required=True)
+    where.add_argument("--host", help="base URL of a running app (admin key in SURGE_ADMIN_KEY)")
+    where.add_argument("--start-app", choices=["sqlite", "postgresql"],
+                       help="seed and serve a fresh reference app for each phase")  # fmt: skip
+    overload.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    overload.add_argument("--multiple", default="5", help="offered load / capacity (default 5)")
+    overload.add_argument("--admission-share", default="0.5",
+                          help="room admission rate / capacity (default 0.5)")  # fmt: skip
+    overload.add_argument("--duration", default="30s", help="each overload run (default 30s)")
+    overload.add_argument("--capacity-users", default="8",
+                          help="back-to-back patients of the capacity run (default 8)")  # fmt: skip
+    overload.add_argument("--capacity-duration", default="20s",
+                          help="length of the capacity run (default 20s)")  # fmt: skip
+    overload.add_argument("--workers", default="0", help="Locust worker processes (default 0)")
+    overload.add_argument("--db", metavar="URL", help="--start-app postgresql: server")
+    overload.add_argument("--seed", type=int, help="seed of the load generator and the app data")
+    overload.add_argument("--set", action="append", metavar="KEY=VALUE",
+                          help="override a scenario key")  # fmt: skip
+    overload.set_defaults(func=_overload)
 
     compare = lt.add_parser(
         "compare",

@@ -146,3 +146,23 @@ def test_smoke_surge_on_sqlite_passes_slos_and_baseline(tmp_path):
 @pytest.mark.postgres
 def test_smoke_surge_on_postgresql_passes_slos_and_baseline(tmp_path, postgres_url):
     check_smoke(*smoke_surge(tmp_path, "postgresql", ["--db", postgres_url]))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--multiple", "0.5"], "--multiple"),
+        (["--multiple", "lots"], "--multiple"),
+        (["--admission-share", "2"], "--admission-share"),
+        (["--capacity-users", "0"], "--capacity-users"),
+        (["--scenario", "no-such-scenario"], "no-such-scenario"),
+        ([], "unreachable"),
+    ],
+)
+def test_overload_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
+    base = ["--scenario", "smoke", "--host", "http://127.0.0.1:9", "--out", str(tmp_path / "o")]
+    code = main(["loadtest", "overload", *base, *args])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("surge: error:") and message in err, err
+    assert "Traceback" not in err

@@ -77,3 +77,17 @@ def test_locust_commands_for_open_closed_and_distributed_runs(smoke):
     assert closed[closed.index("-f") + 1].split(",")[0].endswith("loadtests/locustfile.py")
     assert "locust_shape.py" in closed[closed.index("-f") + 1]
     assert "-t" not in closed  # the shape ends the run
+
+
+def test_waiting_room_rate_overrides_the_scenario_and_zero_turns_it_off(smoke):
+    assert plan_run(options(rate=12.0, waiting_room_rate=3.5), smoke).waiting_room_rate_per_s == 3.5
+    replay = plan_run(options(scale=0.005, compress=120, waiting_room_rate=0.0), smoke)
+    assert replay.waiting_room_rate_per_s == 0.0
+    with pytest.raises(ValueError, match="--waiting-room-rate"):
+        plan_run(options(rate=12.0, waiting_room_rate=-1.0), smoke)
+
+
+def test_behaviour_fields_override_the_scenario_behaviour(smoke):
+    plan = plan_run(options(users=4, behaviour=(("journey_pause_s", (0.0, 0.0)),)), smoke)
+    assert plan.behaviour.journey_pause_s == (0.0, 0.0)
+    assert plan.behaviour.retry_max == smoke.behaviour.retry_max

@@ -1,0 +1,241 @@
+"""Overload: the app at a multiple of the throughput it can serve, with and without the waiting
+room, as three ordinary load-test runs (`surge loadtest overload`).
+
+1. `capacity`: a closed pool of patients with no think time and no waiting room; the journeys
+   they complete per second are the capacity C (app and load generator as deployed).
+2. `waiting-room`: Poisson arrivals at `multiple` x C for `duration`, the room admitting
+   `admission_share` x C visitors per second.
+3. `no-waiting-room`: the same arrivals with the room off: the contrast.
+
+Each run gets a freshly seeded app (or the `--host` deployment) and its own directory with the
+usual summary.json and report.html. The verdict reads the room run against the scenario's SLO:
+admitted visitors' booking p99 (HDR, timed from the request's intended start) under
+`slo.p99_ms.book`, queue joins under `slo.p99_ms.queue_join`, no failures beyond the error
+budget (a 503 that points to the queue is a correct answer, not a failure), the app alive with
+invariants 0 afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from loadtests.run_plan import RunOptions
+
+__all__ = ["OverloadOptions", "Phase", "describe", "judge_overload", "run_overload"]
+
+PHASES = ("capacity", "waiting-room", "no-waiting-room")
+COMPLETED = ("booked", "booked_then_cancelled", "no_slot", "gave_up")
+
+
+@dataclass(frozen=True)
+class OverloadOptions:
+    scenario: str
+    out_dir: Path
+    host: str | None = None
+    start_app: str | None = None
+    db: str | None = None
+    multiple: float = 5.0
+    admission_share: float = 0.5
+    duration: str = "30s"
+    capacity_users: int = 8
+    capacity_duration: str = "20s"
+    workers: int = 0
+    seed: int | None = None
+    overrides: tuple[str, ...] = ()
+
+    def check(self) -> None:
+        if not self.multiple > 1:
+            raise ValueError(f"invalid --multiple {self.multiple!r}: must be > 1 (overload)")
+        if not 0 < self.admission_share <= 1:
+            raise ValueError(
+                f"invalid --admission-share {self.admission_share!r}: must be in (0, 1]"
+            )
+        if self.capacity_users < 1:
+            raise ValueError(f"invalid --capacity-users {self.capacity_users}: must be >= 1")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """What one of the three runs measured (from its summary.json)."""
+
+    name: str
+    summary: dict[str, Any]
+
+    def route_p99_ms(self, route: str) -> float | None:
+        entry = self.summary["routes"].get(route)
+        if not entry or not entry["count"]:
+            return None
+        return entry["hdr"].get("p99_ms") or entry["locust"].get("p99_ms")
+
+    def journeys_completed(self) -> int:
+        journeys = self.summary["journeys"]
+        return sum(int(journeys.get(k, 0)) for k in COMPLETED)
+
+    def record(self) -> dict[str, Any]:
+        s = self.summary
+        routes = s["routes"]
+        return {
+            "phase": self.name,
+            "duration_s": s["duration_s"],
+            "arrivals_started": s["arrivals"]["started"],
+            "arrivals_late": s["arrivals"]["late"],
+            "journeys": s["journeys"],
+            "journeys_completed": self.journeys_completed(),
+            "bookings": s["bookings"]["success"],
+            "requests": s["total"]["count"],
+            "failures": s["total"]["failures"],
+            "error_rate": s["total"]["error_rate"],
+            "book_p50_ms": (routes.get("book") or {}).get("hdr", {}).get("p50_ms"),
+            "book_p99_ms": self.route_p99_ms("book"),
+            "queue_join_p99_ms": self.route_p99_ms("queue_join"),
+            "queue_poll_p99_ms": self.route_p99_ms("queue_poll"),
+            "queue_joins": (routes.get("queue_join") or {}).get("count", 0),
+            "admitted": s["waiting_room"]["admitted"],
+            "app_rss_mb": s.get("app_rss_mb"),
+            "invariants": s.get("invariants"),
+        }
+
+
+def _run(options: RunOptions, echo: Callable[[str], None]) -> Phase:
+    from loadtests.loadtest import run_loadtest
+
+    run_loadtest(options, echo=echo)  # the SLO verdict of each run is read below, not here
+    summary = json.loads((options.out_dir / "summary.json").read_text())
+    return Phase(options.out_dir.name, summary)
+
+
+def judge_overload(
+    room: Phase, slo: Any, error_rate_max: float, rss_growth_max_mb: float = 200.0
+) -> list[dict[str, Any]]:
+    """The overload verdict: one record per rule, each with the threshold and the measurement."""
+    p99 = dict(getattr(slo, "p99_ms", {}) or {})
+    rules: list[dict[str, Any]] = []
+
+    def rule(name: str, limit: float | None, measured: float | None, passed: bool) -> None:
+        rules.append({"rule": name, "limit": limit, "measured": measured, "passed": passed})
+
+    book = room.route_p99_ms("book")
+    rule("admitted booking p99 ms", p99.get("book"), book,
+         book is not None and (p99.get("book") is None or book <= p99["book"]))  # fmt: skip
+    join = room.route_p99_ms("queue_join")
+    rule("queue join p99 ms", p99.get("queue_join"), join,
+         join is not None and (p99.get("queue_join") is None or join <= p99["queue_join"]))  # fmt: skip
+    errors = room.summary["total"]["error_rate"] or 0.0
+    rule("error rate", error_rate_max, errors, errors <= error_rate_max)
+    invariants = room.summary.get("invariants")
+    broken = None if invariants is None else sum(
+        int(v) for k, v in invariants.items() if k != "appointments"
+    )  # fmt: skip
+    rule("app alive, invariants 0", 0, broken, broken == 0)
+    rss = room.summary.get("app_rss_mb")
+    if rss:
+        growth = rss["peak"] - rss["first"]
+        rule("app memory growth MB", rss_growth_max_mb, round(growth, 1),
+             growth <= rss_growth_max_mb)  # fmt: skip
+    return rules
+
+
+def run_overload(options: OverloadOptions, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """The three runs and the verdict; writes `overload.json` in `options.out_dir`."""
+    from simulations.scenario import load_scenario
+
+    options.check()
+    scenario = load_scenario(options.scenario, options.overrides)
+    if options.host:
+        from loadtests.run import check_reachable
+
+        check_reachable(options.host.rstrip("/"))
+    base = RunOptions(
+        scenario=options.scenario,
+        out_dir=options.out_dir,
+        host=options.host,
+        start_app=options.start_app,
+        db=options.db,
+        seed=options.seed,
+        overrides=options.overrides,
+        workers=options.workers,
+        compare_rule="default",
+    )
+    echo(f"overload 1/3: capacity, {options.capacity_users} back-to-back patients, no room")
+    capacity = _run(
+        replace(
+            base,
+            out_dir=options.out_dir / PHASES[0],
+            users=options.capacity_users,
+            shape="soak",
+            duration=options.capacity_duration,
+            waiting_room_rate=0.0,
+            behaviour=(("journey_pause_s", (0.0, 0.0)),),
+        ),
+        echo,
+    )
+    journeys_per_s = capacity.journeys_completed() / float(capacity.summary["duration_s"])
+    if journeys_per_s <= 0:
+        raise OSError(
+            f"no journey completed in the capacity run; see {options.out_dir / PHASES[0]}"
+        )
+    offered = options.multiple * journeys_per_s
+    admission = options.admission_share * journeys_per_s
+    echo(
+        f"capacity {journeys_per_s:.1f} journeys/s; overload 2/3: {offered:.1f} arrivals/s "
+        f"({options.multiple:g}x) with the waiting room admitting {admission:.1f}/s"
+    )
+    loaded = replace(base, rate=offered, shape="soak", duration=options.duration)
+    room = _run(
+        replace(loaded, out_dir=options.out_dir / PHASES[1], waiting_room_rate=admission), echo
+    )
+    echo(f"overload 3/3: {offered:.1f} arrivals/s without the waiting room")
+    no_room = _run(
+        replace(loaded, out_dir=options.out_dir / PHASES[2], waiting_room_rate=0.0), echo
+    )
+    rules = judge_overload(room, scenario.slo, scenario.slo.error_rate_max)
+    result = {
+        "scenario": scenario.name,
+        "capacity_journeys_per_s": round(journeys_per_s, 2),
+        "multiple": options.multiple,
+        "offered_arrivals_per_s": round(offered, 2),
+        "admission_per_s": round(admission, 2),
+        "phases": [p.record() for p in (capacity, room, no_room)],
+        "verdict": {"passed": all(r["passed"] for r in rules), "rules": rules},
+    }
+    (options.out_dir / "overload.json").write_text(json.dumps(result, indent=2, default=str))
+    return result
+
+
+def describe(result: dict[str, Any]) -> list[str]:
+    """The README-style table of an overload result, one line per figure."""
+    phases = {p["phase"]: p for p in result["phases"]}
+    room, no_room = phases["waiting-room"], phases["no-waiting-room"]
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.0f} ms"
+
+    def mb(p: dict) -> str:
+        rss = p.get("app_rss_mb")
+        return "-" if not rss else f"{rss['first']:.0f} -> {rss['peak']:.0f} MB"
+
+    rows = [
+        ("arrivals started (late)", lambda p: f"{p['arrivals_started']} ({p['arrivals_late']})"),
+        ("bookings", lambda p: str(p["bookings"])),
+        ("queue joins / admitted", lambda p: f"{p['queue_joins']} / {p['admitted']}"),
+        ("booking p50 / p99", lambda p: f"{ms(p['book_p50_ms'])} / {ms(p['book_p99_ms'])}"),
+        ("queue join p99", lambda p: ms(p["queue_join_p99_ms"])),
+        ("failed requests", lambda p: f"{p['failures']} of {p['requests']}"),
+        ("app memory first -> peak", mb),
+    ]
+    lines = [
+        f"capacity {result['capacity_journeys_per_s']} journeys/s; offered "
+        f"{result['offered_arrivals_per_s']} arrivals/s ({result['multiple']:g}x); room admits "
+        f"{result['admission_per_s']}/s",
+        f"{'':26} {'waiting room':>24} {'no waiting room':>24}",
+    ]
+    lines += [f"{label:26} {fmt(room):>24} {fmt(no_room):>24}" for label, fmt in rows]
+    for rule in result["verdict"]["rules"]:
+        mark = "ok" if rule["passed"] else "FAILED"
+        lines.append(f"{mark:6} {rule['rule']}: {rule['measured']} (limit {rule['limit']})")
+    lines.append("overload: held" if result["verdict"]["passed"] else "overload: NOT held")
+    return lines
