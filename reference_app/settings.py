@@ -40,6 +40,9 @@ class Settings:
     db_pool_size: int = 10
     db_timeout_s: float = 5.0
     waiting_room_cache_s: float = 1.0
+    # Answer queue requests and turn passless visitors away in a pure-ASGI layer in front of the
+    # app (reference_app.room_edge); off: the FastAPI routes and dependency do it.
+    waiting_room_edge: bool = True
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)
@@ -144,4 +147,5 @@ def settings_from_env() -> Settings:
         rate_limit_token_per_min=int(_env_float("SURGE_RATE_LIMIT_TOKEN", 30)),
         rate_limit_ip_per_min=int(_env_float("SURGE_RATE_LIMIT_IP", 600)),
         db_pool_size=int(_env_float("SURGE_DB_POOL_SIZE", 10)),
+        waiting_room_edge=os.environ.get("SURGE_WAITING_ROOM_EDGE", "1") != "0",
     )

@@ -24,13 +24,14 @@ import hmac
 import math
 import secrets
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Header, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, case, select, update
+from sqlalchemy import BigInteger, Connection, Engine, Float, bindparam, case, select, update
 
 from reference_app.context import AppContext
 from reference_app.database import reading, writing
@@ -44,6 +45,16 @@ PASS_HEADER = "X-Waiting-Room-Pass"
 # constant rate), or after POLL_MAX_S to see its position move on a long wait.
 POLL_MAX_S = 30.0
 MAX_TOKEN_CHARS = 200
+
+
+# The room's own threads: its few database calls (a batch of joins, a state read) never queue
+# for the request thread pool behind bookings and registrations, which may all be busy at once.
+T = TypeVar("T")
+_ROOM_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="waiting-room")
+
+
+async def _in_room_thread(function: Callable[..., T], *args: object) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_ROOM_THREADS, function, *args)
 
 
 class WaitingRoomConfig(BaseModel):
@@ -168,32 +179,48 @@ def pass_is_valid(token: str, pass_key: bytes, now_s: float) -> bool:
     return now_s * 1000 < int(expires)
 
 
+def _line_statements() -> tuple:
+    """The two UPDATEs of a join, built once (bind parameters: now, rate, count)."""
+    line = waiting_room_line.c
+    now, rate, count = (
+        bindparam("now", type_=Float),
+        bindparam("rate", type_=Float),
+        bindparam("count", type_=BigInteger),
+    )
+    empty = line.anchor_number + rate * (now - line.anchor_s) >= line.next_number
+    take = update(waiting_room_line).where(line.id == 1)
+    returning = (line.next_number, line.anchor_number, line.anchor_s)
+    queued = take.values(
+        next_number=line.next_number + count,
+        anchor_s=case((empty, now), else_=line.anchor_s),
+        anchor_number=case((empty, line.next_number), else_=line.anchor_number),
+    ).returning(*returning)
+    open_door = take.values(
+        next_number=line.next_number + count,
+        anchor_s=now,
+        anchor_number=line.next_number + count,
+    ).returning(*returning)
+    config = select(
+        waiting_room.c.enabled, waiting_room.c.rate_per_s, waiting_room.c.pass_lifetime_s
+    )
+    return config.where(waiting_room.c.id == 1), queued, open_door
+
+
+READ_CONFIG, TAKE_QUEUED, TAKE_OPEN = _line_statements()
+
+
 def take_numbers(engine: Engine, count: int, now_s: float) -> tuple[int, RoomState]:
     """Give `count` visitors the next numbers in one UPDATE of the line row (re-anchored at
     `now_s` if the line is empty); returns the first number and the room's state after it."""
     with writing(engine) as conn:
-        config = read_config(conn)
-        line = waiting_room_line.c
-        if config.enabled and config.rate_per_s > 0:
-            empty = line.anchor_number + config.rate_per_s * (now_s - line.anchor_s) >= (
-                line.next_number
-            )
-            anchor = {
-                "anchor_s": case((empty, now_s), else_=line.anchor_s),
-                "anchor_number": case((empty, line.next_number), else_=line.anchor_number),
-            }
-        else:
-            anchor = {"anchor_s": now_s, "anchor_number": line.next_number + count}
-        row = conn.execute(
-            update(waiting_room_line)
-            .where(line.id == 1)
-            .values(next_number=line.next_number + count, **anchor)
-            .returning(line.next_number, line.anchor_number, line.anchor_s)
-        ).one()
+        enabled, rate, lifetime = conn.execute(READ_CONFIG).one()
+        on = bool(enabled) and rate > 0
+        statement = TAKE_QUEUED if on else TAKE_OPEN
+        row = conn.execute(statement, {"now": now_s, "rate": rate, "count": count}).one()
     state = RoomState(
-        enabled=config.enabled,
-        rate_per_s=config.rate_per_s,
-        pass_lifetime_s=config.pass_lifetime_s,
+        enabled=bool(enabled),
+        rate_per_s=float(rate),
+        pass_lifetime_s=float(lifetime),
         next_number=int(row[0]),
         anchor_number=float(row[1]),
         anchor_s=float(row[2]),
@@ -236,7 +263,7 @@ class JoinBatcher:
                 batch, self.pending = self.pending, []
                 now_s = time.time()
                 try:
-                    first, state = await run_in_threadpool(
+                    first, state = await _in_room_thread(
                         take_numbers, self.engine, len(batch), now_s
                     )
                 except Exception as exc:  # noqa: BLE001 - every waiter gets the error
@@ -297,30 +324,13 @@ async def cached_state(ctx: AppContext, now_s: float) -> RoomState:
     """The room's state, read again when older than the cache period (off the event loop)."""
     state = ctx.waiting_room
     if state is None or now_s - ctx.waiting_room_checked_s >= ctx.settings.waiting_room_cache_s:
-        state = await run_in_threadpool(_fresh_state, ctx, now_s)
+        state = await _in_room_thread(_fresh_state, ctx, now_s)
     return state
 
 
-async def require_pass(
-    request: Request,
-    waiting_pass: Annotated[str | None, Header(alias=PASS_HEADER)] = None,
-) -> None:
-    """Dependency of the booking funnel (register, search, availability, book): while the room
-    is on, a valid pass is needed (the admin key goes through). Checking a pass is an HMAC and
-    a clock read: no database, no thread."""
-    ctx: AppContext = request.app.state.ctx
-    now_s = time.time()
-    state = await cached_state(ctx, now_s)
-    if not state.on:
-        return
-    if waiting_pass and pass_is_valid(waiting_pass, ctx.keyring.pass_key, now_s):
-        return
-    authorization = request.headers.get("authorization", "")
-    if authorization.startswith("Bearer ") and same_secret(
-        authorization[7:].strip(), ctx.settings.admin_key
-    ):
-        return
-    raise ApiError(
+def refusal() -> ApiError:
+    """What a funnel request without a valid pass gets while the room is on."""
+    return ApiError(
         503,
         "waiting_room",
         "the waiting room is on: POST /queue, poll GET /queue/{ticket}, then send the pass in "
@@ -330,31 +340,71 @@ async def require_pass(
     )
 
 
-@router.post("/queue", status_code=201)
-async def post_queue(request: Request) -> dict:
-    """Join the waiting room: `{ticket, status, position, estimated_wait_s, poll_after_s}`."""
-    ctx: AppContext = request.app.state.ctx
+async def admits(
+    ctx: AppContext, waiting_pass: str | None, authorization: str | None, now_s: float
+) -> bool:
+    """Whether a funnel request may go on: the room is off, its pass is valid, or it carries
+    the admin key. An HMAC and a clock read; the database only when the cache is stale."""
+    state = await cached_state(ctx, now_s)
+    if not state.on:
+        return True
+    if waiting_pass and pass_is_valid(waiting_pass, ctx.keyring.pass_key, now_s):
+        return True
+    authorization = authorization or ""
+    return authorization.startswith("Bearer ") and same_secret(
+        authorization[7:].strip(), ctx.settings.admin_key
+    )
+
+
+async def join_line(ctx: AppContext) -> dict:
+    """One visitor joins (batched with whoever joins at the same moment)."""
     if ctx.queue_joins is None:
         ctx.queue_joins = JoinBatcher(ctx.engine)
     number, state, now_s = await ctx.queue_joins.take()
     return {"ticket": ticket_for(number, ctx.keyring.pass_key), **_waiting(state, number, now_s)}
 
 
-@router.get("/queue/{ticket}")
-async def get_queue(request: Request, ticket: str) -> dict:
-    """Position while waiting (come back after `poll_after_s`); once admitted, the pass to send
-    in the X-Waiting-Room-Pass header."""
-    ctx: AppContext = request.app.state.ctx
+async def poll(ctx: AppContext, ticket: str) -> dict | None:
+    """Where a ticket stands (None: not a ticket this room signed). A waiting answer comes
+    from the cached state; an admitted or expired one is confirmed against the database."""
     pass_key = ctx.keyring.pass_key
     number = ticket_number(ticket, pass_key)
     if number is None:
-        raise ApiError(404, "not_found", "ticket not found")
+        return None
     now_s = time.time()
     state = await cached_state(ctx, now_s)
     fresh = ctx.waiting_room_checked_s == now_s
     found = status(state, ticket, number, pass_key, now_s)
     if found["status"] != "waiting" and not fresh:
         # Admitted (or expired) by the cached anchor, which can only be early: confirm.
-        state = await run_in_threadpool(_fresh_state, ctx, now_s)
+        state = await _in_room_thread(_fresh_state, ctx, now_s)
         found = status(state, ticket, number, pass_key, now_s)
+    return found
+
+
+async def require_pass(
+    request: Request,
+    waiting_pass: Annotated[str | None, Header(alias=PASS_HEADER)] = None,
+) -> None:
+    """Dependency of the booking funnel (register, search, availability, book): while the room
+    is on, a valid pass is needed (the admin key goes through). The edge in front of the app
+    (`reference_app.room_edge`) turns most such requests away before they get here."""
+    ctx: AppContext = request.app.state.ctx
+    if not await admits(ctx, waiting_pass, request.headers.get("authorization"), time.time()):
+        raise refusal()
+
+
+@router.post("/queue", status_code=201)
+async def post_queue(request: Request) -> dict:
+    """Join the waiting room: `{ticket, status, position, estimated_wait_s, poll_after_s}`."""
+    return await join_line(request.app.state.ctx)
+
+
+@router.get("/queue/{ticket}")
+async def get_queue(request: Request, ticket: str) -> dict:
+    """Position while waiting (come back after `poll_after_s`); once admitted, the pass to send
+    in the X-Waiting-Room-Pass header."""
+    found = await poll(request.app.state.ctx, ticket)
+    if found is None:
+        raise ApiError(404, "not_found", "ticket not found")
     return found

@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 
+import pytest
 from booking_api import ADMIN, TestClient, new_patient
+
+from reference_app.app import create_app
+from reference_app.settings import Settings
+
+
+@pytest.fixture(params=[True, False], ids=["edge", "routes"])
+def client(settings: Settings, request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """Every test twice: the room answered by its ASGI edge, and by the FastAPI routes alone."""
+    app = create_app(replace(settings, waiting_room_edge=request.param))
+    with TestClient(app) as test_client:
+        yield test_client
 
 
 def _switch_on(client: TestClient, rate_per_s: float, pass_lifetime_s: float = 600) -> None:

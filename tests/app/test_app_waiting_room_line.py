@@ -123,3 +123,17 @@ def test_polls_are_paced_by_the_server_and_admins_go_through(client: TestClient)
     assert client.get("/centers", params={"postcode": "75011"}).status_code == 503
     assert client.get("/centers", params={"postcode": "75011"}, headers=ADMIN).status_code == 200
     assert client.get("/admin/waiting-room", headers=ADMIN).json()["queued"] == 1
+
+
+def test_the_edge_answers_queue_requests_and_counts_them_in_the_metrics(client: TestClient) -> None:
+    body = {"enabled": True, "rate_per_s": 0.01}
+    assert client.put("/admin/waiting-room", headers=ADMIN, json=body).status_code == 200
+    for _ in range(3):
+        assert client.post("/appointments", json={"slot_id": 1}).status_code == 503
+    ticket = client.post("/queue").json()["ticket"]
+    assert client.get(f"/queue/{ticket}").status_code == 200
+    assert client.get("/queue/a/b").status_code == 404  # not a ticket path: the app's 404
+    assert client.get("/queue").status_code == 405
+    metrics = client.get("/metrics").text
+    assert 'route="/queue"' in metrics and 'route="/queue/{ticket}"' in metrics
+    assert 'route="/appointments",status="503"} 3' in metrics
