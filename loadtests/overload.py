@@ -96,6 +96,8 @@ class Phase:
             "queue_joins": (routes.get("queue_join") or {}).get("count", 0),
             "admitted": s["waiting_room"]["admitted"],
             "app_rss_mb": s.get("app_rss_mb"),
+            "app_cpu_pct": s.get("app_cpu_pct"),
+            "requests_per_s": s["total"]["rps"],
             "invariants": s.get("invariants"),
         }
 
@@ -226,8 +228,15 @@ def describe(result: dict[str, Any]) -> list[str]:
         ("queue join p99", lambda p: ms(p["queue_join_p99_ms"])),
         ("failed requests", lambda p: f"{p['failures']} of {p['requests']}"),
         ("app memory first -> peak", mb),
+        (
+            "app CPU mean (% of a core)",
+            lambda p: f"{(p.get('app_cpu_pct') or {}).get('mean', '-')}",
+        ),
     ]
+    capacity = phases["capacity"]
     lines = [
+        f"capacity run: {capacity['requests_per_s'] or 0:.0f} req/s, app CPU mean "
+        f"{(capacity.get('app_cpu_pct') or {}).get('mean', '-')}% of a core",
         f"capacity {result['capacity_journeys_per_s']} journeys/s; offered "
         f"{result['offered_arrivals_per_s']} arrivals/s ({result['multiple']:g}x); room admits "
         f"{result['admission_per_s']}/s",

@@ -92,20 +92,33 @@ def _set_waiting_room(app: AppUnderTest, rate_per_s: float) -> None:
         raise RunFailed(f"could not set the waiting room: {r.status_code} {r.text[:200]}")
 
 
-def _rss_mb(pid: int | None) -> str:
-    """Resident memory of the app's process tree (supervisor and workers), when we started it."""
-    if pid is None:
-        return ""
-    try:
-        root = psutil.Process(pid)
-        return f"{sum(p.memory_info().rss for p in [root, *root.children(True)]) / 2**20:.1f}"
-    except psutil.Error:
-        return ""
+class _AppProcess:
+    """Resident memory and CPU of the app's process tree (supervisor and workers), when this
+    run started the app; blank fields otherwise."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.cpu: dict[int, psutil.Process] = {}  # cpu_percent() needs the same objects
+
+    def sample(self) -> tuple[str, str]:
+        if self.pid is None:
+            return "", ""
+        try:
+            root = psutil.Process(self.pid)
+            tree = [root, *root.children(recursive=True)]
+            rss = sum(p.memory_info().rss for p in tree) / 2**20
+            cpu = 0.0
+            for p in tree:
+                known = self.cpu.setdefault(p.pid, p)
+                cpu += known.cpu_percent()
+        except psutil.Error:
+            return "", ""
+        return f"{rss:.1f}", f"{cpu:.1f}"
 
 
 class _Monitor(threading.Thread):
     """Samples the waiting-room length, requests in flight and (for an app this run started)
-    its resident memory once a second into monitor.csv."""
+    its resident memory and CPU (% of one core) once a second into monitor.csv."""
 
     def __init__(self, app: AppUnderTest, path: Path) -> None:
         super().__init__(daemon=True)
@@ -116,7 +129,11 @@ class _Monitor(threading.Thread):
         headers = {"Authorization": f"Bearer {self.app.admin_key}"} if self.app.admin_key else {}
         with self.path.open("w", newline="") as f, httpx.Client(timeout=2.0) as client:
             writer = csv.writer(f)
-            writer.writerow(["epoch_s", "waiting_room_queued", "in_flight", "app_rss_mb"])
+            writer.writerow(
+                ["epoch_s", "waiting_room_queued", "in_flight", "app_rss_mb", "app_cpu_pct"]
+            )
+            process = _AppProcess(self.app.pid)
+            process.sample()  # the first CPU reading is only a baseline
             while not self.stopped.wait(MONITOR_INTERVAL_S):
                 queued = in_flight = ""
                 with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
@@ -128,8 +145,8 @@ class _Monitor(threading.Thread):
                     for line in r.text.splitlines():
                         if line.startswith("surge_http_requests_in_flight "):
                             in_flight = line.split()[-1]
-                rss = _rss_mb(self.app.pid)
-                writer.writerow([f"{time.time():.3f}", queued, in_flight, rss])
+                rss, cpu = process.sample()
+                writer.writerow([f"{time.time():.3f}", queued, in_flight, rss, cpu])
                 f.flush()
 
 

@@ -186,6 +186,16 @@ def _rss_figures(monitor: pd.DataFrame) -> dict[str, float] | None:
     return {"first": float(rss.iloc[0]), "peak": float(rss.max()), "last": float(rss.iloc[-1])}
 
 
+def _cpu_figures(monitor: pd.DataFrame) -> dict[str, float] | None:
+    """The app's CPU over the run, in % of one core (mean and peak of the 1-s samples)."""
+    if "app_cpu_pct" not in monitor:
+        return None
+    cpu = pd.to_numeric(monitor["app_cpu_pct"], errors="coerce").dropna()
+    if cpu.empty:
+        return None
+    return {"mean": round(float(cpu.mean()), 1), "peak": round(float(cpu.max()), 1)}
+
+
 def build_summary(run: RunData, extra: dict[str, Any], slo: Any) -> dict[str, Any]:
     counters = run.surge.get("counters", {})
     routes = _routes(run)
@@ -239,6 +249,7 @@ def build_summary(run: RunData, extra: dict[str, Any], slo: Any) -> dict[str, An
         },
         "invariants": extra.get("invariants"),
         "app_rss_mb": _rss_figures(run.monitor),
+        "app_cpu_pct": _cpu_figures(run.monitor),
         "steps": step_aggregates(run.requests, profile, run.start_epoch_s)
         if profile and profile.kind in STEPPED_KINDS
         else [],
