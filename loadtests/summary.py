@@ -176,24 +176,17 @@ def measured_of(summary: dict[str, Any]) -> Measured:
     )
 
 
-def _rss_figures(monitor: pd.DataFrame) -> dict[str, float] | None:
-    """First and peak resident memory of the app (sampled when this run started the app)."""
-    if "app_rss_mb" not in monitor:
+def _app_figures(monitor: pd.DataFrame, column: str) -> dict[str, float] | None:
+    """First, mean, peak and last of one of the app's 1-s samples (memory in MB, CPU in % of a
+    core), when this run started the app and so could sample it."""
+    if column not in monitor:
         return None
-    rss = pd.to_numeric(monitor["app_rss_mb"], errors="coerce").dropna()
-    if rss.empty:
+    samples = pd.to_numeric(monitor[column], errors="coerce").dropna()
+    if samples.empty:
         return None
-    return {"first": float(rss.iloc[0]), "peak": float(rss.max()), "last": float(rss.iloc[-1])}
-
-
-def _cpu_figures(monitor: pd.DataFrame) -> dict[str, float] | None:
-    """The app's CPU over the run, in % of one core (mean and peak of the 1-s samples)."""
-    if "app_cpu_pct" not in monitor:
-        return None
-    cpu = pd.to_numeric(monitor["app_cpu_pct"], errors="coerce").dropna()
-    if cpu.empty:
-        return None
-    return {"mean": round(float(cpu.mean()), 1), "peak": round(float(cpu.max()), 1)}
+    figures = {"first": samples.iloc[0], "mean": samples.mean(), "peak": samples.max(),
+               "last": samples.iloc[-1]}  # fmt: skip
+    return {k: round(float(v), 1) for k, v in figures.items()}
 
 
 def build_summary(run: RunData, extra: dict[str, Any], slo: Any) -> dict[str, Any]:
@@ -248,8 +241,8 @@ def build_summary(run: RunData, extra: dict[str, Any], slo: Any) -> dict[str, An
             "wait_max_real_s": waits["max_ms"] / 1000 * compress if waits.get("count") else None,
         },
         "invariants": extra.get("invariants"),
-        "app_rss_mb": _rss_figures(run.monitor),
-        "app_cpu_pct": _cpu_figures(run.monitor),
+        "app_rss_mb": _app_figures(run.monitor, "app_rss_mb"),
+        "app_cpu_pct": _app_figures(run.monitor, "app_cpu_pct"),
         "steps": step_aggregates(run.requests, profile, run.start_epoch_s)
         if profile and profile.kind in STEPPED_KINDS
         else [],

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from loadtests.shapes import steps
-from loadtests.summary import step_aggregates
+from loadtests.summary import _app_figures, step_aggregates
 
 
 def test_step_aggregates_read_each_step_steady_state():
@@ -33,3 +33,14 @@ def test_step_aggregates_read_each_step_steady_state():
     assert result[0]["p50_ms"] == pytest.approx(20, abs=1)
     assert result[1]["routes"]["book"]["p95_ms"] == pytest.approx(80 + 1.645, abs=1)
     assert result[1]["error_rate"] == 0
+
+
+def test_app_samples_are_summarised_and_blank_samples_skipped():
+    monitor = pd.DataFrame(
+        {"app_rss_mb": ["", 80.0, "90.5", 85.0], "app_cpu_pct": ["", "", "", ""]}
+    )
+    assert _app_figures(monitor, "app_rss_mb") == {
+        "first": 80.0, "mean": 85.2, "peak": 90.5, "last": 85.0
+    }  # fmt: skip
+    assert _app_figures(monitor, "app_cpu_pct") is None  # an external app: nothing sampled
+    assert _app_figures(pd.DataFrame({"epoch_s": [1.0]}), "app_rss_mb") is None  # older runs
