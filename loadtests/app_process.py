@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from loadtests.app_server import served_app
 
-__all__ = ["AppUnderTest", "postgres_server_url", "started_app"]
+__all__ = ["AppUnderTest", "fresh_postgres_database", "postgres_server_url", "started_app"]
 
 SEED_CENTRES = 40
 SEED_CENTRES_MAX = 100
@@ -55,7 +55,7 @@ def _with_database(url: str, name: str) -> str:
 
 
 @contextmanager
-def _fresh_postgres_database(server_url: str) -> Iterator[str]:
+def fresh_postgres_database(server_url: str) -> Iterator[str]:
     import psycopg
 
     name = f"surge_lt_{secrets.token_hex(6)}"
@@ -109,7 +109,7 @@ def started_app(
         with served_app(url, workers=workers, extra_args=extra, log_path=log_path) as app:
             yield AppUnderTest(app.base_url, app.admin_key, "sqlite", app.pid)
     elif backend == "postgresql":
-        with _fresh_postgres_database(postgres_server_url(db_server)) as url:
+        with fresh_postgres_database(postgres_server_url(db_server)) as url:
             _seed(url, log_path, seed, centres)
             with served_app(url, workers=workers, extra_args=extra, log_path=log_path) as app:
                 yield AppUnderTest(app.base_url, app.admin_key, "postgresql", app.pid)

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from loadtests.app_process import fresh_postgres_database
+from loadtests.app_server import served_app
+from loadtests.run import check_reachable
 
 STEPS_LOCUSTFILE = Path(__file__).with_name("steps.py")
 # A small national dataset, quick to seed (the app's 5 s statement timeout also bounds seeding).
@@ -56,79 +54,26 @@ class StepPlan:
         return tuple(int(n) for _ in range(self.passes) for n in rng.permutation(self.levels))
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_healthy(
-    url: str, timeout_s: float = 60.0, process: subprocess.Popen | None = None
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise OSError(f"the app exited with code {process.returncode} before becoming healthy")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    raise OSError(f"{url}/healthz did not answer 200 within {timeout_s:.0f} s")
-
-
 def _surge(*args: str) -> list[str]:
     return [sys.executable, "-m", "surge", *args]
-
-
-@contextmanager
-def fresh_postgres_database(server_url: str) -> Iterator[str]:
-    """A new, uniquely named database on the server of `server_url`, dropped afterwards."""
-    import psycopg
-
-    name = f"surge_cal_{secrets.token_hex(4)}"
-    base, _, _ = server_url.rpartition("/")
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
 def running_app(
     db_url: str, workers: int, log_path: Path, seed_args: tuple[str, ...] = ()
 ) -> Iterator[str]:
-    """Seed and serve the reference app on a free port; yields its base URL; always stops it."""
+    """Seed and serve the reference app on a free port (`loadtests.app_server`); yields its
+    base URL; always stops it."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         seeded = subprocess.run(
             _surge("app", "seed", "--db", db_url, *seed_args), stdout=log, stderr=log
         )
-        if seeded.returncode != 0:
-            raise OSError(f"`surge app seed` failed with code {seeded.returncode} (see {log_path})")
-        port = free_port()
-        cmd = _surge(
-            "app", "serve", "--db", db_url, "--port", str(port), "--workers", str(workers),
-            "--dev", "--rate-limit-ip", "0", "--rate-limit-token", "0",
-        )  # fmt: skip
-        proc = subprocess.Popen(cmd, stdout=log, stderr=log, start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_healthy(url, process=proc)
-            yield url
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+    if seeded.returncode != 0:
+        raise OSError(f"`surge app seed` failed with code {seeded.returncode} (see {log_path})")
+    no_limits = ["--rate-limit-ip", "0", "--rate-limit-token", "0"]
+    with served_app(db_url, workers=workers, extra_args=no_limits, log_path=log_path) as app:
+        yield app.base_url
 
 
 def run_steps(host: str, plan: StepPlan, out_dir: Path, meta: dict | None = None) -> Path:
@@ -243,7 +188,7 @@ def validate(
     out_dir.mkdir(parents=True, exist_ok=True)
     run_dir = out_dir / "run"
     if host is not None:
-        wait_healthy(host.rstrip("/"), timeout_s=10)
+        check_reachable(host.rstrip("/"), timeout_s=10)
         run_steps(host.rstrip("/"), plan, run_dir, {"database": "external", "web_workers": workers})
     else:
         with started_app(backend, out_dir, workers, postgres_url) as (url, meta):

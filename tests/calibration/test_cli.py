@@ -11,6 +11,8 @@ from surge.cli import main
          "at least 3 fit levels"),
         (["calibrate", "--out", "{tmp}/p.toml"], "give a RUN_DIR"),
         (["calibrate", "{tmp}", "--validate", "--out", "{tmp}/v"], "not a RUN_DIR"),
+        (["calibrate", "--validate", "--host", "http://127.0.0.1:9", "--levels", "1,2,4,8",
+          "--out", "{tmp}/v"], "unreachable"),
         (["predict", "--profile", "{tmp}/missing.toml", "--load", "4"], "profile not found"),
         (["predict", "--profile", "{tmp}/missing.toml", "--load", "4", "--replications", "0"], ">= 1"),
     ],
