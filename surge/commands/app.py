@@ -71,6 +71,7 @@ def _serve(args: argparse.Namespace) -> int:
         rate_limit_ip_per_min=args.rate_limit_ip,
         dev=args.dev,
         db_pool_size=args.db_pool_size,
+        keep_alive_s=args.keep_alive_s,
     )
     try:
         return serve(options)
@@ -168,6 +169,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     serve.add_argument(
         "--db-pool-size", type=int, default=10, help="database connections per worker (default 10)"
+    )
+    serve.add_argument(
+        "--keep-alive-s",
+        type=_positive_int,
+        default=30,
+        help="seconds an idle keep-alive connection stays open (default 30; uvicorn's own is 5, "
+        "which closes pooled connections that clients are about to reuse)",
     )
     serve.add_argument(
         "--dev", action="store_true", help="development mode: create local key files in .surge/"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from datetime import date
 from pathlib import Path
 
@@ -77,3 +78,31 @@ def test_bad_app_input_is_one_line_and_exit_2(
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("surge: error:") and message in err[0]
+
+
+def _idle_connection_closed_after(base_url: str, idle_s: float) -> bool:
+    """Send one keep-alive request on a raw socket, stay idle, and see if the server hung up."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(base_url)
+    with socket.create_connection((where.hostname, where.port), timeout=5) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+        assert b" 200 " in sock.recv(65536).split(b"\r\n", 1)[0]
+        time.sleep(idle_s)
+        sock.settimeout(0.5)
+        try:
+            return sock.recv(1) == b""
+        except TimeoutError:
+            return False
+
+
+@pytest.mark.parametrize(("keep_alive_s", "closed"), [(1, True), (30, False)])
+def test_serve_keeps_idle_connections_open_for_keep_alive_s(
+    tmp_path: Path, keep_alive_s: int, closed: bool
+) -> None:
+    from reference_app.launcher import served_app
+
+    extra = ["--keep-alive-s", str(keep_alive_s)]
+    with served_app(f"sqlite:///{tmp_path / 'k.db'}", extra_args=extra) as app:
+        assert _idle_connection_closed_after(app.base_url, 2.5) is closed
