@@ -163,6 +163,16 @@ def load_scenario(ref: str | Path, overrides: Mapping[str, Any] | Sequence[str] 
     return _validate(data, str(path))
 
 
+def write_scenario(scenario: Scenario, path: Path, header: str = "") -> Path:
+    """Write a scenario as TOML that `load_scenario` (and every `--scenario FILE`) reads back
+    to the same scenario; `header` is prepended (comment lines)."""
+    import tomli_w
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + tomli_w.dumps(scenario.model_dump()), encoding="utf-8")
+    return path
+
+
 def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Sequence[str]) -> Scenario:
     """A copy of `scenario` with dotted-key overrides applied and validated."""
     data = scenario.model_dump()

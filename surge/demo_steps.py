@@ -136,16 +136,11 @@ def sizing_scenario(out_dir: Path, scale: float = 0.1, tick_s: float = 15.0) -> 
     Sizing runs the model a dozen times; at 1/10 scale each run takes seconds instead of a
     minute, and the knob keeps its full-scale units (the model scales rates with visitors).
     """
-    import tomli_w
-
-    from simulations.scenario import load_scenario
+    from simulations.scenario import load_scenario, write_scenario
 
     scenario = load_scenario(SCENARIO, {"scale": scale, "model.tick_s": tick_s})
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{SCENARIO}-scale-{scale:g}.toml"
     header = f"# {SCENARIO} at scale {scale:g}, tick {tick_s:g} s: written by `surge demo`\n"
-    path.write_text(header + tomli_w.dumps(scenario.model_dump()), encoding="utf-8")
-    return path
+    return write_scenario(scenario, out_dir / f"{SCENARIO}-scale-{scale:g}.toml", header)
 
 
 def _interrupt(process: subprocess.Popen, grace_s: float = 30.0) -> None:
