@@ -84,15 +84,17 @@ class WaitingRoomEdge:
                 return error_response(404, "not_found", "ticket not found")
             return JSONResponse(found)
         route = funnel_route(method, path)
-        if route is not None and not await waiting_room.admits(
+        if route is None:
+            return None
+        if await waiting_room.admits(
             self.ctx,
             _header(scope, b"x-waiting-room-pass"),
             _header(scope, b"authorization"),
             time.time(),
         ):
-            scope["route"] = route
-            refused = waiting_room.refusal()
-            return error_response(
-                503, refused.error, refused.detail, refused.headers, **refused.extra
-            )
-        return None
+            # Checked once: the route's `require_pass` dependency sees this and does not redo it.
+            scope.setdefault("state", {})[waiting_room.ADMITTED_STATE] = True
+            return None
+        scope["route"] = route
+        refused = waiting_room.refusal()
+        return error_response(503, refused.error, refused.detail, refused.headers, **refused.extra)

@@ -45,6 +45,7 @@ PASS_HEADER = "X-Waiting-Room-Pass"
 # constant rate), or after POLL_MAX_S to see its position move on a long wait.
 POLL_MAX_S = 30.0
 MAX_TOKEN_CHARS = 200
+ADMITTED_STATE = "waiting_room_admitted"  # request state set by the edge once a pass is checked
 
 
 # The room's own threads: its few database calls (a batch of joins, a state read) never queue
@@ -389,6 +390,8 @@ async def require_pass(
     """Dependency of the booking funnel (register, search, availability, book): while the room
     is on, a valid pass is needed (the admin key goes through). The edge in front of the app
     (`reference_app.room_edge`) turns most such requests away before they get here."""
+    if getattr(request.state, ADMITTED_STATE, False):  # the edge checked it already
+        return
     ctx: AppContext = request.app.state.ctx
     if not await admits(ctx, waiting_pass, request.headers.get("authorization"), time.time()):
         raise refusal()

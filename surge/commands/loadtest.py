@@ -35,6 +35,11 @@ def _number(text: str | None, option: str, kind: type = float) -> float | None:
     return value
 
 
+def _workers(text: str | None) -> int:
+    """--workers: Locust worker processes, 0 (the default) for one local process."""
+    return 0 if text in (None, "0") else int(_number(text, "--workers", int))
+
+
 def _rate_or_off(text: str | None) -> float | None:
     """--waiting-room-rate: admissions/s, 0 for off (None: the scenario decides)."""
     if text is None or text.strip() in ("0", "0.0", "off"):
@@ -46,7 +51,7 @@ def _run(args: argparse.Namespace) -> int:
     from loadtests.loadtest import run_loadtest
     from loadtests.run_plan import RunOptions
 
-    workers = 0 if args.workers in (None, "0") else int(_number(args.workers, "--workers", int))
+    workers = _workers(args.workers)
 
     options = RunOptions(
         scenario=args.scenario,
@@ -86,7 +91,7 @@ def _overload(args: argparse.Namespace) -> int:
         duration=args.duration,
         capacity_users=int(_number(args.capacity_users, "--capacity-users", int)),
         capacity_duration=args.capacity_duration,
-        workers=0 if args.workers in (None, "0") else int(_number(args.workers, "--workers", int)),
+        workers=_workers(args.workers),
         seed=args.seed,
         overrides=tuple(args.set or ()),
     )
