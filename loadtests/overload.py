@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from loadtests.run_plan import RunOptions
+from loadtests.plan import RunOptions
 
 __all__ = ["OverloadOptions", "Phase", "describe", "judge_overload", "run_overload"]
 
@@ -103,7 +103,7 @@ class Phase:
 
 
 def _run(options: RunOptions, echo: Callable[[str], None]) -> Phase:
-    from loadtests.loadtest import run_loadtest
+    from loadtests.orchestrate import run_loadtest
 
     run_loadtest(options, echo=echo)  # the SLO verdict of each run is read below, not here
     summary = json.loads((options.out_dir / "summary.json").read_text())
@@ -143,12 +143,12 @@ def judge_overload(
 
 def run_overload(options: OverloadOptions, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """The three runs and the verdict; writes `overload.json` in `options.out_dir`."""
-    from simulations.scenario import load_scenario
+    from simulations.scenario.scenario import load_scenario
 
     options.check()
     scenario = load_scenario(options.scenario, options.overrides)
     if options.host:
-        from loadtests.run import check_reachable
+        from loadtests.execute import check_reachable
 
         check_reachable(options.host.rstrip("/"))
     base = RunOptions(

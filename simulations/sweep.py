@@ -112,28 +112,28 @@ def combinations(params: Sequence[Param]) -> list[dict[str, Any]]:
 
 def scenario_kpis(scenario: Any, seed: np.random.SeedSequence) -> dict[str, float]:
     """Model function for national opening-day scenarios."""
-    from simulations.opening_day import simulate
+    from simulations.national.opening_day import simulate
 
     return {k: float(v) for k, v in simulate(scenario, seed).kpis.items()}
 
 
 def center_kpis(config: Any, seed: np.random.SeedSequence) -> dict[str, float]:
     """Model function for vaccination-centre configs."""
-    from simulations.center import simulate_center
-    from simulations.center_report import run_kpis
+    from simulations.center.report import run_kpis
+    from simulations.center.simulation import simulate_center
 
     return run_kpis(simulate_center(config, seed))
 
 
 def scenario_variants(ref: str, params: Sequence[Param]) -> list[tuple[dict[str, Any], Any]]:
     """Every combination as a validated scenario (bad keys fail here, before any run)."""
-    from simulations.scenario import load_scenario
+    from simulations.scenario.scenario import load_scenario
 
     return [(combo, load_scenario(ref, combo)) for combo in combinations(params)]
 
 
 def center_variants(ref: str, params: Sequence[Param]) -> list[tuple[dict[str, Any], Any]]:
-    from simulations.center_config import load_center
+    from simulations.center.config import load_center
 
     return [(combo, load_center(ref, combo)) for combo in combinations(params)]
 

@@ -33,8 +33,8 @@ import pandas as pd
 import simpy
 
 from simulations import queueing
+from simulations.national.waiting_room import WaitingRoom
 from simulations.replications import confidence_interval
-from simulations.waiting_room import WaitingRoom
 
 __all__ = ["Check", "FAMILY_LEVEL", "check_level", "checks_frame", "validate"]
 

@@ -1,7 +1,7 @@
 """The platform profile: what calibration learned about a deployment, as a TOML file.
 
 The `[platform]` table holds only keys of the national simulation's `[platform]` section
-(`simulations/platform.py`), so a scenario includes the file directly with
+(`simulations/scenario/platform.py`), so a scenario includes the file directly with
 `[platform] profile = "profile.toml"`: `web_workers`, `db_connections` and `service_ms` (the mean
 measured service time per route, for the routes of the shared vocabulary). Everything else sits
 under `[calibration]`, which scenarios ignore and `surge predict` reads:
@@ -39,7 +39,7 @@ import tomli_w
 
 from simulations.calibration.service_time import ServiceTimeFit, from_record
 from simulations.calibration.usl import UslModel
-from simulations.slo import ROUTES
+from simulations.scenario.slo import ROUTES
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """A stepped load-test run read back as data: per-request records and the step schedule.
 
-A run directory (written by `loadtests/calibrate_run.py`) holds:
+A run directory (written by `loadtests/calibration.py`) holds:
 
 - `steps.csv`: `step, users, start_s, end_s` (epoch seconds; the schedule as it ran);
 - `requests.csv`: `end_s, route, response_ms, ok` (one row per request, epoch seconds);

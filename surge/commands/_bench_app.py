@@ -14,7 +14,7 @@ import argparse
 
 
 def run(args: argparse.Namespace) -> int:
-    from surge.app_bench import run as run_bench
+    from surge.bench.app import run as run_bench
 
     return run_bench(args)
 

@@ -11,7 +11,7 @@ DEFAULT_OUT = Path("results/bench/loadgen.json")
 
 
 def run_default(args: argparse.Namespace) -> int:
-    from loadtests.loadgen_bench import run_bench, write_result
+    from surge.bench.loadgen import run_bench, write_result
 
     duration = getattr(args, "duration", 10.0) or 10.0
     users = getattr(args, "users", 20) or 20

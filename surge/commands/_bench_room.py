@@ -11,7 +11,7 @@ DEFAULT_OUT = Path("results/bench/room.json")
 
 
 def run_default(args: argparse.Namespace) -> int:
-    from loadtests.room_cost import JOURNEY, ROOM, measure_room_cost, write
+    from surge.bench.room import JOURNEY, ROOM, measure_room_cost, write
 
     requests = getattr(args, "requests", None) or 300
     if requests < 10:

@@ -49,7 +49,7 @@ def bench_command(args: argparse.Namespace) -> int:
         ) from None
     if not scales or any(s <= 0 for s in scales):
         raise ValueError(f"--scales: expected positive numbers (got {args.scales!r})")
-    from simulations.scenario import load_scenario
+    from simulations.scenario.scenario import load_scenario
 
     load_scenario(args.scenario)  # fail fast (exit 2) on a bad name
     runs = [_measure(args.scenario, scale, args.seed) for scale in scales]
@@ -120,8 +120,8 @@ def _child(scenario_ref: str, scale: float, seed: int) -> dict:
     import os
     import resource
 
-    from simulations.opening_day import simulate
-    from simulations.scenario import load_scenario
+    from simulations.national.opening_day import simulate
+    from simulations.scenario.scenario import load_scenario
 
     scenario = load_scenario(scenario_ref, [f"scale={scale}"])
     wall, cpu = time.perf_counter(), time.process_time()

@@ -14,8 +14,8 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulations.center_config import load_center
-    from simulations.center_report import run_center_replications, write_center_outputs
+    from simulations.center.config import load_center
+    from simulations.center.report import run_center_replications, write_center_outputs
 
     config = load_center(args.config)
     reps = run_center_replications(config, args.replications, args.seed)

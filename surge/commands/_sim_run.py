@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def scenarios_command(args: argparse.Namespace) -> int:
-    from simulations.scenario import list_scenarios, load_scenario
+    from simulations.scenario.scenario import list_scenarios, load_scenario
 
     for name in list_scenarios():
         print(f"{name:28s} {load_scenario(name).description}")
@@ -62,7 +62,7 @@ def scenarios_command(args: argparse.Namespace) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from simulations.scenario import load_scenario
+    from simulations.scenario.scenario import load_scenario
 
     if args.replications < 1:
         raise ValueError(f"--replications must be >= 1 (got {args.replications})")
@@ -70,7 +70,7 @@ def run_command(args: argparse.Namespace) -> int:
     out = args.out or Path("results") / "sim" / scenario.name
     out.mkdir(parents=True, exist_ok=True)
 
-    from simulations.opening_day import run_replications, simulate
+    from simulations.national.opening_day import run_replications, simulate
 
     long_run = scenario.duration_min * scenario.scale >= 120
     if args.replications == 1:
@@ -100,7 +100,7 @@ def run_command(args: argparse.Namespace) -> int:
     }
     (out / "summary.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if not args.no_plots:
-        from simulations.plots import save_run_plots
+        from simulations.national.plots import save_run_plots
 
         save_run_plots(scenario, first.timeseries, first.visitors, out)
     _print_table(scenario.name, summary, args.replications)

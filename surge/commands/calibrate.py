@@ -143,7 +143,7 @@ def _print_calibration(cal) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from loadtests.calibrate_run import StepPlan, validate
+    from loadtests.calibration import StepPlan, validate
 
     if args.run_dir is not None:
         raise UsageError("--validate runs its own steps: give --out DIR, not a RUN_DIR")

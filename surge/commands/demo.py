@@ -1,6 +1,6 @@
 """`surge demo`: the whole suite end to end (app, load test, simulation, sizing) and one page.
 
-The steps live in `surge.demo_steps`, the page in `surge.demo_page`; this module parses and
+The steps live in `surge.demo.steps`, the page in `surge.demo.page`; this module parses and
 prints. `run_app_demo` (seed, serve, book through HTTP) is reusable on its own.
 """
 
@@ -42,8 +42,8 @@ def _walkthrough(workdir: Path) -> tuple[list[dict], float]:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from surge.demo_page import StepRecord, write_index
-    from surge.demo_steps import demo_steps, run_step
+    from surge.demo.page import StepRecord, write_index
+    from surge.demo.steps import demo_steps, run_step
 
     started = time.perf_counter()
     out = Path(args.out).resolve()

@@ -8,7 +8,10 @@ from pathlib import Path
 
 from surge.cli import UsageError
 
-RULE_NAMES = ("default", "shared")  # loadtests.compare.RULES (not imported: keeps --help fast)
+RULE_NAMES = (
+    "default",
+    "shared",
+)  # loadtests.verdicts.compare.RULES (not imported: keeps --help fast)
 EPILOG = "exit codes: 0 pass, 1 SLO breached, 2 bad usage or config, 3 regression vs baseline"
 
 
@@ -48,8 +51,8 @@ def _rate_or_off(text: str | None) -> float | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from loadtests.loadtest import run_loadtest
-    from loadtests.run_plan import RunOptions
+    from loadtests.orchestrate import run_loadtest
+    from loadtests.plan import RunOptions
 
     workers = _workers(args.workers)
 
@@ -106,8 +109,8 @@ def _compare(args: argparse.Namespace) -> int:
     import json
     from dataclasses import replace
 
-    from loadtests.compare import named_rule
-    from loadtests.loadtest import EXIT_PASS, EXIT_REGRESSION, compare_dirs
+    from loadtests.orchestrate import EXIT_PASS, EXIT_REGRESSION, compare_dirs
+    from loadtests.verdicts.compare import named_rule
 
     for path in (args.run, args.baseline):
         if not Path(path).is_dir():
@@ -132,7 +135,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _baseline(args: argparse.Namespace) -> int:
-    from loadtests.loadtest import make_baseline
+    from loadtests.orchestrate import make_baseline
 
     target = make_baseline(Path(args.run), Path(args.baseline))
     print(f"baseline written to {target}", file=sys.stderr)

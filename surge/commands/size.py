@@ -25,9 +25,9 @@ def _fmt(value: float) -> str:
 
 
 def run_center(args: argparse.Namespace) -> int:
-    from simulations.center_config import load_center
-    from simulations.sizing import parse_target, size_center
-    from simulations.sizing_outputs import write_center_sizing
+    from simulations.center.config import load_center
+    from simulations.sizing.center import parse_target, size_center
+    from simulations.sizing.outputs import write_center_sizing
 
     config = load_center(args.config)
     targets = [parse_target(t) for t in args.target]
@@ -87,9 +87,9 @@ def _table(frame, knob: str, targets) -> None:
 
 
 def run_platform(args: argparse.Namespace) -> int:
-    from simulations.sizing import parse_target
-    from simulations.sizing_outputs import write_platform_sizing
-    from simulations.sizing_platform import size_platform
+    from simulations.sizing.center import parse_target
+    from simulations.sizing.outputs import write_platform_sizing
+    from simulations.sizing.platform import size_platform
 
     targets = [parse_target(t) for t in args.target]
     low, high = args.range if args.range else (None, None)
@@ -120,10 +120,10 @@ def run_platform(args: argparse.Namespace) -> int:
 
 
 def run_supply(args: argparse.Namespace) -> int:
-    from simulations.center_config import load_center
-    from simulations.scenario import load_scenario
-    from simulations.sizing_outputs import write_supply_sizing
-    from simulations.sizing_supply import size_supply, staff_for
+    from simulations.center.config import load_center
+    from simulations.scenario.scenario import load_scenario
+    from simulations.sizing.outputs import write_supply_sizing
+    from simulations.sizing.supply import size_supply, staff_for
 
     scenario = load_scenario(args.scenario).scaled()
     supply = scenario.supply

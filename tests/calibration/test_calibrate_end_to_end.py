@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from loadtests.calibrate_run import StepPlan, run_steps, started_app, validate
+from loadtests.calibration import StepPlan, run_steps, started_app, validate
 from simulations.calibration.calibrate import calibrate, write_outputs
 from simulations.calibration.profile import read_profile
 from simulations.calibration.step_run import read_step_run

@@ -37,7 +37,7 @@ def test_profile_round_trips_through_toml(profile, tmp_path):
 
 
 def test_national_scenario_reads_the_profile_platform_table_directly(profile, tmp_path):
-    from simulations.scenario import load_scenario, scenario_path
+    from simulations.scenario.scenario import load_scenario, scenario_path
 
     write_profile(profile, tmp_path / "profile.toml")
     text = scenario_path("smoke").read_text(encoding="utf-8")

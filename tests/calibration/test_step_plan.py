@@ -1,6 +1,6 @@
 import pytest
 
-from loadtests.calibrate_run import StepPlan
+from loadtests.calibration import StepPlan
 
 
 def test_one_pass_keeps_the_given_order():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from surge.demo_page import StepRecord, render_index, write_index
+from surge.demo.page import StepRecord, render_index, write_index
 
 
 def _step(outcome: str, command: str = "surge sim run --scenario x") -> StepRecord:

@@ -24,12 +24,12 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture
 def fifo_server() -> Iterator[Callable[[float], str]]:
-    """Start `loadtests.fifo_server` with a service time in ms; returns its base URL."""
+    """Start `loadtests.driver.fifo_server` with a service time in ms; returns its base URL."""
     started: list[subprocess.Popen] = []
 
     def start(service_ms: float) -> str:
         process = subprocess.Popen(
-            [sys.executable, "-m", "loadtests.fifo_server", "--service-ms", str(service_ms)],
+            [sys.executable, "-m", "loadtests.driver.fifo_server", "--service-ms", str(service_ms)],
             stdout=subprocess.PIPE,
             text=True,
             cwd=REPO,

@@ -1,8 +1,8 @@
 import numpy as np
 from scipy import stats
 
-from loadtests.arrival_clock import ArrivalClock
-from loadtests.shapes import steps
+from loadtests.driver.arrival_clock import ArrivalClock
+from loadtests.shapes.profile import steps
 
 
 def test_constant_rate_gives_poisson_counts_and_exponential_gaps():

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loadtests.compare import RULES, CompareRule, compare_runs, named_rule
+from loadtests.verdicts.compare import RULES, CompareRule, compare_runs, named_rule
 from surge.commands.loadtest import RULE_NAMES
 
 

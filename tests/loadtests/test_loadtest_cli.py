@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.compare import RULES
+from loadtests.verdicts.compare import RULES
 from surge.cli import main
 
 REPO = Path(__file__).resolve().parents[2]

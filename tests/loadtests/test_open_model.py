@@ -12,12 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from loadtests.fifo_server import mdl_mean_response_s
+from loadtests.driver.fifo_server import mdl_mean_response_s
 
 pytestmark = pytest.mark.slow
 
 LOCUSTFILE = """
-from loadtests.open_model import ArrivalUser
+from loadtests.driver.open_model import ArrivalUser
 
 
 class Arrivals(ArrivalUser):

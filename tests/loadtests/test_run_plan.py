@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.run_plan import RunOptions, locust_command, plan_run
-from simulations.scenario import load_scenario
+from loadtests.plan import RunOptions, locust_command, plan_run
+from simulations.scenario.scenario import load_scenario
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_locust_commands_for_open_closed_and_distributed_runs(smoke):
     worker = locust_command(open_plan, "http://h", Path("/o"), "worker", 5599)
     assert "--worker" in worker and "--headless" not in worker
     closed = locust_command(plan_run(options(users=3), smoke), "http://h", Path("/o"))
-    assert closed[closed.index("-f") + 1].split(",")[0].endswith("loadtests/locustfile.py")
+    assert closed[closed.index("-f") + 1].split(",")[0].endswith("loadtests/journeys/locustfile.py")
     assert "locust_shape.py" in closed[closed.index("-f") + 1]
     assert "-t" not in closed  # the shape ends the run
 

@@ -46,8 +46,8 @@ def test_replay_turns_three_hours_and_two_million_visitors_into_three_minutes_an
 
 
 def test_replay_follows_the_scenario_curve_in_compressed_time():
-    from simulations.arrivals import arrival_rate_per_min
-    from simulations.scenario import load_scenario
+    from simulations.scenario.arrivals import arrival_rate_per_min
+    from simulations.scenario.scenario import load_scenario
 
     s = load_scenario("france-2021-07-12").scaled()
     p = shapes.replay(lambda t: arrival_rate_per_min(s.demand, t), s.duration_min, 0.001, 60)

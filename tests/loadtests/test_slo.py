@@ -1,4 +1,4 @@
-from loadtests.slo import Measured, SloTargets, judge
+from loadtests.verdicts.slo import Measured, SloTargets, judge
 
 TARGETS = SloTargets(
     p95_ms={"book": 800.0, "search": 500.0},
@@ -75,7 +75,7 @@ def test_unreadable_invariants_breach_the_overbooking_rule():
 
 
 def test_targets_read_from_a_scenario_slo_object():
-    from simulations.scenario import load_scenario
+    from simulations.scenario.scenario import load_scenario
 
     targets = SloTargets.from_object(load_scenario("smoke").slo)
     assert targets.p95_ms["book"] > 0

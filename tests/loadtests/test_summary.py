@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loadtests.shapes import steps
-from loadtests.summary import _app_figures, step_aggregates
+from loadtests.reports.summary import _app_figures, step_aggregates
+from loadtests.shapes.profile import steps
 
 
 def test_step_aggregates_read_each_step_steady_state():

@@ -16,9 +16,9 @@ from reference_app.launcher import free_port
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-SMOKE = (ROOT / "simulations/scenarios/smoke.toml").read_text()
+SMOKE = (ROOT / "simulations/scenario/builtin/smoke.toml").read_text()
 DATA_KEY = "k1:" + "A" * 43 + "="
-CENTER = (ROOT / "simulations/centers/gp-practice.toml").read_text()
+CENTER = (ROOT / "simulations/center/builtin/gp-practice.toml").read_text()
 
 
 def _files(where: Path) -> dict[str, dict[str, Path]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from loadtests.overload import OverloadOptions, describe, run_overload
-from simulations.scenario import load_scenario
+from simulations.scenario.scenario import load_scenario
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 

@@ -1,14 +1,14 @@
 import numpy as np
 import pytest
 
-from simulations.arrivals import (
+from simulations.scenario.arrivals import (
     arrival_rate_per_min,
     arrival_rates_per_min,
     arrivals_per_tick,
     cumulative_arrivals,
 )
-from simulations.demand import Demand
-from simulations.scenario import load_scenario
+from simulations.scenario.demand import Demand
+from simulations.scenario.scenario import load_scenario
 
 
 def test_surge_adds_exactly_surge_visitors_over_an_unbounded_horizon():

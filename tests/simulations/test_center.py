@@ -11,9 +11,9 @@ import math
 import numpy as np
 import pytest
 
-from simulations.center import simulate_center
-from simulations.center_config import CenterConfigError, builtin_centers, load_center, parse_center
-from simulations.center_report import run_center_replications, run_kpis
+from simulations.center.config import CenterConfigError, builtin_centers, load_center, parse_center
+from simulations.center.report import run_center_replications, run_kpis
+from simulations.center.simulation import simulate_center
 from simulations.queueing import erlang_a, erlang_c, mmc_wait_mean
 from simulations.replications import confidence_interval
 

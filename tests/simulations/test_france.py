@@ -7,8 +7,8 @@ we count as 1.6M NEW arrivals between 20:15 and 20:30; waits of 15+ min at the p
 
 import pytest
 
-from simulations.opening_day import simulate
-from simulations.scenario import load_scenario
+from simulations.national.opening_day import simulate
+from simulations.scenario.scenario import load_scenario
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simulations.opening_day import simulate
-from simulations.scenario import load_scenario
+from simulations.national.opening_day import simulate
+from simulations.scenario.scenario import load_scenario
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "smoke_seed42_timeseries.csv"
 COLUMNS = [

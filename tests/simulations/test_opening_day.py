@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from simulations.opening_day import run_replications, simulate
-from simulations.scenario import load_scenario
+from simulations.national.opening_day import run_replications, simulate
+from simulations.scenario.scenario import load_scenario
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,12 @@ from pathlib import Path
 
 import pytest
 
-from simulations.scenario import (
+from simulations.scenario.scenario import (
     ScenarioError,
     apply_overrides,
     list_scenarios,
     load_scenario,
+    scenario_path,
 )
 
 
@@ -62,8 +63,7 @@ def test_missing_scenario_file_raises_a_scenario_error(tmp_path):
 
 
 def test_a_copied_scenario_file_loads_with_a_platform_profile(tmp_path: Path):
-    source = Path(load_scenario.__module__.replace(".", "/")).parent  # simulations/
-    text = (source / "scenarios" / "smoke.toml").read_text()
+    text = scenario_path("smoke").read_text()
     text = text.replace("[platform]\n", '[platform]\nprofile = "profile.toml"\n', 1)
     (tmp_path / "copy.toml").write_text(text)
     (tmp_path / "profile.toml").write_text("[platform]\nweb_workers = 3\ndb_connections = 2\n")

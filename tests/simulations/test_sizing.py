@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from simulations.center_config import parse_center
+from simulations.center.config import parse_center
 from simulations.queueing import erlang_a, erlang_c
-from simulations.sizing import TargetError, mmc_metric, parse_target, size_center
+from simulations.sizing.center import TargetError, mmc_metric, parse_target, size_center
 
 
 def mmc(rate_per_min, mean_service_min, open_minutes=600, patience=None):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simulations.scenario import scenario_path
+from simulations.scenario.scenario import scenario_path
 from surge.cli import main
 
 MMC = """

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from simulations.center_config import load_center
-from simulations.sizing_supply import SupplySizingError, plan_doses, size_supply, staff_for
+from simulations.center.config import load_center
+from simulations.sizing.supply import SupplySizingError, plan_doses, size_supply, staff_for
 
 MIX = {"pfizer": 0.7, "moderna": 0.3}
 WINDOWS = {"pfizer": [21, 49], "moderna": [28, 42]}

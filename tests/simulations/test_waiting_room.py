@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from simulations.waiting_room import WaitingRoom
+from simulations.national.waiting_room import WaitingRoom
 
 
 def _room(patience_s=math.inf, classes=2, seed=1):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from simulations.opening_day import simulate
-from simulations.scenario import load_scenario, write_scenario
-from simulations.what_if import knob_variants, staggered_opening
+from simulations.national.opening_day import simulate
+from simulations.national.what_if import knob_variants, staggered_opening
+from simulations.scenario.scenario import load_scenario, write_scenario
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,220 @@
+"""Drive a stepped calibration run: start the reference app (optional), run Locust with
+`loadtests/journeys/steps.py`, and leave a run directory that `surge calibrate` reads.
+
+The app is a black box over HTTP: it is seeded and served through `surge app seed` and
+`surge app serve` subprocesses, checked on `GET /healthz`, and stopped with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from loadtests.app_process import fresh_postgres_database
+from loadtests.app_server import served_app
+from loadtests.execute import check_reachable
+
+STEPS_LOCUSTFILE = Path(__file__).parent / "journeys" / "steps.py"
+# A small national dataset, quick to seed (the app's 5 s statement timeout also bounds seeding).
+SEED_ARGS = ("--centers", "40", "--days", "7")
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """Levels held `hold_s` each. With `passes` > 1 every level runs once per pass, in a fresh
+    random order per pass (seeded), so a drift of background load on a shared machine spreads
+    over all levels instead of looking like contention at the last ones."""
+
+    levels: tuple[int, ...]
+    hold_s: float = 20.0
+    settle_s: float = 5.0
+    passes: int = 1
+    order_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.levels or any(n < 1 for n in self.levels):
+            raise ValueError("step levels must be positive integers")
+        if self.hold_s <= self.settle_s or self.settle_s < 0:
+            raise ValueError("hold must be longer than settle, and settle >= 0")
+        if self.passes < 1:
+            raise ValueError("passes must be >= 1")
+
+    def schedule(self) -> tuple[int, ...]:
+        if self.passes == 1:
+            return tuple(self.levels)
+        import numpy as np
+
+        rng = np.random.default_rng(np.random.SeedSequence(self.order_seed))
+        return tuple(int(n) for _ in range(self.passes) for n in rng.permutation(self.levels))
+
+
+def _surge(*args: str) -> list[str]:
+    return [sys.executable, "-m", "surge", *args]
+
+
+@contextmanager
+def running_app(
+    db_url: str, workers: int, log_path: Path, seed_args: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """Seed and serve the reference app on a free port (`loadtests.app_server`); yields its
+    base URL; always stops it."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        seeded = subprocess.run(
+            _surge("app", "seed", "--db", db_url, *seed_args), stdout=log, stderr=log
+        )
+    if seeded.returncode != 0:
+        raise OSError(f"`surge app seed` failed with code {seeded.returncode} (see {log_path})")
+    no_limits = ["--rate-limit-ip", "0", "--rate-limit-token", "0"]
+    with served_app(db_url, workers=workers, extra_args=no_limits, log_path=log_path) as app:
+        yield app.base_url
+
+
+def run_steps(host: str, plan: StepPlan, out_dir: Path, meta: dict | None = None) -> Path:
+    """Run Locust headless through every level of `plan`; returns the run directory."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "SURGE_STEPS": ",".join(str(n) for n in plan.schedule()),
+        "SURGE_HOLD_S": str(plan.hold_s),
+        "SURGE_RECORD_DIR": str(out_dir),
+    }
+    cmd = [
+        sys.executable, "-m", "locust", "-f", str(STEPS_LOCUSTFILE), "--headless", "-H", host,
+        "--only-summary", "--csv", str(out_dir / "locust"), "--loglevel", "WARNING",
+    ]  # fmt: skip
+    timeout = plan.hold_s * len(plan.schedule()) + 120
+    with (out_dir / "locust.log").open("wb") as log:
+        done = subprocess.run(cmd, env=env, stdout=log, stderr=log, timeout=timeout)
+    if not (out_dir / "steps.csv").is_file():
+        raise OSError(
+            f"locust exited with code {done.returncode} without a step schedule (see {out_dir}/locust.log)"
+        )
+    record = {
+        "host": host,
+        "levels": list(plan.levels),
+        "schedule": list(plan.schedule()),
+        "hold_s": plan.hold_s,
+        "settle_s": plan.settle_s,
+        "think_time_s": 0.0,
+        "locust_exit_code": done.returncode,
+        "run_dir": str(out_dir),
+        **(meta or {}),
+    }
+    (out_dir / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return out_dir
+
+
+@contextmanager
+def started_app(
+    backend: str, out_dir: Path, workers: int, postgres_url: str | None
+) -> Iterator[tuple[str, dict]]:
+    """`--start-app sqlite|postgresql`: a fresh database, seeded, served; yields (url, meta)."""
+    if backend == "sqlite":
+        db_url = f"sqlite:///{(out_dir / 'app.db').resolve()}"
+        meta = {"database": "sqlite", "web_workers": workers, "db_connections": 10 * workers}
+        with running_app(db_url, workers, out_dir / "app.log", SEED_ARGS) as url:
+            yield url, meta
+    elif backend == "postgresql":
+        server = (
+            postgres_url
+            or os.environ.get("SURGE_TEST_POSTGRES_URL")
+            or os.environ.get("SURGE_POSTGRES_URL")
+        )
+        if not server:
+            raise ValueError(
+                "--start-app postgresql needs --postgres-url URL (or SURGE_TEST_POSTGRES_URL)"
+            )
+        with fresh_postgres_database(server) as db_url:
+            meta = {
+                "database": "postgresql",
+                "web_workers": workers,
+                "db_connections": 10 * workers,
+            }
+            with running_app(db_url, workers, out_dir / "app.log", SEED_ARGS) as url:
+                yield url, meta
+    else:
+        raise ValueError(f"--start-app must be sqlite or postgresql, not {backend!r}")
+
+
+def plan_record(plan: StepPlan) -> dict:
+    return asdict(plan)
+
+
+@dataclass(frozen=True)
+class Validation:
+    records: list[dict]
+    out_dir: Path
+    fit_levels: tuple[int, ...]
+    held_out: tuple[int, ...]
+    written: dict[str, Path]
+
+
+def validate(
+    out_dir: Path,
+    plan: StepPlan,
+    *,
+    holdout: int = 1,
+    host: str | None = None,
+    backend: str | None = None,
+    workers: int = 1,
+    postgres_url: str | None = None,
+    replications: int = 5,
+    requests: int = 20_000,
+    bootstrap_replicates: int = 200,
+    seed: int = 0,
+) -> Validation:
+    """Run the steps, fit on all but the `holdout` highest levels, predict those, compare.
+
+    The held-out steps run in the same Locust session (same warm app), but nothing measured at
+    them reaches the fit: `calibrate` only reads the fit levels.
+    """
+    from simulations.calibration.calibrate import calibrate, write_outputs
+    from simulations.calibration.prediction import predict_levels
+    from simulations.calibration.step_run import read_step_run
+    from simulations.calibration.validation import compare, write_validation
+
+    levels = sorted(set(plan.levels))
+    if holdout < 1 or len(levels) - holdout < 3:
+        raise ValueError(f"need at least 3 fit levels plus {holdout} held out; got levels {levels}")
+    if (host is None) == (backend is None):
+        raise ValueError("give exactly one of --host URL or --start-app sqlite|postgresql")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = out_dir / "run"
+    if host is not None:
+        check_reachable(host.rstrip("/"), timeout_s=10)
+        run_steps(host.rstrip("/"), plan, run_dir, {"database": "external", "web_workers": workers})
+    else:
+        with started_app(backend, out_dir, workers, postgres_url) as (url, meta):
+            run_steps(url, plan, run_dir, meta)
+
+    run = read_step_run(run_dir, settle_s=plan.settle_s)
+    fit_levels, held = levels[:-holdout], levels[-holdout:]
+    cal = calibrate(
+        run, fit_levels=fit_levels, bootstrap_replicates=bootstrap_replicates, seed=seed
+    )
+    predicted = predict_levels(
+        cal.profile, levels, replications=replications, requests=requests, seed=seed
+    )
+    records = compare(predicted, run.summary(), held)
+    written = write_outputs(cal, out_dir / "profile.toml", predicted)
+    written["validation"] = write_validation(
+        out_dir / "validation.json",
+        records,
+        {
+            "fit_levels": fit_levels,
+            "held_out_levels": held,
+            "plan": plan_record(plan),
+            "run": run.meta,
+            "usl": cal.usl_fit.as_record(),
+            "replications": replications,
+        },
+    )
+    (out_dir / "predictions.csv").write_text(predicted.to_csv(index=False), encoding="utf-8")
+    return Validation(records, out_dir, tuple(fit_levels), tuple(held), written)

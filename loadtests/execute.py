@@ -1,0 +1,280 @@
+"""Execute a planned load test: (start the app,) run Locust as subprocesses, watch the app,
+collect the run directory, judge it.
+
+Locust always runs in its own processes (it monkey-patches the interpreter with gevent), never
+inside this one. With `workers > 0` it runs distributed: one master and N worker processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+
+from loadtests.app_process import AppUnderTest, started_app
+from loadtests.plan import RunPlan, locust_command
+
+__all__ = ["RunFailed", "execute"]
+
+MONITOR_INTERVAL_S = 1.0
+
+
+class RunFailed(OSError):
+    """The load generator or the app under test could not do its job (exit code 2)."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def check_reachable(base_url: str, timeout_s: float = 5.0) -> None:
+    try:
+        response = httpx.get(f"{base_url}/healthz", timeout=timeout_s)
+    except httpx.HTTPError as exc:
+        raise RunFailed(f"host {base_url} is unreachable: {type(exc).__name__}: {exc}") from None
+    if response.status_code != 200:
+        raise RunFailed(f"host {base_url}/healthz answered {response.status_code}, not 200")
+
+
+@contextlib.contextmanager
+def _app(plan: RunPlan, out_dir: Path) -> Iterator[AppUnderTest]:
+    options = plan.options
+    if options.host:
+        base = options.host.rstrip("/")
+        check_reachable(base)
+        app = AppUnderTest(base, os.environ.get("SURGE_ADMIN_KEY", ""), "external")
+        if options.waiting_room_rate is not None:
+            _set_waiting_room(app, options.waiting_room_rate)
+        yield app
+        return
+    try:
+        with started_app(
+            options.start_app or "sqlite",
+            out_dir,
+            db_server=options.db,
+            waiting_room_rate_per_s=plan.waiting_room_rate_per_s,
+            seed=options.seed if options.seed is not None else 42,
+            centres=plan.seed_centres,
+        ) as app:
+            yield app
+    except RuntimeError as exc:  # the launcher's "exited before becoming healthy"
+        raise RunFailed(f"{exc} (see {out_dir / 'app.log'})") from None
+
+
+def _set_waiting_room(app: AppUnderTest, rate_per_s: float) -> None:
+    if not app.admin_key:
+        raise RunFailed(
+            "--waiting-room-rate with --host needs the app's admin key in SURGE_ADMIN_KEY"
+        )
+    body = {"enabled": rate_per_s > 0, "rate_per_s": rate_per_s}
+    try:
+        r = httpx.put(
+            f"{app.base_url}/admin/waiting-room",
+            json=body,
+            headers={"Authorization": f"Bearer {app.admin_key}"},
+            timeout=10.0,
+        )
+    except httpx.HTTPError as exc:
+        raise RunFailed(f"could not set the waiting room: {type(exc).__name__}: {exc}") from None
+    if r.status_code != 200:
+        raise RunFailed(f"could not set the waiting room: {r.status_code} {r.text[:200]}")
+
+
+class _AppProcess:
+    """Resident memory and CPU of the app's process tree (supervisor and workers), when this
+    run started the app; blank fields otherwise."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.cpu: dict[int, psutil.Process] = {}  # cpu_percent() needs the same objects
+
+    def sample(self) -> tuple[str, str]:
+        if self.pid is None:
+            return "", ""
+        try:
+            root = psutil.Process(self.pid)
+            tree = [root, *root.children(recursive=True)]
+            rss = sum(p.memory_info().rss for p in tree) / 2**20
+            cpu = 0.0
+            for p in tree:
+                known = self.cpu.setdefault(p.pid, p)
+                cpu += known.cpu_percent()
+        except psutil.Error:
+            return "", ""
+        return f"{rss:.1f}", f"{cpu:.1f}"
+
+
+class _Monitor(threading.Thread):
+    """Samples the waiting-room length, requests in flight and (for an app this run started)
+    its resident memory and CPU (% of one core) once a second into monitor.csv."""
+
+    def __init__(self, app: AppUnderTest, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.app, self.path = app, path
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        headers = {"Authorization": f"Bearer {self.app.admin_key}"} if self.app.admin_key else {}
+        with self.path.open("w", newline="") as f, httpx.Client(timeout=2.0) as client:
+            writer = csv.writer(f)
+            writer.writerow(
+                ["epoch_s", "waiting_room_queued", "in_flight", "app_rss_mb", "app_cpu_pct"]
+            )
+            process = _AppProcess(self.app.pid)
+            process.sample()  # the first CPU reading is only a baseline
+            while not self.stopped.wait(MONITOR_INTERVAL_S):
+                queued = in_flight = ""
+                with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+                    if headers:
+                        r = client.get(f"{self.app.base_url}/admin/waiting-room", headers=headers)
+                        queued = r.json()["queued"] if r.status_code == 200 else ""
+                with contextlib.suppress(httpx.HTTPError):
+                    r = client.get(f"{self.app.base_url}/metrics")
+                    for line in r.text.splitlines():
+                        if line.startswith("surge_http_requests_in_flight "):
+                            in_flight = line.split()[-1]
+                rss, cpu = process.sample()
+                writer.writerow([f"{time.time():.3f}", queued, in_flight, rss, cpu])
+                f.flush()
+
+
+def read_invariants(app: AppUnderTest) -> dict | None:
+    if not app.admin_key:
+        return None
+    try:
+        r = httpx.get(
+            f"{app.base_url}/admin/invariants",
+            headers={"Authorization": f"Bearer {app.admin_key}"},
+            timeout=10.0,
+        )
+    except httpx.HTTPError:
+        return None
+    return r.json() if r.status_code == 200 else None
+
+
+def _run_locust(plan: RunPlan, app: AppUnderTest, out_dir: Path) -> int:
+    env = {**os.environ, "SURGE_ADMIN_KEY": app.admin_key, "PYTHONUNBUFFERED": "1"}
+    log_path = out_dir / "locust.log"
+    timeout_s = plan.duration_s + 120.0
+    with log_path.open("ab") as log:
+        if plan.options.workers <= 0:
+            done = subprocess.run(
+                locust_command(plan, app.base_url, out_dir),
+                env=env, stdout=log, stderr=log, timeout=timeout_s, check=False,
+            )  # fmt: skip
+            return done.returncode
+        port = _free_port()
+        master = subprocess.Popen(
+            locust_command(plan, app.base_url, out_dir, "master", port),
+            env=env, stdout=log, stderr=log,
+        )  # fmt: skip
+        workers = [
+            subprocess.Popen(
+                locust_command(plan, app.base_url, out_dir, "worker", port),
+                env=env,
+                stdout=log,
+                stderr=log,
+            )  # fmt: skip
+            for _ in range(plan.options.workers)
+        ]
+        try:
+            return master.wait(timeout=timeout_s)
+        finally:
+            for process in [master, *workers]:
+                if process.poll() is None:
+                    process.terminate()
+            for process in [master, *workers]:
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def merge_request_logs(out_dir: Path) -> Path:
+    """One `requests.csv` from the per-process logs (sorted by start time)."""
+    parts = sorted((out_dir / "requests").glob("requests-*.csv"))
+    rows: list[list[str]] = []
+    header: list[str] | None = None
+    for part in parts:
+        with part.open(newline="") as f:
+            reader = csv.reader(f)
+            header = next(reader, header)
+            rows.extend(reader)
+    rows.sort(key=lambda row: float(row[0]))
+    target = out_dir / "requests.csv"
+    with target.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(
+            header
+            or ["start_epoch_s", "method", "name", "response_time_ms", "ok", "status", "error"]
+        )
+        writer.writerows(rows)
+    for part in parts:
+        part.unlink()
+    with contextlib.suppress(OSError):
+        (out_dir / "requests").rmdir()
+    return target
+
+
+def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
+    """Run the load test; returns what the summary needs beyond the files of the run dir."""
+    out_dir = plan.options.out_dir
+    (out_dir / "requests").mkdir(parents=True, exist_ok=True)
+    (out_dir / "plan.json").write_text(
+        json.dumps(
+            {
+                "scenario": plan.scenario_name,
+                "model": plan.model,
+                "profile": {"kind": plan.profile.kind, "unit": plan.profile.unit,
+                            "points": plan.profile.to_json_points()},
+                "behaviour": json.loads(plan.behaviour.to_json()),
+                "waiting_room_rate_per_s": plan.waiting_room_rate_per_s,
+                "compress": plan.compress,
+                "expected_arrivals": plan.expected_arrivals,
+                "workers": plan.options.workers,
+                "notes": list(plan.notes),
+            },
+            indent=2,
+        )
+    )  # fmt: skip
+    with _app(plan, out_dir) as app:
+        echo(
+            f"surge loadtest: {plan.scenario_name}, {plan.model} model, {plan.profile.kind} "
+            f"shape, {plan.duration_s:.0f}s against {app.base_url} ({app.database})"
+        )
+        monitor = _Monitor(app, out_dir / "monitor.csv")
+        monitor.start()
+        started = time.time()
+        try:
+            code = _run_locust(plan, app, out_dir)
+        except subprocess.TimeoutExpired:
+            raise RunFailed(
+                f"Locust did not finish in time; see {out_dir / 'locust.log'}"
+            ) from None
+        finally:
+            monitor.stopped.set()
+            monitor.join(timeout=5)
+        invariants = read_invariants(app)
+        database = app.database
+    if code not in (0, 1) or not (out_dir / "locust_stats.csv").exists():
+        raise RunFailed(f"Locust failed (exit {code}); see {out_dir / 'locust.log'}")
+    merge_request_logs(out_dir)
+    return {
+        "invariants": invariants,
+        "database": database,
+        "wall_s": time.time() - started,
+        "locust_exit_code": code,
+    }

@@ -1,0 +1,145 @@
+"""Opening-evening traffic against the booking API (closed model: a pool of users).
+
+    locust -f loadtests/journeys/locustfile.py -H http://127.0.0.1:8000            # web UI
+    locust -f loadtests/journeys/locustfile.py -H URL --headless -u 50 -r 10 -t 2m
+
+Users: `Patient` (the booking journey of `loadtests.journeys.patient`, one new visitor per iteration),
+`CenterAdmin` (opens slots in batches, checks the invariants; needs `--admin-key` or
+SURGE_ADMIN_KEY, else it stays idle) and `Practitioner` (teleconsultation self-onboarding).
+The open-model variant (Poisson arrivals) is `loadtests/journeys/open_locustfile.py`; a load shape from
+`--load-profile` is added with `-f loadtests/journeys/locustfile.py,loadtests/shapes/locust_shape.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import UTC, datetime, timedelta
+
+from locust import FastHttpUser, between, task
+from locust.exception import StopUser
+
+from loadtests.driver.recorder import RECORDER
+from loadtests.journeys.patient import POSTCODES, PatientBehaviour, visit
+
+log = logging.getLogger("surge.locustfile")
+
+
+def behaviour_of(environment) -> PatientBehaviour:
+    options = environment.parsed_options
+    return PatientBehaviour.from_json(options.patient_behaviour if options else "")
+
+
+class Patient(FastHttpUser):
+    """One visitor after another: register, queue if needed, search, book, check, cancel."""
+
+    weight = 20
+
+    def on_start(self) -> None:
+        self.behaviour = behaviour_of(self.environment)
+        self.rng = random.Random()
+
+    def wait_time(self) -> float:
+        low, high = self.behaviour.journey_pause_s
+        return self.rng.uniform(low, high)
+
+    @task
+    def book_a_vaccination(self) -> None:
+        visit(self.client, self.behaviour, self.rng, RECORDER.count, RECORDER.record_wait)
+
+
+class CenterAdmin(FastHttpUser):
+    """A centre manager opening new slots in batches (a campaign opening) and reading invariants."""
+
+    fixed_count = 1
+    wait_time = between(3.0, 6.0)
+
+    def on_start(self) -> None:
+        options = self.environment.parsed_options
+        key = options.admin_key if options else ""
+        if not key:
+            log.warning("CenterAdmin idle: no --admin-key / SURGE_ADMIN_KEY")
+            raise StopUser()
+        self.auth = {"Authorization": f"Bearer {key}"}
+        self.centres: list[tuple[int, list[str]]] = []
+
+    @task(3)
+    def open_slots(self) -> None:
+        if not self.centres:
+            postcode = random.choice(POSTCODES)
+            with self.client.get(
+                f"/centers?postcode={postcode}&limit=20",
+                name="admin_centres",
+                headers=self.auth,  # the admin key goes through the waiting room
+                catch_response=True,
+            ) as r:
+                if r.status_code != 200:
+                    r.failure(f"admin_centres: {r.status_code}")
+                    return
+                self.centres = [
+                    (c["id"], c["vaccines"]) for c in r.json() if c["kind"] == "vaccination"
+                ]
+            if not self.centres:
+                return
+        day = datetime.now(UTC).date() + timedelta(days=random.randint(1, 6))
+        centre, vaccines = random.choice(self.centres)
+        body = {
+            "vaccine": random.choice(vaccines),
+            "dose": 1,
+            "start": f"{day.isoformat()}T{random.randint(8, 17):02d}:00:00",
+            "capacity": 5,
+            "count": 12,
+            "interval_minutes": 10,
+        }
+        with self.client.post(
+            f"/admin/centers/{centre}/slots",
+            json=body,
+            headers=self.auth,
+            name="admin_open_slots",
+            catch_response=True,
+        ) as r:
+            if r.status_code != 201 or len(r.json().get("slots", [])) != body["count"]:
+                r.failure(f"admin_open_slots: {r.status_code}")
+            else:
+                RECORDER.count("admin:slots_opened", body["count"])
+
+    @task(1)
+    def check_invariants(self) -> None:
+        with self.client.get(
+            "/admin/invariants", headers=self.auth, name="admin_invariants", catch_response=True
+        ) as r:
+            if r.status_code != 200:
+                r.failure(f"admin_invariants: {r.status_code}")
+                return
+            broken = {k: v for k, v in r.json().items() if k != "appointments" and v}
+            if broken:
+                r.failure(f"booking invariants broken: {broken}")
+
+
+class Practitioner(FastHttpUser):
+    """Teleconsultation self-onboarding: a practitioner signs up with a weekly agenda."""
+
+    fixed_count = 1
+    wait_time = between(5.0, 10.0)
+
+    @task
+    def onboard(self) -> None:
+        n = random.randrange(10**9)
+        body = {
+            "name": f"Dr Surge {n}",
+            "postcode": random.choice(POSTCODES),
+            "vaccines": ["pfizer"],
+            "agenda": [{"weekday": d, "start": "09:00", "end": "12:00"} for d in range(5)],
+            "interval_minutes": 15,
+            "capacity": 1,
+            "weeks": 2,
+        }
+        with self.client.post(
+            "/practitioners", json=body, name="practitioner_onboard", catch_response=True
+        ) as r:
+            if r.status_code == 201 and r.json().get("slots_created", 0) > 0:
+                RECORDER.count("practitioners:onboarded")
+            elif r.status_code == 429:
+                r.success()  # the sign-up rate limit answered correctly
+            else:
+                r.failure(f"practitioner_onboard: {r.status_code}")

@@ -1,0 +1,126 @@
+"""One load test end to end, as `surge loadtest run` and `surge loadtest compare` do it:
+plan -> execute -> summary.json -> SLO verdict -> baseline comparison -> report.html -> exit code.
+
+Exit codes: 0 pass, 1 SLO breached, 2 bad usage or config (raised as ValueError/OSError),
+3 regression against the baseline (when the SLOs pass).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loadtests.plan import RunOptions, plan_run
+
+if TYPE_CHECKING:
+    from loadtests.verdicts.compare import CompareRule
+
+__all__ = [
+    "EXIT_PASS",
+    "EXIT_REGRESSION",
+    "EXIT_SLO",
+    "compare_dirs",
+    "make_baseline",
+    "run_loadtest",
+]
+
+EXIT_PASS, EXIT_SLO, EXIT_REGRESSION = 0, 1, 3
+
+
+def _requests_of(directory: Path):
+    import pandas as pd
+
+    path = directory / "requests.csv"
+    if not path.exists():
+        raise FileNotFoundError(f"{directory} has no requests.csv (not a run or baseline dir)")
+    return pd.read_csv(path, usecols=["name", "response_time_ms", "ok"], keep_default_na=False)
+
+
+def compare_dirs(run_dir: Path, baseline_dir: Path, rule: CompareRule | None = None) -> dict:
+    from loadtests.verdicts.compare import CompareRule, compare_runs
+
+    result = compare_runs(_requests_of(run_dir), _requests_of(baseline_dir), rule or CompareRule())
+    result["path"] = str(baseline_dir)
+    return result
+
+
+def make_baseline(run_dir: Path, baseline_dir: Path) -> Path:
+    """Keep what a comparison needs from a run: its summary, plan and a slim requests.csv
+    (route, latency to 0.1 ms, ok): small enough to commit under results/baselines/."""
+    requests = _requests_of(run_dir)
+    if not (run_dir / "summary.json").exists():
+        raise FileNotFoundError(f"{run_dir} has no summary.json (an unfinished run?)")
+    baseline_dir.mkdir(parents=True, exist_ok=True)
+    requests["response_time_ms"] = requests["response_time_ms"].astype(float).round(1)
+    requests.to_csv(baseline_dir / "requests.csv", index=False)
+    for name in ("summary.json", "plan.json"):
+        source = run_dir / name
+        if source.exists():
+            (baseline_dir / name).write_text(source.read_text())
+    return baseline_dir
+
+
+def run_loadtest(options: RunOptions, echo: Callable[[str], None] = print) -> int:
+    from simulations.scenario.scenario import load_scenario
+
+    scenario = load_scenario(options.scenario, options.overrides)
+    plan = plan_run(options, scenario)
+    if options.baseline is not None and not (options.baseline / "requests.csv").exists():
+        raise FileNotFoundError(f"baseline {options.baseline} has no requests.csv")
+    from loadtests.verdicts.compare import named_rule
+
+    rule = named_rule(options.compare_rule)
+    from loadtests.execute import check_reachable, execute
+
+    if options.host:
+        check_reachable(options.host.rstrip("/"))
+    # Heavy imports (pandas, scipy, matplotlib) only once the input is known to be good.
+    from loadtests.reports.html import render_report
+    from loadtests.reports.summary import build_summary, read_run
+
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    extra = execute(plan, echo)
+    run = read_run(options.out_dir)
+    summary = build_summary(run, extra, plan.slo)
+    summary["command"] = {"wall_s": extra["wall_s"], "locust_exit_code": extra["locust_exit_code"]}
+    code = EXIT_PASS if summary["slo"]["passed"] else EXIT_SLO
+    if options.baseline is not None:
+        summary["baseline"] = compare_dirs(options.out_dir, options.baseline, rule)
+        if code == EXIT_PASS and summary["baseline"]["regression"]:
+            code = EXIT_REGRESSION
+    summary["exit_code"] = code
+    (options.out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    (options.out_dir / "report.html").write_text(render_report(run, summary))
+    for line in describe(summary):
+        echo(line)
+    echo(f"run directory: {options.out_dir} (summary.json, report.html)")
+    return code
+
+
+def describe(summary: dict[str, Any]) -> list[str]:
+    total = summary["total"]
+    lines = [
+        f"{total['count']} requests, {total['failures']} failed, "
+        f"{(total['rps'] or 0):.1f} req/s; bookings {summary['bookings']}"
+    ]
+    arrivals = summary["arrivals"]
+    if arrivals["scheduled"]:
+        lines.append(
+            f"arrivals: {arrivals['started']} started of {arrivals['scheduled']} scheduled "
+            f"(expected {arrivals['expected'] or 0:.0f}), {arrivals['late']} late, "
+            f"{arrivals['dropped']} dropped"
+        )
+    for rule in summary["slo"]["rules"]:
+        if not rule["passed"]:
+            lines.append(f"SLO breached: {rule['rule']}: {rule['detail']}")
+    lines.append("SLO: pass" if summary["slo"]["passed"] else "SLO: BREACHED")
+    baseline = summary.get("baseline")
+    if baseline:
+        lines.append(
+            "baseline: REGRESSION on " + ", ".join(baseline["regressed_routes"])
+            if baseline["regression"]
+            else "baseline: no regression"
+        )
+    return lines

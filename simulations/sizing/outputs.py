@@ -1,0 +1,170 @@
+"""Files written by `surge size`: a CSV of every evaluation, a JSON answer and a plot each."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simulations.sizing.center import CenterSizing, Target
+from simulations.sizing.platform import PlatformSizing
+
+__all__ = [
+    "write_center_sizing",
+    "write_json",
+    "write_platform_sizing",
+    "write_supply_sizing",
+]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return _plain(value.item())
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    path.write_text(json.dumps(_plain(document), indent=2) + "\n", encoding="utf-8")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plot_targets(
+    frame: pd.DataFrame,
+    targets: list[Target],
+    x: str | None,
+    path: Path,
+    title: str,
+    labels: list[str] | None = None,
+) -> None:
+    """Each target metric against `x` (a line), or against the candidates in evaluation order
+    (`x=None`, one labelled point each, green when it meets every target)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(targets), 1, figsize=(9, 2.8 * len(targets) + 1), squeeze=False)
+    data = frame.sort_values(x) if x else frame.reset_index(drop=True)
+    position = data[x] if x else pd.Series(range(len(data)), index=data.index)
+    for ax, target in zip(axes[:, 0], targets, strict=True):
+        name = str(target)
+        y = data[name].astype(float)
+        if f"{name} ci_low" in data:
+            low = data[f"{name} ci_low"].astype(float).fillna(y)
+            high = data[f"{name} ci_high"].astype(float).fillna(y)
+            err = [y - low, high - y]
+        else:
+            err = None
+        if x:
+            ax.errorbar(position, y, yerr=err, fmt="o-", capsize=3, label="mean (95% CI)")
+        else:
+            for meets in (True, False):
+                pick = data["meets_targets"] == meets
+                ax.errorbar(
+                    position[pick],
+                    y[pick],
+                    yerr=None if err is None else [err[0][pick], err[1][pick]],
+                    fmt="o",
+                    capsize=3,
+                    color="tab:green" if meets else "tab:red",
+                    label="meets all targets" if meets else "misses a target",
+                )
+        ax.axhline(target.threshold, color="black", linestyle="--", label=f"target {name}")
+        ax.set_ylabel(target.metric)
+        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_title(title)
+    if x:
+        axes[-1, 0].set_xlabel(x)
+    else:
+        for ax in axes[:-1, 0]:
+            ax.set_xticks(list(position), [])
+        axes[-1, 0].set_xticks(list(position), labels or [], rotation=45, ha="right")
+        axes[-1, 0].set_xlabel("servers per station, in evaluation order")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_center_sizing(result: CenterSizing, config_name: str, out_dir: Path) -> dict[str, Any]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(result.evaluations)
+    frame.to_csv(out_dir / "center_sizing.csv", index=False)
+    document = {
+        "center": config_name,
+        "method": result.method,
+        "targets": [str(t) for t in result.targets],
+        "reachable": result.reachable,
+        "servers": result.servers,
+        "total_servers": sum(result.servers.values()) if result.servers else None,
+        "evaluations": len(frame),
+    }
+    write_json(out_dir / "center_sizing.json", document)
+    if not frame.empty:
+        title = f"{config_name}: {result.method}"
+        stations = [c for c in frame.columns if c.startswith("servers.")]
+        if len(stations) == 1:
+            _plot_targets(frame, result.targets, stations[0], out_dir / "center_sizing.png", title)
+        else:
+            labels = ["/".join(str(row[c]) for c in stations) for _, row in frame.iterrows()]
+            title += " (" + "/".join(c.removeprefix("servers.") for c in stations) + ")"
+            _plot_targets(frame, result.targets, None, out_dir / "center_sizing.png", title, labels)
+    return document
+
+
+def write_platform_sizing(result: PlatformSizing, out_dir: Path) -> dict[str, Any]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame = result.frame()
+    frame.to_csv(out_dir / "platform_sizing.csv", index=False)
+    document = {
+        "scenario": result.scenario,
+        "knob": result.knob,
+        "targets": [str(t) for t in result.targets],
+        "reachable": result.answer is not None,
+        "answer": result.answer,
+        "evaluations": frame.to_dict(orient="records"),
+    }
+    write_json(out_dir / "platform_sizing.json", document)
+    title = f"{result.scenario}: {result.knob} (mean and 95% CI, common random numbers)"
+    _plot_targets(frame, result.targets, result.knob, out_dir / "platform_sizing.png", title)
+    return document
+
+
+def write_supply_sizing(document: dict[str, Any], daily: pd.DataFrame, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    daily.to_csv(out_dir / "supply_daily.csv", index=False)
+    write_json(out_dir / "supply_sizing.json", document)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    ax.stackplot(
+        daily["day"],
+        daily["dose1_slots"],
+        daily["dose2_slots"],
+        labels=["dose 1", "dose 2"],
+        step="post",
+    )
+    ax.axhline(document["slots_per_day"], color="black", linestyle="--", label="slots per day")
+    ax.set_xlabel("campaign day")
+    ax.set_ylabel("booked slots")
+    ax.set_title(
+        f"{document['scenario']}: {document['eligible']:,} people fully vaccinated in "
+        f"{document['weeks']:g} weeks (dose 2 {document['dose2_policy']})"
+    )
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out_dir / "supply_sizing.png", dpi=110)
+    plt.close(fig)
