@@ -185,9 +185,13 @@ def _local(tasks: list, workers: int) -> Iterator[tuple[int, int, dict]]:
 
 
 def _dask(tasks: list, address: str) -> Iterator[tuple[int, int, dict]]:
-    from distributed import Client
-    from distributed import as_completed as dask_completed
-
+    try:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+    except ImportError:
+        raise SweepError(
+            "a Dask scheduler needs the 'distributed' extra: pip install -e '.[distributed]'"
+        ) from None
     try:
         client = Client(address, timeout="3s")
     except OSError as exc:
