@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from surge.demo.page import StepRecord
+from surge.demo.results import StepRecord
 
 __all__ = ["DemoStep", "demo_steps", "run_step"]
 
