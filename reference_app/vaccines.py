@@ -1,7 +1,7 @@
 """Vaccines and their dose rules; the dose-2 window can change at runtime (`PUT /admin/vaccines`).
 
-Defaults from /work/shared/research/domain-facts.md (France, summer 2021): Pfizer 21-49 days,
-Moderna 28-49, AstraZeneca 63-84, Janssen single dose.
+Defaults (France, summer 2021): Pfizer 21-49 days, Moderna 28-49, AstraZeneca 63-84, Janssen
+single dose. Source: docs/sources.md#dose-intervals-france.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Notation: `lam` arrival rate, `mu` service rate per server, `c` servers, `a = lam / mu` offered
 load in Erlangs, `rho = a / c`. Rates in any consistent time unit; waits come out in that unit.
-Formulas and reference values: ../shared/research/simulation-notes.md section 2.
+Formulas and reference values: docs/sources.md#erlang-c, docs/sources.md#erlang-a,
+docs/sources.md#halfin-whitt, docs/sources.md#retrial-queue.
 """
 
 from __future__ import annotations

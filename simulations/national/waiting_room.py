@@ -1,8 +1,8 @@
 """A national waiting room: counters and a FIFO of cohorts, not a SimPy Resource.
 
 Millions of waiting visitors as individual SimPy requests make every grant O(queue length)
-(simulation-notes.md section 1.1). Here a cohort is "n visitors of each class who joined at time
-s": one row of a growing 2-D count array, admitted strictly first-in first-out. Patience is
+(docs/sources.md#simpy-resource-queues). Here a cohort is "n visitors of each class who joined
+at time s": one row of a growing 2-D count array, admitted strictly first-in first-out. Patience is
 exponential, so between two updates at times u < t each waiting visitor is still there with
 probability exp(-(t - u) / patience): reneging is one binomial draw for the whole queue and one
 multivariate hypergeometric draw for who leaves, and it is exact whatever the step (event-driven with cohorts of one visitor in validation, fixed ticks

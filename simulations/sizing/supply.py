@@ -1,8 +1,9 @@
 """Supply sizing: how many slots a day vaccinate the eligible cohort in N weeks.
 
-The plan mimics 2021 booking systems (domain-facts.md §5.2): a first-dose booking also books its
-dose-2 slot inside the vaccine's window [min, max] days later, on the earliest day that still has
-room. Every day offers the same number of booked slots C; a share `no_show` of booked patients
+The plan mimics 2021 booking systems (source: docs/sources.md#dose-pairs-booked-together): a
+first-dose booking also books its dose-2 slot inside the vaccine's window [min, max] days later,
+on the earliest day that still has room. Every day offers the same number of booked slots C;
+a share `no_show` of booked patients
 do not come, so C slots give C·(1 − no_show) doses (no-shows rebook later, which is how the
 shortfall is carried). Each day first-dose bookings are opened in proportion to the vaccine mix,
 as long as there is room today, a dose-2 slot inside the window, and that dose 2 falls before

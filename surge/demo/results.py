@@ -35,7 +35,8 @@ __all__ = [
     "walkthrough_table",
 ]
 
-# Sourced in shared/research/domain-facts.md (section 0 and 1.2): the evening of 12 July 2021.
+# The evening of 12 July 2021; source: docs/sources.md#doctolib-12-july-peak and
+# docs/sources.md#doctolib-12-july-bookings.
 PUBLIC_FIGURES = {
     "peak_bookings_per_min": (20_000, "peak bookings per minute (CTO/CEO)"),
     "bookings": (926_000, "first-dose bookings by midnight (CEO)"),

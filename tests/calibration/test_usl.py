@@ -9,6 +9,7 @@ from simulations.calibration.usl import UslModel, fit_coefficients, fit_usl
 # with the Universal Scalability Law" (VividCortex, 2015), with the book's fitted coefficients:
 # sigma 0.02671591, kappa 7.690945e-4, lambda 995.6486, N* 35, X(N*) 12341. Same data and values
 # in codahale/usl4j src/test/java/com/codahale/usl4j/tests/ModelTest.java.
+# source: docs/sources.md#usl-cisco-benchmark
 CISCO = [
     (1, 955.16), (2, 1878.91), (3, 2688.01), (4, 3548.68), (5, 4315.54), (6, 5130.43),
     (7, 5931.37), (8, 6531.08), (9, 7219.8), (10, 7867.61), (11, 8278.71), (12, 8646.7),
@@ -22,6 +23,7 @@ CISCO = [
 # "Guerrilla Capacity Planning" (Springer, 2007), shipped as `specsdm91` in the R package usl
 # (github.com/smoeding/usl); its README publishes the nls fit: sigma 0.0277285,
 # kappa 0.0001044, lambda (gamma) 89.9952330, and tests/peak-scalability.Rout.save gives N* 97.
+# source: docs/sources.md#usl-specsdm91
 SPECSDM91 = [(1, 64.9), (18, 995.9), (36, 1652.4), (72, 1853.2), (108, 1828.9), (144, 1775.0),
              (216, 1702.2)]  # fmt: skip
 

@@ -1,6 +1,6 @@
 """Overload at 5x the measured capacity, with and without the waiting room, measured with the
 load-test suite (`loadtests.overload`, i.e. `surge loadtest overload`: real Locust, real served
-app). A short version of the README's run; the full one is
+app). A short version of the run described in docs/reliability.md; the full one is
 
     surge loadtest overload --scenario smoke --start-app sqlite --out results/overload
 """

@@ -59,7 +59,7 @@ def test_erlang_a_abandonment_matches_theory():
     reps = run_center_replications(config, 10, seed=8, keep_queues=False)
     exact = erlang_a(9.0, 1.0, 10, 0.5)
     p_wait, p_abandon = exact.p_wait, exact.p_abandon
-    assert p_wait == pytest.approx(0.468942, abs=1e-6)  # simulation-notes.md §2.4
+    assert p_wait == pytest.approx(0.468942, abs=1e-6)  # docs/sources.md#erlang-a
     assert p_abandon == pytest.approx(0.067012, abs=1e-6)
     _, low, high = interval(reps, "abandonment")
     assert low <= p_abandon <= high

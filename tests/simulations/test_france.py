@@ -1,8 +1,11 @@
-"""The france-2021-07-12 defaults reproduce the public figures of that evening within +-20%.
+"""The france-2021-07-12 defaults, which were FITTED to the public figures of that evening, stay
+within +-20% of them (a regression guard on the fit, not a validation).
 
-Figures (../shared/research/domain-facts.md section 1.2): peak 20,000 bookings/min; 926,000
-bookings by midnight; 500k -> 2.1M vaccination-section visitors in the 15 min after 20:15, which
-we count as 1.6M NEW arrivals between 20:15 and 20:30; waits of 15+ min at the peak.
+Figures (docs/sources.md#doctolib-12-july-peak, docs/sources.md#doctolib-12-july-bookings,
+docs/sources.md#doctolib-12-july-visitors, docs/sources.md#doctolib-12-july-waiting-room-wait):
+peak 20,000 bookings/min; 926,000 bookings by midnight; 500k -> 2.1M vaccination-section
+visitors in the 15 min after 20:15, which we count as 1.6M NEW arrivals between 20:15 and
+20:30; waits of 15+ min at the peak.
 """
 
 import pytest

@@ -33,7 +33,7 @@ def mmc(rate_per_min, mean_service_min, open_minutes=600, patience=None):
 
 @pytest.mark.parametrize(
     ("servers", "load", "p_wait"),
-    [  # exact values from simulation-notes.md §2.2 and §2.6
+    [  # exact values: docs/sources.md#erlang-c, docs/sources.md#halfin-whitt
         (10, 9.0, 0.668732),
         (3, 2.0, 0.444444),
         (14, 10.0, 0.174132),
@@ -89,7 +89,8 @@ def test_exact_sizing_gives_the_smallest_erlang_c_staffing(rate, mean, target, e
 @pytest.mark.parametrize(
     ("target", "expected"),
     [
-        # Erlang A, c=10, lambda 9, mu 1, theta 0.5: P(abandon) = 0.067012 (simulation-notes §2.4)
+        # Erlang A, c=10, lambda 9, mu 1, theta 0.5: P(abandon) = 0.067012
+        # (docs/sources.md#erlang-a)
         ("abandonment<=0.067013", 10),
         ("abandonment<=0.067011", 11),
         ("p_wait<=0.468943", 10),
