@@ -101,3 +101,16 @@ def test_a_scenario_rejects_the_old_flat_journey_keys_with_a_hint():
 def test_scenario_overrides_reach_the_journey_table():
     scenario = load_scenario("smoke", ["slo.journey.waiting_room_wait_max_s=60"])
     assert scenario.slo.journey.waiting_room_wait_max_s == 60.0
+
+
+def test_the_sizing_reads_the_slo_as_targets_on_kpis_the_model_produces():
+    from simulations.national.opening_day import simulate
+    from simulations.sizing.platform import slo_targets
+
+    scenario = load_scenario("smoke", ["slo.journey.waiting_room_wait_max_s=900"])
+    targets = {str(t) for t in slo_targets(scenario.slo)}
+    assert "wr_wait_max_min<=15" in targets
+    assert f"abandonment<={scenario.slo.journey.abandonment_max:g}" in targets
+    assert f"booking_success>={scenario.slo.journey.booking_success_min:g}" in targets
+    kpis = simulate(scenario, seed=1).kpis
+    assert {t.metric for t in slo_targets(scenario.slo)} <= set(kpis)
