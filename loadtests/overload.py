@@ -21,9 +21,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadtests.plan import RunOptions
+
+if TYPE_CHECKING:
+    from simulations.scenario.slo import Slo
 
 __all__ = ["OverloadOptions", "Phase", "describe", "judge_overload", "run_overload"]
 
@@ -110,11 +113,9 @@ def _run(options: RunOptions, echo: Callable[[str], None]) -> Phase:
     return Phase(options.out_dir.name, summary)
 
 
-def judge_overload(
-    room: Phase, slo: Any, error_rate_max: float, rss_growth_max_mb: float = 200.0
-) -> list[dict[str, Any]]:
+def judge_overload(room: Phase, slo: Slo, rss_growth_max_mb: float = 200.0) -> list[dict[str, Any]]:
     """The overload verdict: one record per rule, each with the threshold and the measurement."""
-    p99 = dict(getattr(slo, "p99_ms", {}) or {})
+    p99, error_rate_max = slo.p99_ms, slo.error_rate_max
     rules: list[dict[str, Any]] = []
 
     def rule(name: str, limit: float | None, measured: float | None, passed: bool) -> None:
@@ -194,7 +195,7 @@ def run_overload(options: OverloadOptions, echo: Callable[[str], None] = print) 
     no_room = _run(
         replace(loaded, out_dir=options.out_dir / PHASES[2], waiting_room_rate=0.0), echo
     )
-    rules = judge_overload(room, scenario.slo, scenario.slo.error_rate_max)
+    rules = judge_overload(room, scenario.slo)
     result = {
         "scenario": scenario.name,
         "capacity_journeys_per_s": round(journeys_per_s, 2),

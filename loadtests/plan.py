@@ -13,11 +13,15 @@ import math
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadtests import shapes
 from loadtests.journeys.patient import PatientBehaviour
 from loadtests.shapes.profile import LoadProfile
+
+if TYPE_CHECKING:
+    from simulations.scenario.scenario import Scenario
+    from simulations.scenario.slo import Slo
 
 __all__ = ["RunOptions", "RunPlan", "locust_command", "plan_run"]
 
@@ -63,7 +67,7 @@ class RunPlan:
     model: str  # "closed" or "open"
     profile: LoadProfile
     behaviour: PatientBehaviour
-    slo: Any
+    slo: Slo
     waiting_room_rate_per_s: float
     expected_arrivals: float | None
     compress: float = 1.0
@@ -92,7 +96,7 @@ def _levels(text: str | None) -> list[float]:
     return levels
 
 
-def plan_run(options: RunOptions, scenario: Any) -> RunPlan:
+def plan_run(options: RunOptions, scenario: Scenario) -> RunPlan:
     """Check the options against a loaded scenario and decide the run."""
     from simulations.scenario.arrivals import arrival_rate_per_min
 
@@ -130,7 +134,7 @@ def plan_run(options: RunOptions, scenario: Any) -> RunPlan:
     notes: list[str] = []
     expected = None
     waiting_room_rate = 0.0
-    real = scenario.scaled() if hasattr(scenario, "scaled") else scenario
+    real = scenario.scaled()
     compress = options.compress
 
     if kind == "replay":
@@ -176,24 +180,20 @@ def plan_run(options: RunOptions, scenario: Any) -> RunPlan:
     if options.waiting_room_rate is not None:
         waiting_room_rate = options.waiting_room_rate
         notes.append(f"waiting room set by --waiting-room-rate: {waiting_room_rate:g}/s")
-    behaviour = (
-        PatientBehaviour.from_scenario(scenario, compress)
-        if hasattr(scenario, "behaviour")
-        else PatientBehaviour()
-    )
+    behaviour = PatientBehaviour.from_scenario(scenario, compress)
     if options.behaviour:
         behaviour = replace(behaviour, **dict(options.behaviour))
     return RunPlan(
         options=options,
-        scenario_name=getattr(scenario, "name", str(options.scenario)),
+        scenario_name=scenario.name,
         model="closed" if closed else "open",
         profile=profile,
         behaviour=behaviour,
-        slo=getattr(scenario, "slo", None),
+        slo=scenario.slo,
         waiting_room_rate_per_s=waiting_room_rate,
         expected_arrivals=expected,
         compress=compress,
-        seed_centres=int(getattr(getattr(scenario, "supply", None), "centres", 40)),
+        seed_centres=scenario.supply.centres,
         notes=tuple(notes),
     )
 

@@ -19,6 +19,7 @@ _EXPORTS = {
     "Scenario": "simulations.scenario",
     "ScenarioError": "simulations.scenario",
     "Slo": "simulations.scenario",
+    "load_slo": "simulations.scenario",
     "apply_overrides": "simulations.scenario",
     "list_scenarios": "simulations.scenario",
     "load_scenario": "simulations.scenario",

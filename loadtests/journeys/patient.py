@@ -20,7 +20,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a type only: journeys run in Locust processes, which need not load pydantic
+    from simulations.scenario.scenario import Scenario
 
 __all__ = ["POSTCODES", "PatientBehaviour", "visit"]
 
@@ -68,10 +71,10 @@ class PatientBehaviour:
         return replace(cls(), **data)
 
     @classmethod
-    def from_scenario(cls, scenario: Any, compress: float) -> PatientBehaviour:
-        """Behaviour of a `simulations.scenario.scenario.Scenario`, with its times divided by `compress`."""
+    def from_scenario(cls, scenario: Scenario, compress: float) -> PatientBehaviour:
+        """Behaviour of a scenario, with its times divided by `compress`."""
         b, p = scenario.behaviour, scenario.platform
-        vaccines = tuple(getattr(scenario.supply, "vaccines", {}) or ("pfizer", "moderna"))
+        vaccines = tuple(scenario.supply.vaccines)  # never empty (Supply checks)
         return cls(
             refresher_share=b.refresher_share,
             retry_max=b.retry_max,

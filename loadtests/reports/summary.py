@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from loadtests.shapes.profile import LoadProfile
-from loadtests.verdicts.slo import Measured, SloTargets, judge
+from loadtests.verdicts.slo import JourneyMeasured, Measured, judge
+
+if TYPE_CHECKING:
+    from simulations.scenario.slo import Slo
 
 __all__ = ["RunData", "build_summary", "measured_of", "read_run", "step_aggregates"]
 
@@ -157,7 +160,8 @@ def step_aggregates(
 
 
 def measured_of(summary: dict[str, Any]) -> Measured:
-    """The figures the SLO verdict reads: HDR percentiles when recorded, else Locust's."""
+    """The figures the SLO verdict reads: HDR percentiles when recorded, else Locust's; the
+    reference journey's figures (every run plays it)."""
     p95, p99 = {}, {}
     for name, route in summary["routes"].items():
         if not route["count"]:
@@ -170,9 +174,11 @@ def measured_of(summary: dict[str, Any]) -> Measured:
         p95_ms=p95,
         p99_ms=p99,
         error_rate=summary["total"]["error_rate"],
-        booking_success=summary["bookings"]["success_rate"],
-        waiting_room_wait_max_s=summary["waiting_room"]["wait_max_real_s"],
-        overbooked=None if invariants is None else int(invariants.get("overbooked_slots", 0)),
+        journey=JourneyMeasured(
+            booking_success=summary["bookings"]["success_rate"],
+            waiting_room_wait_max_s=summary["waiting_room"]["wait_max_real_s"],
+            overbooked=None if invariants is None else int(invariants.get("overbooked_slots", 0)),
+        ),
     )
 
 
@@ -189,7 +195,7 @@ def _app_figures(monitor: pd.DataFrame, column: str) -> dict[str, float] | None:
     return {k: round(float(v), 1) for k, v in figures.items()}
 
 
-def build_summary(run: RunData, extra: dict[str, Any], slo: Any) -> dict[str, Any]:
+def build_summary(run: RunData, extra: dict[str, Any], slo: Slo) -> dict[str, Any]:
     counters = run.surge.get("counters", {})
     routes = _routes(run)
     total_count = sum(r["count"] for r in routes.values())
@@ -255,6 +261,6 @@ def build_summary(run: RunData, extra: dict[str, Any], slo: Any) -> dict[str, An
             "arrivals started late, and their lag counts in the latencies; give it more CPU "
             "(--workers, another machine) to measure the app alone"
         )
-    verdict = judge(measured_of(summary), SloTargets.from_object(slo))
+    verdict = judge(measured_of(summary), slo)
     summary["slo"] = {"passed": verdict.passed, "rules": verdict.to_records()}
     return summary

@@ -1,7 +1,8 @@
-"""Service-level objectives and the verdict of a load-test run against them.
+"""The verdict of a load-test run against its service-level objectives.
 
-The verdict is a pure function of measured figures and targets: no Locust, no I/O. The CLI turns
-`Verdict.passed` into an exit code (0 pass, 1 breached).
+The objectives are the scenario's `Slo` (`simulations.scenario.slo`, the one model shared with
+the simulation); `judge` is a pure function of measured figures and that `Slo`: no Locust, no
+I/O. The CLI turns `Verdict.passed` into an exit code (0 pass, 1 breached).
 """
 
 from __future__ import annotations
@@ -9,58 +10,38 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Measured", "RuleResult", "SloTargets", "Verdict", "judge"]
+if TYPE_CHECKING:
+    from simulations.scenario.slo import Slo
+
+__all__ = ["JourneyMeasured", "Measured", "RuleResult", "Verdict", "judge"]
 
 
 @dataclass(frozen=True)
-class SloTargets:
-    """Targets of one scenario's `[slo]` table (latencies in ms, rates as fractions)."""
+class JourneyMeasured:
+    """What the reference journey measured. `None` means "not measured" (no bookings attempted,
+    no visitor admitted by the waiting room, invariants unreadable)."""
 
-    p95_ms: Mapping[str, float] = field(default_factory=dict)
-    p99_ms: Mapping[str, float] = field(default_factory=dict)
-    error_rate_max: float | None = None
-    booking_success_min: float | None = None
+    booking_success: float | None = None
     waiting_room_wait_max_s: float | None = None
-    overbooked_max: int | None = 0
-
-    @classmethod
-    def from_object(cls, slo: Any) -> SloTargets:
-        """Read targets from a `Scenario.slo`-like object or a mapping (missing keys: no rule)."""
-        if slo is None:
-            return cls()
-
-        def read(name: str, default: Any) -> Any:
-            if isinstance(slo, Mapping):
-                return slo.get(name, default)
-            return getattr(slo, name, default)
-
-        return cls(
-            p95_ms=dict(read("p95_ms", {}) or {}),
-            p99_ms=dict(read("p99_ms", {}) or {}),
-            error_rate_max=read("error_rate_max", None),
-            booking_success_min=read("booking_success_min", None),
-            waiting_room_wait_max_s=read("waiting_room_wait_max_s", None),
-            overbooked_max=read("overbooked_max", 0),
-        )
+    overbooked: int | None = None
 
 
 @dataclass(frozen=True)
 class Measured:
-    """What a run measured, in the units the targets use.
+    """What a run measured, in the units the objectives use.
 
-    `p95_ms`/`p99_ms` map a route to its percentile (HDR histogram when available: exact,
-    corrected for coordinated omission); a route absent from the maps had no requests.
-    `None` for a scalar means "not measured" (e.g. no bookings attempted, invariants unreadable).
+    `p95_ms`/`p99_ms` map a request name to its percentile (HDR histogram when available: exact,
+    corrected for coordinated omission); a name absent from the maps had no requests.
+    `error_rate` is `None` when no request was made. `journey` is `None` when the reference
+    journey did not run: its objectives (`Slo.journey`) are then not judged.
     """
 
     p95_ms: Mapping[str, float] = field(default_factory=dict)
     p99_ms: Mapping[str, float] = field(default_factory=dict)
     error_rate: float | None = None
-    booking_success: float | None = None
-    waiting_room_wait_max_s: float | None = None
-    overbooked: int | None = None
+    journey: JourneyMeasured | None = None
 
 
 @dataclass(frozen=True)
@@ -88,67 +69,64 @@ class Verdict:
         return [asdict(r) for r in self.rules]
 
 
+def _missing(measured: float | None) -> bool:
+    return measured is None or (isinstance(measured, float) and math.isnan(measured))
+
+
 def _at_most(rule: str, target: float, measured: float | None, unit: str) -> RuleResult:
-    if measured is None or (isinstance(measured, float) and math.isnan(measured)):
+    if _missing(measured):
         # No sample: nothing was violated, but the report says so rather than inventing a value.
         return RuleResult(rule, target, None, True, "no data")
     passed = measured <= target
+    sign = "<=" if passed else ">"
     return RuleResult(
-        rule,
-        target,
-        measured,
-        passed,
-        f"{measured:.4g}{unit} <= {target:g}{unit}"
-        if passed
-        else f"{measured:.4g}{unit} > {target:g}{unit}",
+        rule, target, measured, passed, f"{measured:.4g}{unit} {sign} {target:g}{unit}"
     )
 
 
 def _at_least(rule: str, target: float, measured: float | None) -> RuleResult:
-    if measured is None or (isinstance(measured, float) and math.isnan(measured)):
+    if _missing(measured):
         return RuleResult(rule, target, None, True, "no data")
     passed = measured >= target
-    return RuleResult(
-        rule,
-        target,
-        measured,
-        passed,
-        f"{measured:.4g} >= {target:g}" if passed else f"{measured:.4g} < {target:g}",
-    )
+    sign = ">=" if passed else "<"
+    return RuleResult(rule, target, measured, passed, f"{measured:.4g} {sign} {target:g}")
 
 
-def judge(measured: Measured, targets: SloTargets) -> Verdict:
-    """Check every target; a rule without a measurement passes with detail "no data",
-    except the overbooking rule: unreadable invariants breach it (safety cannot be assumed)."""
+def judge(measured: Measured, slo: Slo) -> Verdict:
+    """Check every objective of `slo` against `measured`.
+
+    A rule without a measurement passes with detail "no data", except the overbooking rule:
+    unreadable invariants breach it (safety cannot be assumed). The journey's rules are judged
+    only when the reference journey ran (`measured.journey` is not None); of them, the load test
+    checks booking success, the longest waiting-room wait and overbooking (the waiting-room p95
+    and abandonment targets are the model's).
+    """
     rules: list[RuleResult] = []
-    for route, target in sorted(targets.p95_ms.items()):
-        rules.append(_at_most(f"p95_ms[{route}]", float(target), measured.p95_ms.get(route), "ms"))
-    for route, target in sorted(targets.p99_ms.items()):
-        rules.append(_at_most(f"p99_ms[{route}]", float(target), measured.p99_ms.get(route), "ms"))
-    if targets.error_rate_max is not None:
-        rules.append(_at_most("error_rate_max", targets.error_rate_max, measured.error_rate, ""))
-    if targets.booking_success_min is not None:
+    for route, target in sorted(slo.p95_ms.items()):
+        rules.append(_at_most(f"p95_ms[{route}]", target, measured.p95_ms.get(route), "ms"))
+    for route, target in sorted(slo.p99_ms.items()):
+        rules.append(_at_most(f"p99_ms[{route}]", target, measured.p99_ms.get(route), "ms"))
+    rules.append(_at_most("error_rate_max", slo.error_rate_max, measured.error_rate, ""))
+    ran = measured.journey
+    if ran is not None:
+        goal = slo.journey
         rules.append(
-            _at_least("booking_success_min", targets.booking_success_min, measured.booking_success)
+            _at_least("booking_success_min", goal.booking_success_min, ran.booking_success)
         )
-    if targets.waiting_room_wait_max_s is not None:
         rules.append(
             _at_most(
                 "waiting_room_wait_max_s",
-                targets.waiting_room_wait_max_s,
-                measured.waiting_room_wait_max_s,
+                goal.waiting_room_wait_max_s,
+                ran.waiting_room_wait_max_s,
                 "s",
             )
         )
-    if targets.overbooked_max is not None:
-        if measured.overbooked is None:
+        if ran.overbooked is None:
             rules.append(
                 RuleResult(
-                    "overbooked_max", targets.overbooked_max, None, False, "invariants unreadable"
+                    "overbooked_max", goal.overbooked_max, None, False, "invariants unreadable"
                 )
             )
         else:
-            rules.append(
-                _at_most("overbooked_max", targets.overbooked_max, measured.overbooked, "")
-            )
+            rules.append(_at_most("overbooked_max", goal.overbooked_max, ran.overbooked, ""))
     return Verdict(tuple(rules))

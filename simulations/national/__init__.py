@@ -5,13 +5,8 @@ visitor evening runs in seconds. `simulate` runs one replication; `run_replicati
 Plots live in `simulations.national.plots` (imported on demand: it loads matplotlib).
 """
 
-from simulations.national.opening_day import (
-    OpeningDay,
-    RunResult,
-    run_replications,
-    simulate,
-    streams,
-)
+from simulations.national.day import OpeningDay
+from simulations.national.opening_day import RunResult, run_replications, simulate, streams
 from simulations.national.slots import Slots
 from simulations.national.waiting_room import WaitingRoom
 from simulations.national.web_tier import Tier, TierTick

@@ -1,16 +1,19 @@
 """Records of an opening-day run: per-tick counters, the per-minute time series, KPIs, and
-sampled per-visitor waiting-room episodes. Pure bookkeeping over `OpeningDay` state."""
+sampled per-visitor waiting-room episodes. Pure bookkeeping over the state of a finished day
+(`DayState`, which `simulations.national.day.OpeningDay` satisfies)."""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from simulations.national.opening_day import OpeningDay
+    from simulations.national.slots import Slots
+    from simulations.national.waiting_room import WaitingRoom
+    from simulations.scenario.scenario import Scenario
 
 SUMMED = (
     "arrivals",
@@ -81,7 +84,25 @@ class Recorder:
         return df.reset_index()
 
 
-def build_result(day: OpeningDay) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
+class DayState(Protocol):
+    """What the records read of a finished opening day."""
+
+    sc: Scenario
+    rng: dict[str, np.random.Generator]
+    rec: Recorder
+    count: dict[str, int]
+    wr: WaitingRoom
+    slots: Slots
+    n_ticks: int
+    tick_s: float
+
+    @property
+    def active(self) -> int:
+        """Visitors in a session (browsing, searching or checking out) at the end."""
+        ...
+
+
+def build_result(day: DayState) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
     ts = day.rec.per_minute(day.sc.clock_start)
     c, wr, slots = day.count, day.wr, day.slots
     end_s = day.n_ticks * day.tick_s
@@ -138,7 +159,7 @@ def build_result(day: OpeningDay) -> tuple[dict[str, float], pd.DataFrame, pd.Da
     return kpis, ts, visitors
 
 
-def _sample_visitors(day: OpeningDay) -> pd.DataFrame:
+def _sample_visitors(day: DayState) -> pd.DataFrame:
     """`model.visitor_sample` waiting-room episodes drawn with probability proportional to size."""
     columns = ["arrival_min", "left_queue_min", "wr_wait_min", "outcome", "attempt"]
     log = day.wr.log or []

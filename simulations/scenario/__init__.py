@@ -12,24 +12,25 @@ from simulations.scenario.arrivals import (
     cumulative_arrivals,
 )
 from simulations.scenario.demand import Demand
+from simulations.scenario.errors import ScenarioError
 from simulations.scenario.platform import Platform
 from simulations.scenario.scenario import (
     Behaviour,
     Model,
     Scenario,
-    ScenarioError,
     apply_overrides,
     list_scenarios,
     load_scenario,
     scenario_path,
     write_scenario,
 )
-from simulations.scenario.slo import Slo, check_routes
+from simulations.scenario.slo import JourneySlo, Slo, check_routes, load_slo
 from simulations.scenario.supply import Supply
 
 __all__ = [
     "Behaviour",
     "Demand",
+    "JourneySlo",
     "Model",
     "Platform",
     "Scenario",
@@ -44,6 +45,7 @@ __all__ = [
     "cumulative_arrivals",
     "list_scenarios",
     "load_scenario",
+    "load_slo",
     "scenario_path",
     "write_scenario",
 ]

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simulations.scenario.demand import Demand
+from simulations.scenario.errors import ScenarioError, describe
 from simulations.scenario.platform import Platform
 from simulations.scenario.slo import Slo
 from simulations.scenario.supply import Supply
@@ -39,11 +40,6 @@ __all__ = [
 ]
 
 SCENARIO_DIR = Path(__file__).parent / "builtin"
-UNIT_SUFFIXES = ("_per_min", "_per_s", "_per_h", "_min", "_ms", "_s", "_h", "_days")
-
-
-class ScenarioError(ValueError):
-    """A scenario that cannot be loaded; the message names the offending key."""
 
 
 class Behaviour(BaseModel):
@@ -241,47 +237,4 @@ def _validate(data: dict[str, Any], origin: str) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(f"scenario {origin}: {_describe(exc)}") from None
-
-
-def _describe(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    key = ".".join(str(p) for p in error["loc"])
-    if error["type"] == "extra_forbidden":
-        return f"{key}: unknown key{_unit_hint(key)}"
-    if error["type"] == "missing":
-        return f"{key}: missing key"
-    message = error["msg"].removeprefix("Value error, ")
-    if not key or error["type"] == "value_error":
-        return message  # our own validators name the key
-    return f"{key}: {message} (got {error.get('input')!r})"
-
-
-def _unit_hint(key: str) -> str:
-    """`platform.admission_rate_per_min` -> ' (wrong unit? this key takes _per_s: ...)'."""
-    section, _, leaf = key.rpartition(".")
-    stem = _strip_unit(leaf)
-    if stem == leaf:
-        return ""
-    fields = _section_fields(section)
-    matches = [f for f in fields if _strip_unit(f) == stem and f != leaf]
-    if not matches:
-        return ""
-    return f" (wrong unit suffix? expected {', '.join(matches)})"
-
-
-def _strip_unit(name: str) -> str:
-    for suffix in UNIT_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def _section_fields(section: str) -> list[str]:
-    model: Any = Scenario
-    for part in [p for p in section.split(".") if p]:
-        field = model.model_fields.get(part)
-        if field is None or not isinstance(field.annotation, type):
-            return []
-        model = field.annotation
-    return list(model.model_fields) if hasattr(model, "model_fields") else []
+        raise ScenarioError(f"scenario {origin}: {describe(exc, Scenario)}") from None

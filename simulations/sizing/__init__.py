@@ -11,7 +11,7 @@ from simulations.sizing.center import (
     parse_target,
     size_center,
 )
-from simulations.sizing.platform import PlatformSizing, size_platform
+from simulations.sizing.platform import PlatformSizing, size_platform, slo_targets
 from simulations.sizing.supply import SupplyPlan, SupplySizingError, size_supply, staff_for
 
 __all__ = [
@@ -25,5 +25,6 @@ __all__ = [
     "size_center",
     "size_platform",
     "size_supply",
+    "slo_targets",
     "staff_for",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,13 +21,30 @@ from simulations.replications import confidence_interval
 from simulations.sizing.center import Target, TargetError
 from simulations.sweep import run_sweep, scenario_kpis
 
-__all__ = ["PlatformSizing", "knob_value", "size_platform"]
+if TYPE_CHECKING:
+    from simulations.scenario.slo import Slo
+
+__all__ = ["PlatformSizing", "knob_value", "size_platform", "slo_targets"]
 
 ALIASES = {
     "waiting_room_p95_min": "wr_wait_p95_min",
     "waiting_room_p50_min": "wr_wait_p50_min",
     "waiting_room_max_min": "wr_wait_max_min",
 }
+
+
+def slo_targets(slo: Slo) -> list[Target]:
+    """A scenario's SLO as targets on the opening-day model's KPIs: the error rate and the
+    journey's booking success, waiting-room waits (p95, longest) and abandonment. Per-request
+    latencies and overbooking have no model KPI; the load tests judge them."""
+    journey = slo.journey
+    return [
+        Target("request_error_rate", "<=", slo.error_rate_max),
+        Target("booking_success", ">=", journey.booking_success_min),
+        Target("wr_wait_p95_min", "<=", journey.waiting_room_p95_max_min),
+        Target("wr_wait_max_min", "<=", journey.waiting_room_wait_max_s / 60.0),
+        Target("abandonment", "<=", journey.abandonment_max),
+    ]
 
 
 def knob_value(scenario: Any, knob: str) -> Any:
