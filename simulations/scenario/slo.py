@@ -15,13 +15,14 @@ The schema (a scenario's `[slo]` table, or a standalone file read by `load_slo`)
     abandonment_max = 0.2
     overbooked_max = 0
 
-Request names are the reference journey's routes (`ROUTES`), shared with the load tests. Unknown
+Request names are any names the journey gives its requests (the reference journey's are `ROUTES`). Unknown
 keys, wrong types (a string for a number, a float for a count), negative or non-finite values
 are input errors (`ScenarioError`, one line naming the key).
 """
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 
@@ -99,8 +100,14 @@ class Slo(BaseModel):
 
     @field_validator("p95_ms", "p99_ms")
     @classmethod
-    def _known_routes(cls, values: dict[str, float], info) -> dict[str, float]:
-        return check_routes(values, f"slo.{info.field_name}")
+    def _request_names(cls, values: dict[str, float], info) -> dict[str, float]:
+        """Any request name (a user's journey names its own); targets finite and >= 0."""
+        for name, target in values.items():
+            if not name.strip():
+                raise ValueError(f"slo.{info.field_name}: empty request name")
+            if not (math.isfinite(target) and target >= 0):
+                raise ValueError(f"slo.{info.field_name}.{name}: must be a finite number >= 0")
+        return values
 
 
 class SloFile(BaseModel):

@@ -14,6 +14,7 @@ from html_tables import read_page
 
 from loadtests.reports.html import render_report
 from loadtests.reports.summary import RunData, build_summary, read_run
+from simulations.scenario import Slo
 
 EVIL = "<script>alert(1)</script> & co"
 START = 1_800_000_000.0
@@ -62,7 +63,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> RunData:
 
 
 def _summary(run: RunData, p95_target_ms: float) -> dict:
-    slo = {"p95_ms": {"book": 100.0, EVIL: p95_target_ms}, "error_rate_max": 0.5}
+    slo = Slo(p95_ms={"book": 100.0, EVIL: p95_target_ms}, error_rate_max=0.5)
     extra = {"database": "sqlite", "invariants": {"overbooked_slots": 0}}
     return build_summary(run, extra, slo)
 
