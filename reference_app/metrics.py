@@ -118,14 +118,25 @@ class Metrics:
             )
         }
         self.workers.set(1)
+        # Labelled children looked up once (`labels()` costs more than the update itself).
+        self._counted: dict[tuple[str, str, int], Counter] = {}
+        self._timed: dict[tuple[str, str], Histogram] = {}
 
     def started(self) -> None:
         self.in_flight.inc()
 
     def finished(self, method: str, route: str, status: int, elapsed_s: float) -> None:
         self.in_flight.dec()
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(elapsed_s)
+        counted = self._counted.get((method, route, status))
+        if counted is None:
+            counted = self._counted[(method, route, status)] = self.requests.labels(
+                method, route, str(status)
+            )
+        counted.inc()
+        timed = self._timed.get((method, route))
+        if timed is None:
+            timed = self._timed[(method, route)] = self.latency.labels(method, route)
+        timed.observe(elapsed_s)
 
     def watch_pool(self, pool: Pool) -> None:
         """Follow a SQLAlchemy pool's checkouts and checkins."""

@@ -3,9 +3,10 @@
 The supervisor prepares everything once (keys, schema, waiting-room switch), then exports the
 resolved settings as SURGE_* variables for the workers, each of which calls
 `reference_app.app:create_app_from_env`. SIGTERM stops the workers gracefully and exits 0.
-Each run gets an empty PROMETHEUS_MULTIPROC_DIR where its workers keep their metrics (one
-given in the environment is emptied at start; a temporary one is removed at exit), so a scrape
-of /metrics covers every worker of this run and none of an earlier one.
+With several workers, each run gets an empty PROMETHEUS_MULTIPROC_DIR where its workers keep
+their metrics (one given in the environment is emptied at start; a temporary one is removed at
+exit), so a scrape of /metrics covers every worker of this run and none of an earlier one. One
+worker keeps its metrics in memory (the multiprocess files cost ~3x per request).
 """
 
 from __future__ import annotations
@@ -86,11 +87,19 @@ def prepare(options: ServeOptions) -> dict[str, str]:
 
 
 @contextmanager
-def metrics_dir() -> Iterator[str]:
-    """An empty multiprocess-metrics directory for this run, exported to its workers.
-
-    Set before anything imports `prometheus_client`, which reads it at import time."""
+def metrics_dir(workers: int) -> Iterator[str | None]:
+    """An empty multiprocess-metrics directory for this run's workers, exported to them (None
+    and unset for a single worker). Set before anything imports `prometheus_client`, which
+    reads it at import time."""
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if workers <= 1:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        try:
+            yield None
+        finally:
+            if given is not None:
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = given
+        return
     if given:
         os.makedirs(given, exist_ok=True)
         for stale in glob.glob(os.path.join(given, "*.db")):
@@ -107,7 +116,7 @@ def metrics_dir() -> Iterator[str]:
 
 
 def serve(options: ServeOptions) -> int:
-    with metrics_dir():
+    with metrics_dir(options.workers):
         return _serve(options)
 
 

@@ -1,5 +1,5 @@
 """Multiprocess metrics: a worker that stops or dies leaves the live gauges of the scrape while
-its counts stay; each `surge app serve` run starts from an empty metrics directory. Workers
+its counts stay; each `surge app serve --workers N` run starts from an empty metrics directory. Workers
 here are real processes writing to a real directory."""
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def test_each_serve_run_starts_from_an_empty_metrics_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
-    with metrics_dir() as made:
+    with metrics_dir(workers=2) as made:
         assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == made
         assert os.listdir(made) == []
     assert not os.path.exists(made) and "PROMETHEUS_MULTIPROC_DIR" not in os.environ
@@ -84,5 +84,8 @@ def test_each_serve_run_starts_from_an_empty_metrics_directory(
     given.mkdir()
     (given / "counter_12345.db").write_bytes(b"stale")
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(given))
-    with metrics_dir() as used:
+    with metrics_dir(workers=1) as single:  # one worker: in memory, the directory is not used
+        assert single is None and "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    assert os.listdir(given) == ["counter_12345.db"]
+    with metrics_dir(workers=2) as used:
         assert used == str(given) and os.listdir(given) == []
