@@ -135,3 +135,21 @@ def test_switching_the_room_off_lets_everyone_in(client: TestClient, campaign: d
 
 def test_unknown_ticket_is_404(client: TestClient) -> None:
     assert client.get("/queue/wt_nope").status_code == 404
+
+
+@pytest.mark.parametrize("edge", [True, False], ids=["edge", "routes"])
+def test_another_workers_switch_is_seen_once_the_cache_period_is_over(
+    settings: Settings, clock: ManualClock, edge: bool
+) -> None:
+    cached = replace(settings, waiting_room_edge=edge, waiting_room_cache_s=5.0)
+    search = {"params": {"postcode": "75011"}}
+    with (
+        TestClient(create_app(cached, clock=clock)) as worker,
+        TestClient(create_app(settings, clock=clock)) as other,
+    ):
+        assert worker.get("/centers", **search).status_code == 200  # reads the room: off
+        _switch_on(other, rate_per_s=1)
+        clock.advance(4.9)
+        assert worker.get("/centers", **search).status_code == 200  # its cache is 4.9 s old
+        clock.advance(0.1)
+        assert worker.get("/centers", **search).status_code == 503
