@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Header, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
+from reference_app import room_line
 from reference_app import vaccines as vaccine_rules
-from reference_app import waiting_room
 from reference_app.bookings import invariants
 from reference_app.centers import create_center
 from reference_app.context import AppContext, context
@@ -152,8 +152,8 @@ def put_vaccine(
 @router.get("/waiting-room")
 def get_waiting_room(ctx: Annotated[AppContext, Depends(context)]) -> dict:
     with reading(ctx.engine) as conn:
-        config = waiting_room.read_config(conn)
-        queued = waiting_room.queue_length(conn, time.time())
+        config = room_line.read_config(conn)
+        queued = room_line.queue_length(conn, ctx.clock())
     return {**config.model_dump(), "queued": queued}
 
 
@@ -162,8 +162,10 @@ def put_waiting_room(ctx: Annotated[AppContext, Depends(context)], body: Waiting
     """Switch the waiting room on or off and set its admission rate (visitors per second)."""
     if body.enabled and body.rate_per_s <= 0:
         raise ApiError(422, "invalid_request", "rate_per_s must be > 0 when enabled")
-    config = waiting_room.configure(ctx.engine, body.enabled, body.rate_per_s, body.pass_lifetime_s)
-    ctx.waiting_room_checked_s = 0.0  # this worker sees it at once; others within the cache period
+    config = room_line.configure(
+        ctx.engine, body.enabled, body.rate_per_s, body.pass_lifetime_s, now_s=ctx.clock()
+    )
+    ctx.waiting_room = None  # this worker sees it at once; others within the cache period
     return config.model_dump()
 
 

@@ -6,67 +6,43 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import threading
+import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy import delete, select, text
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from reference_app import admin, appointments, centers, patients, practitioners, waiting_room
+from reference_app import (
+    admin,
+    appointments,
+    centers,
+    patients,
+    practitioners,
+    room_line,
+    waiting_room,
+)
 from reference_app import vaccines as vaccine_rules
 from reference_app.context import AppContext, context
-from reference_app.database import init_db, insert_statement, make_engine, reading, writing
+from reference_app.database import init_db, make_engine, reading
 from reference_app.errors import DB_RETRY_AFTER_S, error_response, install_error_handlers
 from reference_app.identity import Keyring
 from reference_app.instrumentation import Instrumentation
-from reference_app.metrics import SNAPSHOT_FRESH_S, Metrics, dumps, render
+from reference_app.metrics import CONTENT_TYPE, MULTIPROC_DIR_ENV, Metrics, ScrapeGauge
 from reference_app.room_edge import WaitingRoomEdge
-from reference_app.schema import worker_metrics
 from reference_app.settings import Settings, settings_from_env
 
 log = logging.getLogger("reference_app")
-FLUSH_EVERY_S = 2.0
 
 
-def _snapshot(ctx: AppContext) -> dict:
-    snap = ctx.metrics.snapshot()
-    pool = ctx.engine.pool
-    snap["pool"] = {
-        "size": getattr(pool, "size", lambda: 0)(),
-        "checked_out": getattr(pool, "checkedout", lambda: 0)(),
-        "overflow": max(0, getattr(pool, "overflow", lambda: 0)()),
-    }
-    return snap
-
-
-def _flush(ctx: AppContext) -> None:
-    with writing(ctx.engine) as conn:
-        stmt = insert_statement(conn, worker_metrics).values(
-            worker=ctx.metrics.worker, updated_s=time.time(), payload=dumps(_snapshot(ctx))
-        )
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[worker_metrics.c.worker],
-                set_={"updated_s": stmt.excluded.updated_s, "payload": stmt.excluded.payload},
-            )
-        )
-
-
-def _flusher(ctx: AppContext, stop: threading.Event) -> None:
-    while not stop.wait(FLUSH_EVERY_S):
-        # When the database is down, /metrics still serves this worker's live numbers.
-        with contextlib.suppress(SQLAlchemyError):
-            _flush(ctx)
-
-
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> FastAPI:
+    """The app against `settings.database_url`; `clock` (seconds since the epoch) times the
+    waiting room. With PROMETHEUS_MULTIPROC_DIR set, /metrics covers every worker sharing it."""
     engine = make_engine(settings.database_url, settings.db_pool_size, settings.db_timeout_s)
     with contextlib.suppress(IntegrityError):  # another worker created the default rows at once
         init_db(engine)
@@ -74,28 +50,18 @@ def create_app(settings: Settings) -> FastAPI:
         settings=settings,
         engine=engine,
         keyring=Keyring.parse(settings.data_keys),
-        metrics=Metrics(),
+        metrics=Metrics(os.environ.get(MULTIPROC_DIR_ENV) or None),
+        clock=clock,
     )
+    ctx.metrics.watch_pool(engine.pool)
+    ctx.metrics.read_at_scrape(lambda: _scrape_gauges(ctx))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        stop = threading.Event()
-        thread = threading.Thread(
-            target=_flusher, args=(ctx, stop), name="metrics-flush", daemon=True
-        )
-        thread.start()
         try:
             yield
         finally:
-            stop.set()
-            thread.join(timeout=5)
-            try:
-                with writing(engine) as conn:
-                    conn.execute(
-                        delete(worker_metrics).where(worker_metrics.c.worker == ctx.metrics.worker)
-                    )
-            except SQLAlchemyError:
-                pass
+            ctx.metrics.close()
             engine.dispose()
 
     app = FastAPI(
@@ -143,63 +109,25 @@ def _add_service_routes(app: FastAPI) -> None:
             return vaccine_rules.list_vaccines(conn)
 
     @app.get("/metrics", tags=["service"], response_class=PlainTextResponse)
-    def get_metrics(ctx: Annotated[AppContext, Depends(context)]) -> PlainTextResponse:
-        """Prometheus text format, summed over every worker with a fresh snapshot."""
-        now = time.time()
-        own = _snapshot(ctx)
-        snapshots = {ctx.metrics.worker: own}
-        gauges: list[tuple[str, str, dict[str, str], float]] = []
-        database_up = 1.0
-        try:
-            with reading(ctx.engine) as conn:
-                for worker, payload in conn.execute(
-                    select(worker_metrics.c.worker, worker_metrics.c.payload).where(
-                        worker_metrics.c.updated_s > now - SNAPSHOT_FRESH_S
-                    )
-                ):
-                    if worker != ctx.metrics.worker:
-                        snapshots[worker] = json.loads(payload)
-                config = waiting_room.read_config(conn)
-                queued = waiting_room.queue_length(conn, now)
-            gauges += [
-                (
-                    "surge_waiting_room_enabled",
-                    "1 when the waiting room is on.",
-                    {},
-                    float(config.enabled),
-                ),
-                (
-                    "surge_waiting_room_size",
-                    "Visitors queued, not yet admitted.",
-                    {},
-                    float(queued),
-                ),
-                (
-                    "surge_waiting_room_admission_rate",
-                    "Admissions per second when on.",
-                    {},
-                    config.rate_per_s,
-                ),
-            ]
-        except SQLAlchemyError:
-            database_up = 0.0
-        gauges.append(
-            ("surge_database_up", "1 when the database answered this scrape.", {}, database_up)
-        )
-        for worker, snap in sorted(snapshots.items()):
-            pool = snap.get("pool", {})
-            for key in ("size", "checked_out", "overflow"):
-                gauges.append(
-                    (
-                        f"surge_db_pool_{key}",
-                        f"Database pool {key.replace('_', ' ')}, per worker.",
-                        {"worker": worker},
-                        float(pool.get(key, 0)),
-                    )
-                )
-        return PlainTextResponse(
-            render(list(snapshots.values()), gauges), media_type="text/plain; version=0.0.4"
-        )
+    def get_metrics(ctx: Annotated[AppContext, Depends(context)]) -> Response:
+        """Prometheus text format: every worker of this instance in one scrape."""
+        return Response(ctx.metrics.exposition(), media_type=CONTENT_TYPE)
+
+
+def _scrape_gauges(ctx: AppContext) -> list[ScrapeGauge]:
+    """The waiting room's gauges and whether the database answered, read at each scrape."""
+    try:
+        with reading(ctx.engine) as conn:
+            config = room_line.read_config(conn)
+            queued = room_line.queue_length(conn, ctx.clock())
+    except SQLAlchemyError:
+        return [("surge_database_up", "1 when the database answered this scrape.", 0.0)]
+    return [
+        ("surge_waiting_room_enabled", "1 when the waiting room is on.", float(config.enabled)),
+        ("surge_waiting_room_size", "Visitors queued, not yet admitted.", float(queued)),
+        ("surge_waiting_room_admission_rate", "Admissions per second when on.", config.rate_per_s),
+        ("surge_database_up", "1 when the database answered this scrape.", 1.0),
+    ]
 
 
 def create_app_from_env() -> FastAPI:

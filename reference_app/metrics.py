@@ -1,132 +1,173 @@
-"""Prometheus metrics: per-route request counts and latency histograms, requests in flight.
+"""Prometheus metrics on `prometheus_client`: per-route request counts and latency histograms,
+requests in flight, live workers, database pool gauges, and gauges read at scrape time.
 
-Each worker counts in memory (no per-request I/O) and every few seconds stores a snapshot in the
-`worker_metrics` table; `GET /metrics` sums the fresh snapshots of all workers, so one scrape
-sees the whole server whichever worker answers. Gauges read from the database (waiting room)
-and per-worker pool gauges (label `worker`) are added at scrape time.
+One worker process keeps its metrics in memory in its own registry. Several uvicorn workers
+on one host use the client's multiprocess mode: `surge app serve` gives each run a fresh
+`PROMETHEUS_MULTIPROC_DIR` (it must be set before `prometheus_client` is imported), every
+worker writes its values to files there, and a scrape answered by any worker merges the files
+of all of them (`MultiProcessCollector`), so one scrape covers the whole instance. Counters and
+histograms are summed over every worker that ever ran; the `live*` gauges count live workers
+only (a worker marks itself dead when it stops; one that died is swept at the next scrape).
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import glob
 import os
-import socket
-import threading
-import time
-from collections import defaultdict
+import re
+from collections.abc import Callable, Iterable, Iterator
 
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import Collector
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
+
+MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-SNAPSHOT_FRESH_S = 30.0
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# (name, help, value) of a gauge read when scraped, e.g. from the database.
+ScrapeGauge = tuple[str, str, float]
+_LIVE_FILE = re.compile(r"^gauge_live[a-z]+_(\d+)\.db$")
+
+
+class _ScrapeGauges(Collector):
+    def __init__(self, read: Callable[[], Iterable[ScrapeGauge]]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        for name, help_text, value in self.read():
+            yield GaugeMetricFamily(name, help_text, value=value)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def forget_dead_workers(directory: str) -> list[int]:
+    """Drop the live gauges of worker processes that no longer exist; returns their pids."""
+    dead = set()
+    for path in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
+        match = _LIVE_FILE.match(os.path.basename(path))
+        if match and not _alive(int(match.group(1))):
+            dead.add(int(match.group(1)))
+    for pid in dead:
+        mark_process_dead(pid, directory)
+    return sorted(dead)
 
 
 class Metrics:
-    """In-memory counters of one worker process."""
+    """The metrics of one worker process; `multiprocess_dir` set: merged with its siblings'."""
 
-    def __init__(self) -> None:
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
-        self._lock = threading.Lock()
-        self.requests: dict[tuple[str, str, str], int] = defaultdict(int)
-        self.buckets: dict[tuple[str, str], list[int]] = {}
-        self.sums: dict[tuple[str, str], float] = defaultdict(float)
-        self.in_flight = 0
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir
+        self.registry = CollectorRegistry()
+        if multiprocess_dir:
+            MultiProcessCollector(self.registry, path=multiprocess_dir)
+            own = None  # values go to the shared files, read back by the collector
+        else:
+            own = self.registry
+        self.requests = Counter(
+            "surge_http_requests",
+            "HTTP requests by method, route template and status.",
+            ["method", "route", "status"],
+            registry=own,
+        )
+        self.latency = Histogram(
+            "surge_http_request_duration_seconds",
+            "HTTP request latency by method and route template.",
+            ["method", "route"],
+            buckets=BUCKETS_S,
+            registry=own,
+        )
+        self.in_flight = Gauge(
+            "surge_http_requests_in_flight",
+            "Requests being served, all live workers.",
+            registry=own,
+            multiprocess_mode="livesum",
+        )
+        self.workers = Gauge(
+            "surge_workers", "Live worker processes.", registry=own, multiprocess_mode="livesum"
+        )
+        self.pool = {
+            key: Gauge(
+                f"surge_db_pool_{key}",
+                f"Database pool {text}, per live worker (label pid with several workers).",
+                registry=own,
+                multiprocess_mode="liveall",
+            )
+            for key, text in (
+                ("size", "size"),
+                ("checked_out", "connections checked out"),
+                ("overflow", "connections open beyond its size, at the last checkout"),
+            )
+        }
+        self.workers.set(1)
+        # Labelled children looked up once (`labels()` costs more than the update itself).
+        self._counted: dict[tuple[str, str, int], Counter] = {}
+        self._timed: dict[tuple[str, str], Histogram] = {}
 
     def started(self) -> None:
-        with self._lock:
-            self.in_flight += 1
+        self.in_flight.inc()
 
     def finished(self, method: str, route: str, status: int, elapsed_s: float) -> None:
-        with self._lock:
-            self.in_flight -= 1
-            self.requests[(method, route, str(status))] += 1
-            key = (method, route)
-            counts = self.buckets.get(key)
-            if counts is None:
-                counts = self.buckets[key] = [0] * (len(BUCKETS_S) + 1)
-            for i, bound in enumerate(BUCKETS_S):
-                if elapsed_s <= bound:
-                    counts[i] += 1
-                    break
-            else:
-                counts[-1] += 1
-            self.sums[key] += elapsed_s
-
-    def snapshot(self) -> dict:
-        with self._lock:
-            return {
-                "requests": [[*k, v] for k, v in self.requests.items()],
-                "buckets": [[*k, list(v), self.sums[k]] for k, v in self.buckets.items()],
-                "in_flight": self.in_flight,
-            }
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-
-
-def render(snapshots: list[dict], gauges: list[tuple[str, str, dict[str, str], float]]) -> str:
-    """Prometheus text exposition of the summed worker snapshots plus extra gauges.
-
-    `gauges` are (name, help, labels, value).
-    """
-    requests: dict[tuple, int] = defaultdict(int)
-    buckets: dict[tuple, list[int]] = {}
-    sums: dict[tuple, float] = defaultdict(float)
-    in_flight = 0
-    for snap in snapshots:
-        for method, route, status, count in snap["requests"]:
-            requests[(method, route, status)] += count
-        for method, route, counts, total in snap["buckets"]:
-            acc = buckets.setdefault((method, route), [0] * len(counts))
-            for i, c in enumerate(counts):
-                acc[i] += c
-            sums[(method, route)] += total
-        in_flight += snap["in_flight"]
-    out = [
-        "# HELP surge_http_requests_total HTTP requests by method, route template and status.",
-        "# TYPE surge_http_requests_total counter",
-    ]
-    for (method, route, status), count in sorted(requests.items()):
-        out.append(
-            f'surge_http_requests_total{{method="{method}",route="{_label(route)}",status="{status}"}} {count}'
-        )
-    out += [
-        "# HELP surge_http_request_duration_seconds HTTP request latency by method and route template.",
-        "# TYPE surge_http_request_duration_seconds histogram",
-    ]
-    for (method, route), counts in sorted(buckets.items()):
-        labels = f'method="{method}",route="{_label(route)}"'
-        running = 0
-        for bound, count in zip((*BUCKETS_S, float("inf")), counts, strict=True):
-            running += count
-            le = "+Inf" if bound == float("inf") else repr(bound)
-            out.append(
-                f'surge_http_request_duration_seconds_bucket{{{labels},le="{le}"}} {running}'
+        self.in_flight.dec()
+        counted = self._counted.get((method, route, status))
+        if counted is None:
+            counted = self._counted[(method, route, status)] = self.requests.labels(
+                method, route, str(status)
             )
-        out.append(
-            f"surge_http_request_duration_seconds_sum{{{labels}}} {sums[(method, route)]:.6f}"
-        )
-        out.append(f"surge_http_request_duration_seconds_count{{{labels}}} {running}")
-    out += [
-        "# HELP surge_http_requests_in_flight Requests being served, all workers.",
-        "# TYPE surge_http_requests_in_flight gauge",
-        f"surge_http_requests_in_flight {in_flight}",
-        "# HELP surge_workers Worker processes with a fresh metrics snapshot.",
-        "# TYPE surge_workers gauge",
-        f"surge_workers {len(snapshots)}",
-    ]
-    seen: set[str] = set()
-    for name, help_text, labels, value in gauges:
-        if name not in seen:
-            out += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-            seen.add(name)
-        text = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
-        out.append(f"{name}{{{text}}} {value}" if text else f"{name} {value}")
-    return "\n".join(out) + "\n"
+        counted.inc()
+        timed = self._timed.get((method, route))
+        if timed is None:
+            timed = self._timed[(method, route)] = self.latency.labels(method, route)
+        timed.observe(elapsed_s)
 
+    def watch_pool(self, pool: Pool) -> None:
+        """Follow a SQLAlchemy pool's checkouts and checkins."""
+        size = getattr(pool, "size", lambda: 0)
+        overflow = getattr(pool, "overflow", lambda: 0)
+        self.pool["size"].set(size())
+        self.pool["checked_out"].set(0)
+        self.pool["overflow"].set(max(0, overflow()))
 
-def dumps(snapshot: dict) -> str:
-    return json.dumps(snapshot, separators=(",", ":"))
+        def checked_out(*_args: object) -> None:
+            self.pool["checked_out"].inc()
+            self.pool["overflow"].set(max(0, overflow()))
 
+        def checked_in(*_args: object) -> None:
+            self.pool["checked_out"].dec()
 
-def now_s() -> float:
-    return time.time()
+        event.listen(pool, "checkout", checked_out)
+        event.listen(pool, "checkin", checked_in)
+
+    def read_at_scrape(self, read: Callable[[], Iterable[ScrapeGauge]]) -> None:
+        """Gauges computed by the worker that answers the scrape."""
+        self.registry.register(_ScrapeGauges(read))
+
+    def exposition(self) -> bytes:
+        """The Prometheus text exposition of this worker, or of every worker of the instance."""
+        if self.multiprocess_dir:
+            forget_dead_workers(self.multiprocess_dir)
+        return generate_latest(self.registry)
+
+    def close(self) -> None:
+        """This worker stops: its live gauges leave the instance's scrape."""
+        if self.multiprocess_dir:
+            with contextlib.suppress(FileNotFoundError):
+                mark_process_dead(os.getpid(), self.multiprocess_dir)

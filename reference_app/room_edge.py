@@ -11,7 +11,6 @@ the documented `/queue` routes and the `require_pass` dependency, which stay beh
 from __future__ import annotations
 
 import re
-import time
 from types import SimpleNamespace
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -90,7 +89,6 @@ class WaitingRoomEdge:
             self.ctx,
             _header(scope, b"x-waiting-room-pass"),
             _header(scope, b"authorization"),
-            time.time(),
         ):
             # Checked once: the route's `require_pass` dependency sees this and does not redo it.
             scope.setdefault("state", {})[waiting_room.ADMITTED_STATE] = True

@@ -167,11 +167,3 @@ waiting_room_line = Table(
     Column("anchor_number", Float, nullable=False),
     Column("anchor_s", Float, nullable=False),
 )
-
-worker_metrics = Table(
-    "worker_metrics",
-    metadata,
-    Column("worker", String(64), primary_key=True),  # "<host>:<pid>"
-    Column("updated_s", Float, nullable=False),
-    Column("payload", Text, nullable=False),
-)

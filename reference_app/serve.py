@@ -3,12 +3,21 @@
 The supervisor prepares everything once (keys, schema, waiting-room switch), then exports the
 resolved settings as SURGE_* variables for the workers, each of which calls
 `reference_app.app:create_app_from_env`. SIGTERM stops the workers gracefully and exits 0.
+With several workers, each run gets an empty PROMETHEUS_MULTIPROC_DIR where its workers keep
+their metrics (one given in the environment is emptied at start; a temporary one is removed at
+exit), so a scrape of /metrics covers every worker of this run and none of an earlier one. One
+worker keeps its metrics in memory (the multiprocess files cost ~3x per request).
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +53,7 @@ def masked(url: str) -> str:
 
 def prepare(options: ServeOptions) -> dict[str, str]:
     """Check keys and database, create the schema, set the waiting room; returns worker env."""
-    from reference_app import waiting_room
+    from reference_app import room_line
     from reference_app.database import init_db, make_engine
 
     url = normalize_database_url(options.database_url)
@@ -57,7 +66,7 @@ def prepare(options: ServeOptions) -> dict[str, str]:
     engine = make_engine(url, pool_size=2)
     try:
         init_db(engine)
-        waiting_room.configure(
+        room_line.configure(
             engine,
             options.waiting_room_rate_per_s > 0,
             options.waiting_room_rate_per_s,
@@ -77,7 +86,41 @@ def prepare(options: ServeOptions) -> dict[str, str]:
     }
 
 
+@contextmanager
+def metrics_dir(workers: int) -> Iterator[str | None]:
+    """An empty multiprocess-metrics directory for this run's workers, exported to them (None
+    and unset for a single worker). Set before anything imports `prometheus_client`, which
+    reads it at import time."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if workers <= 1:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        try:
+            yield None
+        finally:
+            if given is not None:
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = given
+        return
+    if given:
+        os.makedirs(given, exist_ok=True)
+        for stale in glob.glob(os.path.join(given, "*.db")):
+            os.remove(stale)
+        yield given
+        return
+    made = tempfile.mkdtemp(prefix="surge-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    try:
+        yield made
+    finally:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        shutil.rmtree(made, ignore_errors=True)
+
+
 def serve(options: ServeOptions) -> int:
+    with metrics_dir(options.workers):
+        return _serve(options)
+
+
+def _serve(options: ServeOptions) -> int:
     import uvicorn
 
     env = prepare(options)

@@ -1,10 +1,14 @@
-"""Test-side client calls for the booking API: create centres, slots and patients."""
+"""Test-side client calls for the booking API: create centres, slots and patients; read the
+metrics exposition; a clock the tests advance."""
 
 from __future__ import annotations
 
 import uuid
 import warnings
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from prometheus_client.parser import text_string_to_metric_families
 
 with warnings.catch_warnings():
     # Starlette's TestClient warns at import that it prefers `httpx2`; httpx works fine.
@@ -17,7 +21,9 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 __all__ = [
     "ADMIN",
     "ADMIN_KEY",
+    "ManualClock",
     "TestClient",
+    "metric",
     "make_center",
     "new_patient",
     "open_slots",
@@ -86,3 +92,28 @@ def new_patient(client: TestClient, first_name: str = "Jeanne", last_name: str =
         "token": body["token"],
         "headers": {"Authorization": f"Bearer {body['token']}"},
     }
+
+
+def metric(exposition: str, name: str, **labels: str) -> float | None:
+    """The sum of the samples `name` whose labels include `labels` in a Prometheus text
+    exposition (read with prometheus_client's parser, so a malformed one fails); None if none."""
+    values = [
+        sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    ]
+    return sum(values) if values else None
+
+
+@dataclass
+class ManualClock:
+    """Seconds since the epoch, moved on by the test instead of sleeping."""
+
+    now_s: float
+
+    def __call__(self) -> float:
+        return self.now_s
+
+    def advance(self, seconds: float) -> None:
+        self.now_s += seconds

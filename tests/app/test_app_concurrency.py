@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import http.client
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import psutil
 import pytest
+from booking_api import metric
 from conftest import _postgres_database
+from prometheus_client.parser import text_string_to_metric_families
 
 from reference_app.launcher import ServedApp, served_app
 
 pytestmark = pytest.mark.slow
+REQUESTS = "surge_http_requests_total"
 OPEN_LIMITS = ["--rate-limit-ip", "0", "--rate-limit-token", "0"]
 
 
@@ -144,12 +148,40 @@ def test_concurrent_replays_of_one_idempotency_key_book_once(served: ServedApp) 
     assert [a["id"] for a in mine] == [ok[0].json()["id"]]
 
 
-def test_metrics_sum_the_requests_of_every_worker(served: ServedApp) -> None:
-    with httpx.Client(base_url=served.base_url, timeout=30) as client:
-        for _ in range(20):
-            assert client.get("/vaccines").status_code == 200
-        time.sleep(2.5)  # each worker publishes its snapshot every 2 s
-        text = client.get("/metrics").text
-    assert "surge_workers 2" in text
-    assert 'surge_http_requests_total{method="GET",route="/vaccines",status="200"} 20' in text
-    assert text.count("surge_db_pool_checked_out{") == 2  # one gauge per worker
+def _worker_serving(served: ServedApp, client_port: int) -> int:
+    """The pid of the worker process holding the server end of our connection."""
+    for worker in psutil.Process(served.pid).children(recursive=True):
+        for connection in worker.net_connections(kind="tcp"):
+            if connection.raddr and connection.raddr.port == client_port:
+                return worker.pid
+    raise AssertionError(f"no worker holds the connection from port {client_port}")
+
+
+def _get_on_a_new_connection(served: ServedApp, path: str) -> int:
+    """GET `path` on a fresh connection; the pid of the worker that answered."""
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200
+        return _worker_serving(served, connection.sock.getsockname()[1])
+    finally:
+        connection.close()
+
+
+def test_one_scrape_counts_the_requests_of_every_worker(served: ServedApp) -> None:
+    vaccines = {"method": "GET", "route": "/vaccines", "status": "200"}
+    before = metric(httpx.get(f"{served.base_url}/metrics").text, REQUESTS, **vaccines) or 0
+    answered: Counter[int] = Counter()
+    for _ in range(200):  # new connections until both workers have answered some
+        answered[_get_on_a_new_connection(served, "/vaccines")] += 1
+        if len(answered) == 2 and answered.total() >= 20:
+            break
+    assert len(answered) == 2, answered
+    text = httpx.get(f"{served.base_url}/metrics").text  # one scrape, one worker answers it
+    assert metric(text, REQUESTS, **vaccines) - before == answered.total()  # both workers' counts
+    assert metric(text, "surge_workers") == 2
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    pool_pids = {int(s.labels["pid"]) for s in families["surge_db_pool_checked_out"].samples}
+    assert pool_pids == set(answered)  # one pool gauge per live worker

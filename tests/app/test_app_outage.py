@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from booking_api import ADMIN_KEY, TestClient, new_patient
+from booking_api import ADMIN_KEY, TestClient, metric, new_patient
 
 from reference_app.app import create_app
 from reference_app.identity import generate_data_key
@@ -45,7 +45,9 @@ def test_sqlite_outage_is_a_503_with_retry_after_and_recovers(tmp_path: Path) ->
                 assert response.status_code == 503, response.text
                 assert response.json()["error"] == "db_unavailable"
                 assert int(response.headers["Retry-After"]) >= 1
-            assert "surge_database_up 0.0" in client.get("/metrics").text
+            scraped = client.get("/metrics")
+            assert scraped.status_code == 200
+            assert metric(scraped.text, "surge_database_up") == 0
         finally:
             (tmp_path / "elsewhere").rename(home)
         assert client.get("/healthz").status_code == 200

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from booking_api import ADMIN, TestClient, make_center, new_patient, open_slots, tomorrow_at
+from booking_api import (
+    ADMIN,
+    TestClient,
+    make_center,
+    metric,
+    new_patient,
+    open_slots,
+    tomorrow_at,
+)
 
 
 def test_healthz_reports_database_status(client: TestClient) -> None:
@@ -129,18 +137,18 @@ def test_practitioner_agenda_becomes_bookable_slots(client: TestClient) -> None:
 def test_metrics_expose_route_counts_latency_and_gauges(client: TestClient) -> None:
     client.get("/vaccines")
     text = client.get("/metrics").text
-    assert 'surge_http_requests_total{method="GET",route="/vaccines",status="200"} 1' in text
-    assert (
-        'surge_http_request_duration_seconds_bucket{method="GET",route="/vaccines",le="+Inf"} 1'
-        in text
-    )
-    for gauge in (
-        "surge_http_requests_in_flight",
-        "surge_waiting_room_size",
-        "surge_waiting_room_admission_rate",
-        "surge_db_pool_checked_out",
-    ):
-        assert gauge in text
+    route = {"method": "GET", "route": "/vaccines"}
+    assert metric(text, "surge_http_requests_total", **route, status="200") == 1
+    assert metric(text, "surge_http_request_duration_seconds_bucket", **route, le="+Inf") == 1
+    assert metric(text, "surge_http_request_duration_seconds_count", **route) == 1
+    assert metric(text, "surge_http_requests_in_flight") == 1  # this scrape
+    assert metric(text, "surge_workers") == 1
+    assert metric(text, "surge_waiting_room_size") == 0
+    assert metric(text, "surge_waiting_room_enabled") == 0
+    assert metric(text, "surge_waiting_room_admission_rate") == 0
+    assert metric(text, "surge_database_up") == 1
+    assert metric(text, "surge_db_pool_size") == client.app.state.ctx.settings.db_pool_size
+    assert metric(text, "surge_db_pool_checked_out") == 0  # none between requests
 
 
 def test_openapi_schema_documents_the_contract(client: TestClient) -> None:
