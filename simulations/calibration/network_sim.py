@@ -2,8 +2,8 @@
 
 A request picks its route by share, then waits FIFO for a slot (a worker thread with its pooled
 connection, `net.concurrency_limit` of them; `limit=False` removes the cap) and holds it for its
-whole stay, during which it visits the stations: half its CPU work on `cpu`, its database work
-on `db` or `writer` (if any), the other half on `cpu`. Each station is processor sharing with
+whole stay, during which it visits the stations once each, in order: its CPU work on `cpu`,
+then its database work on `db` or `writer` (if any). Each station is processor sharing with
 `servers` servers (with k requests inside, each progresses at min(k, c) / k), the model of time
 slicing on cores. Work at each visit is exponential with the route's demand as its mean.
 
@@ -101,10 +101,7 @@ def simulate_network(
 
     def visits(route: int) -> list[tuple[int, float]]:
         work = unit_work.take() * demands[route]  # exponential, one draw per station
-        out = [(0, work[0] / 2)]
-        out += [(m, work[m]) for m in range(1, len(names)) if demands[route, m] > 0]
-        out.append((0, work[0] / 2))
-        return [(m, w) for m, w in out if w > 0]
+        return [(m, float(w)) for m, w in enumerate(work) if w > 0]
 
     def request():
         route = int(routes.take())
