@@ -101,7 +101,8 @@ class NetworkSolution:
     slot_wait_s: float  # mean wait for a thread / connection before entering
     in_system: float  # mean requests inside or waiting
     slot_limit: int
-    classes: pd.DataFrame  # route, share, throughput_per_s, response_s, slot_wait_s
+    classes: pd.DataFrame  # route, share, throughput_per_s, response_s, slot_wait_s,
+    # waiting_for_slot, and per station <name>_utilisation, <name>_queue_length
     stations: pd.DataFrame  # station, servers, utilisation, queue_length
 
 
@@ -122,8 +123,12 @@ def _summarise(
             "throughput_per_s": class_x,
             "response_s": class_response,
             "slot_wait_s": wait_s,
+            "waiting_for_slot": net.shares * waiting,
         }
     )
+    for m, station in enumerate(net.stations):
+        classes[f"{station.name}_utilisation"] = class_x * per_class_d[:, m] / station.servers
+        classes[f"{station.name}_queue_length"] = class_x * per_class_d[:, m] * slowdown[m]
     stations = pd.DataFrame(
         {
             "station": [s.name for s in net.stations],
@@ -200,17 +205,18 @@ def solve_closed_mva(
     """Per-class multi-class MVA ignoring the slot limit (multi-server stations by Seidmann).
 
     Users are split over classes by share (each user keeps its class): `exact` rounds them to
-    integers, `schweitzer` and `bard` take fractional populations. One row per class.
+    integers, `schweitzer` and `bard` take fractional populations. One row per class, with
+    throughput, response time and, per station, utilisation (per server) and queue length.
     """
     solvers = {"exact": exact_mva, "schweitzer": schweitzer_mva, "bard": bard_mva}
     if method not in solvers:
         raise ValueError(f"method must be one of {sorted(solvers)} (got {method!r})")
-    demands, delay, _ = seidmann(net.demands_s, net.servers)
+    demands, delay, origin = seidmann(net.demands_s, net.servers)
     pops = net.shares * users
     if method == "exact":
         pops = np.round(pops).astype(int)
     sol = solvers[method](demands, pops, think_s, delay)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "route": [r.name for r in net.routes],
             "users": sol.populations,
@@ -218,3 +224,10 @@ def solve_closed_mva(
             "response_s": sol.response_s,
         }
     )
+    for m, station in enumerate(net.stations):
+        columns = [i for i, o in enumerate(origin) if o == m]  # its queue and Seidmann delay
+        out[f"{station.name}_utilisation"] = (
+            sol.throughput_per_s * net.demands_s[:, m] / station.servers
+        )
+        out[f"{station.name}_queue_length"] = sol.queue_length[:, columns].sum(axis=1)
+    return out

@@ -117,12 +117,17 @@ def test_per_class_response_times_scale_with_class_demands_at_each_station():
     assert by_route.loc["book", "response_s"] > by_route.loc["search", "response_s"]
     assert by_route["throughput_per_s"].sum() == pytest.approx(sol.throughput_per_s)
     assert by_route.loc["search", "throughput_per_s"] == pytest.approx(0.7 * sol.throughput_per_s)
+    stations = sol.stations.set_index("station")
+    for name in ("cpu", "db"):
+        total = by_route[f"{name}_utilisation"].sum()
+        assert total == pytest.approx(stations.loc[name, "utilisation"])
+        queue = by_route[f"{name}_queue_length"].sum()
+        assert queue == pytest.approx(stations.loc[name, "queue_length"])
 
 
 @pytest.mark.parametrize("method", ["schweitzer", "bard"])
 def test_multiclass_mva_of_the_platform_agrees_with_exact(method):
     exact = solve_closed_mva(_net(), users=20, think_s=0.1, method="exact")
     approx = solve_closed_mva(_net(), users=20, think_s=0.1, method=method)
-    assert approx["throughput_per_s"].to_numpy() == pytest.approx(
-        exact["throughput_per_s"].to_numpy(), rel=0.05
-    )
+    for column in ("throughput_per_s", "cpu_utilisation", "db_utilisation"):
+        assert approx[column].to_numpy() == pytest.approx(exact[column].to_numpy(), rel=0.05)

@@ -170,3 +170,17 @@ def test_bad_run_requests_are_one_clear_error():
         simulate_network(net, seed=np.random.SeedSequence(0), users=3, rate_per_s=5.0)
     with pytest.raises(ValueError, match="exactly one"):
         simulate_network(net, seed=np.random.SeedSequence(0))
+
+
+def test_percentiles_match_the_m_m_1_response_time_distribution():
+    """One worker with one thread on one core: requests run one at a time, FIFO, so the
+    platform is an M/M/1 queue whose response time is exponential with rate mu - lambda: its
+    p-quantile is -ln(1 - p) / (mu - lambda)."""
+    route = RouteDemand("all", 1.0, cpu_demand_s=0.01, db_demand_s=0.0)
+    net = PlatformNetwork(routes=(route,), cores=1, workers=1, threads_per_worker=1)
+    assert net.concurrency_limit == 1
+    runs = simulate_replications(net, REPLICATIONS, 4, rate_per_s=50.0, requests=REQUESTS).query(
+        "route == 'all'"
+    )
+    for column, p in (("p50_s", 0.50), ("p95_s", 0.95), ("p99_s", 0.99)):
+        _assert_in_ci(runs[column], -np.log(1 - p) / (100.0 - 50.0))
