@@ -184,3 +184,19 @@ def test_percentiles_match_the_m_m_1_response_time_distribution():
     )
     for column, p in (("p50_s", 0.50), ("p95_s", 0.95), ("p99_s", 0.99)):
         _assert_in_ci(runs[column], -np.log(1 - p) / (100.0 - 50.0))
+
+
+def test_sqlite_serialises_writes_and_caps_throughput_at_the_single_writer():
+    """Bookings hold SQLite's single writer for 20 ms; at 30% of requests that is 6 ms of
+    writer time per request, so neither more users nor more cores get past ~167 requests/s."""
+    book = RouteDemand("book", 0.3, cpu_demand_s=0.010, db_demand_s=0.020, writes=True)
+    net = PlatformNetwork(routes=(SEARCH, book), cores=4, workers=4, database="sqlite")
+    bound = 1 / (0.3 * 0.020)
+    fes = solve_closed(net, users=60, think_s=0.05)
+    writer = fes.stations.set_index("station").loc["writer"]
+    assert writer["utilisation"] == pytest.approx(1.0, abs=0.02)
+    assert fes.throughput_per_s == pytest.approx(bound, rel=0.02)
+    runs = simulate_replications(net, 3, 12, users=60, think_s=0.05, requests=REQUESTS)
+    simulated = runs.query("route == 'all'")["throughput_per_s"].mean()
+    assert simulated == pytest.approx(fes.throughput_per_s, rel=0.03)
+    assert simulated < bound
