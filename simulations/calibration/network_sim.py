@@ -2,10 +2,15 @@
 
 A request picks its route by share, then waits FIFO for a slot (a worker thread with its pooled
 connection, `net.concurrency_limit` of them; `limit=False` removes the cap) and holds it for its
-whole stay, during which it visits the stations once each, in order: its CPU work on `cpu`,
-then its database work on `db` or `writer` (if any). Each station is processor sharing with
-`servers` servers (with k requests inside, each progresses at min(k, c) / k), the model of time
-slicing on cores. Work at each visit is exponential with the route's demand as its mean.
+whole stay, during which it visits the stations once each, in order: its `cpu` work, then its
+database work on `db` or `writer` (if any). Each station is processor sharing with `servers`
+servers (with k requests inside, each progresses at min(k, c) / k), the model of time slicing
+on cores. Work at each visit is exponential with the route's demand as its mean. So far this is
+the analytic model's network. One addition: when PostgreSQL shares the cores and there are fewer
+workers than cores (`net.gil_not_in_stations`), the analytic `cpu` station cannot express the
+GIL; here a request's Python work (`cpu_demand_s`) then waits FIFO for one of `workers` GIL
+tokens (requests balance perfectly over workers) and the rest of its `cpu` work (PostgreSQL,
+the load generator) runs without one.
 
 Closed (`users`, `think_s`: exponential thinks, like Locust with a random wait) or open (Poisson
 arrivals at `rate_per_s`). Each completed request is one flat record; the first
@@ -86,36 +91,49 @@ def simulate_network(
     if think_s < 0 or requests < 10 or not 0 <= warmup_fraction < 1:
         raise ValueError("need think_s >= 0, requests >= 10 and 0 <= warmup_fraction < 1")
     route_rng, work_rng, arrival_rng = (np.random.default_rng(s) for s in seed.spawn(3))
-    demands = net.demands_s
-    names = [s.name for s in net.stations]
+    demands = net.demands_s  # columns: stations
+    station_of = list(range(len(net.stations)))
+    gil_binds = net.gil_not_in_stations
+    if gil_binds:  # split the cpu column: Python work under the GIL, then the rest
+        app_s = np.array([r.cpu_demand_s for r in net.routes])
+        rest_s = demands[:, 0] - app_s  # PostgreSQL on the same cores, the load generator
+        demands = np.column_stack([app_s, rest_s, demands[:, 1:]])
+        station_of = [0, *station_of]
     shares = net.shares
     routes = _Chunked(lambda n: route_rng.choice(len(shares), size=n, p=shares))
-    unit_work = _Chunked(lambda n: work_rng.standard_exponential((n, len(names))))
+    unit_work = _Chunked(lambda n: work_rng.standard_exponential((n, demands.shape[1])))
     unit_gap = _Chunked(lambda n: arrival_rng.standard_exponential(n))
 
     env = simpy.Environment()
     stations = [SharedStation(env, _MultiServerSpeed(s.servers)) for s in net.stations]
     slots = simpy.Resource(env, capacity=net.concurrency_limit) if limit else None
+    gil = simpy.Resource(env, capacity=net.workers)
     rows: list[tuple[int, float, float, float]] = []
     finished = env.event()
 
-    def visits(route: int) -> list[tuple[int, float]]:
-        work = unit_work.take() * demands[route]  # exponential, one draw per station
-        return [(m, float(w)) for m, w in enumerate(work) if w > 0]
+    def visit(route: int):
+        work = unit_work.take() * demands[route]  # exponential, one draw per visit
+        for column, station in enumerate(station_of):
+            if work[column] <= 0:
+                continue
+            if column == 0 and gil_binds:
+                with gil.request() as held:
+                    yield held
+                    yield stations[station].serve(float(work[column]))
+            else:
+                yield stations[station].serve(float(work[column]))
 
     def request():
         route = int(routes.take())
         arrival = env.now
         if slots is None:
             admitted = env.now
-            for m, w in visits(route):
-                yield stations[m].serve(float(w))
+            yield env.process(visit(route))
         else:
             with slots.request() as slot:
                 yield slot
                 admitted = env.now
-                for m, w in visits(route):
-                    yield stations[m].serve(float(w))
+                yield env.process(visit(route))
         rows.append((route, arrival, admitted, env.now))
         if len(rows) >= requests and not finished.triggered:
             finished.succeed()

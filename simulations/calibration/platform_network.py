@@ -9,8 +9,9 @@ PostgreSQL or SQLite spends on the request's queries). The stations are:
   the GIL while it runs Python, so app work uses at most one core per worker: with the database
   on another host the station has min(cores, workers) servers. With PostgreSQL on the app host
   (`db_servers=None`) its work runs on the same cores: the station has `cores` servers and
-  serves both demands (the per-worker GIL cap is then not represented, exact when workers >=
-  cores). A load generator on the same host adds `loadgen_cpu_s` per request to this station.
+  serves both demands (the GIL cap is then not represented: `gil_not_in_stations` flags the
+  deployments, workers < cores, where that matters; the SimPy network adds it). A load
+  generator on the same host adds `loadgen_cpu_s` per request to this station.
 - `db`: a remote PostgreSQL with `db_servers` cores (multi-server PS).
 - `writer`: SQLite's single writer. Writes (`writes=True` routes) run their database demand one
   at a time; reads run in-process, on the `cpu` station.
@@ -110,6 +111,11 @@ class PlatformNetwork:
     @property
     def _db_on_cores(self) -> bool:
         return self.database == "postgresql" and self.db_servers is None
+
+    @property
+    def gil_not_in_stations(self) -> bool:
+        """True when the `cpu` station cannot express the GIL (DB on the cores, workers < cores)."""
+        return self._db_on_cores and self.workers < self.cores
 
     @property
     def stations(self) -> tuple[Station, ...]:

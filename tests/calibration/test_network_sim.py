@@ -200,3 +200,16 @@ def test_sqlite_serialises_writes_and_caps_throughput_at_the_single_writer():
     simulated = runs.query("route == 'all'")["throughput_per_s"].mean()
     assert simulated == pytest.approx(fes.throughput_per_s, rel=0.03)
     assert simulated < bound
+
+
+def test_with_postgresql_on_the_cores_the_simulation_keeps_python_to_one_core_per_worker():
+    """One worker on four cores with a local PostgreSQL: Python work (10 ms) holds the GIL, so
+    throughput stays under 100/s however many cores; the analytic `cpu` station cannot express
+    that (`gil_not_in_stations`) and predicts more."""
+    route = RouteDemand("all", 1.0, cpu_demand_s=0.010, db_demand_s=0.004)
+    net = PlatformNetwork(routes=(route,), cores=4, workers=1, threads_per_worker=8)
+    assert net.gil_not_in_stations
+    assert solve_closed(net, users=30, think_s=0.02).throughput_per_s > 150
+    runs = simulate_replications(net, 3, 21, users=30, think_s=0.02, requests=REQUESTS)
+    simulated = runs.query("route == 'all'")["throughput_per_s"].mean()
+    assert simulated == pytest.approx(100.0, rel=0.03)
