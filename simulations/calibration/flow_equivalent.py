@@ -44,7 +44,9 @@ __all__ = [
     "solve_open",
 ]
 
-OPEN_UNLIMITED_CAP = 2000  # inner populations solved when an open network has no slot limit
+# Open networks: a slot limit above this is solved as this many (the inner throughput has long
+# saturated by then, and the tail beyond is summed in closed form).
+MAX_OPEN_INNER_POPULATION = 2000
 
 
 @dataclass(frozen=True, eq=False)
@@ -178,7 +180,7 @@ def solve_open(net: PlatformNetwork, rate_per_s: float) -> NetworkSolution:
     """Poisson arrivals at `rate_per_s` (FES); raises if they exceed the platform's capacity."""
     if rate_per_s <= 0:
         raise ValueError(f"rate_per_s must be > 0 (got {rate_per_s})")
-    k = min(net.concurrency_limit, OPEN_UNLIMITED_CAP)
+    k = min(net.concurrency_limit, MAX_OPEN_INNER_POPULATION)
     curve = inner_curve(net.mean_demands_s, net.servers, k)
     x_max = float(curve.throughput_per_s[k])
     if rate_per_s >= x_max:

@@ -26,6 +26,18 @@ possession. The deployed limits therefore cap the number of requests inside the 
 assuming requests spread evenly over workers (a shared accept queue). `threads_per_worker` is
 the size of the thread pool running sync endpoints (AnyIO's default is 40); pool defaults are
 SQLAlchemy's (5 + 10). Requests beyond the cap wait, FIFO, outside the stations.
+
+Usage (demands in seconds per request; solvers in `flow_equivalent`, simulation in
+`network_sim`):
+
+    net = PlatformNetwork(
+        routes=(RouteDemand("search", 0.7, cpu_demand_s=0.004, db_demand_s=0.002),
+                RouteDemand("book", 0.3, cpu_demand_s=0.010, db_demand_s=0.006, writes=True)),
+        cores=4, workers=4, db_servers=2,
+    )
+    solve_closed(net, users=200, think_s=1.0).classes       # per-route means (FES)
+    solve_open(net, rate_per_s=300.0).stations              # utilisation, queue per station
+    summarise(simulate_network(net, rate_per_s=300.0, seed=np.random.SeedSequence(1)))
 """
 
 from __future__ import annotations
