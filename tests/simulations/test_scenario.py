@@ -44,7 +44,7 @@ def test_dict_overrides_apply_to_a_loaded_scenario():
         ("supply.dose2_window_days.pfizer=[49, 21]", "supply.dose2_window_days.pfizer"),
         ("demand.delay_min=500", "demand.delay_min"),
         ("supply.vaccines={ pfizer = 0.5 }", "supply.vaccines"),
-        ("slo.p95_ms={ checkout = 100.0 }", "slo.p95_ms"),
+        ("slo.p95_ms={ book = -5.0 }", "slo.p95_ms"),
     ],
 )
 def test_bad_scenario_values_raise_an_error_naming_the_key(override, key):
