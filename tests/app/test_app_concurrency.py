@@ -12,7 +12,7 @@ import httpx
 import pytest
 from conftest import _postgres_database
 
-from reference_app.launcher import ServedApp, served_app
+from loadtests.app_launcher import ServedApp, served_app
 
 pytestmark = pytest.mark.slow
 OPEN_LIMITS = ["--rate-limit-ip", "0", "--rate-limit-token", "0"]
