@@ -11,7 +11,8 @@ and does not apply its gevent monkey-patching; only the names that need Locust l
 Subpackages: `journeys` (locustfiles, the reference Patient), `driver` (open-model arrivals and
 the recorder), `shapes` (load profiles), `verdicts` (SLO and baseline comparison), `reports`
 (summary, HTML, plots). Modules: `plan` (what to run), `execute` (run Locust), `orchestrate`
-(plan, execute, judge, report), `overload`, `calibration` (stepped runs).
+(plan, execute, judge, report), `overload`, `calibration` (stepped runs), `app_launcher` (the
+reference app seeded and served as subprocesses), `postgres` (a fresh PostgreSQL database).
 """
 
 from __future__ import annotations

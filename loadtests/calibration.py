@@ -1,8 +1,8 @@
 """Drive a stepped calibration run: start the reference app (optional), run Locust with
 `loadtests/journeys/steps.py`, and leave a run directory that `surge calibrate` reads.
 
-The app is a black box over HTTP: it is seeded and served through `surge app seed` and
-`surge app serve` subprocesses, checked on `GET /healthz`, and stopped with SIGTERM.
+The app is a black box over HTTP, seeded and served by `loadtests.app_launcher` (`surge app
+seed` and `surge app serve` subprocesses, `GET /healthz`, SIGTERM).
 """
 
 from __future__ import annotations
@@ -16,13 +16,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from loadtests.app_process import fresh_postgres_database
-from loadtests.app_server import served_app
+from loadtests import app_launcher
 from loadtests.execute import check_reachable
 
 STEPS_LOCUSTFILE = Path(__file__).parent / "journeys" / "steps.py"
-# A small national dataset, quick to seed (the app's 5 s statement timeout also bounds seeding).
-SEED_ARGS = ("--centers", "40", "--days", "7")
 
 
 @dataclass(frozen=True)
@@ -52,28 +49,6 @@ class StepPlan:
 
         rng = np.random.default_rng(np.random.SeedSequence(self.order_seed))
         return tuple(int(n) for _ in range(self.passes) for n in rng.permutation(self.levels))
-
-
-def _surge(*args: str) -> list[str]:
-    return [sys.executable, "-m", "surge", *args]
-
-
-@contextmanager
-def running_app(
-    db_url: str, workers: int, log_path: Path, seed_args: tuple[str, ...] = ()
-) -> Iterator[str]:
-    """Seed and serve the reference app on a free port (`loadtests.app_server`); yields its
-    base URL; always stops it."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        seeded = subprocess.run(
-            _surge("app", "seed", "--db", db_url, *seed_args), stdout=log, stderr=log
-        )
-    if seeded.returncode != 0:
-        raise OSError(f"`surge app seed` failed with code {seeded.returncode} (see {log_path})")
-    no_limits = ["--rate-limit-ip", "0", "--rate-limit-token", "0"]
-    with served_app(db_url, workers=workers, extra_args=no_limits, log_path=log_path) as app:
-        yield app.base_url
 
 
 def run_steps(host: str, plan: StepPlan, out_dir: Path, meta: dict | None = None) -> Path:
@@ -115,32 +90,27 @@ def run_steps(host: str, plan: StepPlan, out_dir: Path, meta: dict | None = None
 def started_app(
     backend: str, out_dir: Path, workers: int, postgres_url: str | None
 ) -> Iterator[tuple[str, dict]]:
-    """`--start-app sqlite|postgresql`: a fresh database, seeded, served; yields (url, meta)."""
-    if backend == "sqlite":
-        db_url = f"sqlite:///{(out_dir / 'app.db').resolve()}"
-        meta = {"database": "sqlite", "web_workers": workers, "db_connections": 10 * workers}
-        with running_app(db_url, workers, out_dir / "app.log", SEED_ARGS) as url:
-            yield url, meta
-    elif backend == "postgresql":
-        server = (
+    """`--start-app sqlite|postgresql`: a fresh database, seeded, served with no rate limits
+    (`loadtests.app_launcher`); yields (base URL, run metadata)."""
+    if backend == "postgresql":
+        postgres_url = (
             postgres_url
             or os.environ.get("SURGE_TEST_POSTGRES_URL")
             or os.environ.get("SURGE_POSTGRES_URL")
         )
-        if not server:
+        if not postgres_url:
             raise ValueError(
                 "--start-app postgresql needs --postgres-url URL (or SURGE_TEST_POSTGRES_URL)"
             )
-        with fresh_postgres_database(server) as db_url:
-            meta = {
-                "database": "postgresql",
-                "web_workers": workers,
-                "db_connections": 10 * workers,
-            }
-            with running_app(db_url, workers, out_dir / "app.log", SEED_ARGS) as url:
-                yield url, meta
-    else:
-        raise ValueError(f"--start-app must be sqlite or postgresql, not {backend!r}")
+    with app_launcher.started_app(
+        backend,
+        out_dir,
+        db_server=postgres_url,
+        workers=workers,
+        extra_args=["--rate-limit-token", "0"],
+    ) as app:
+        meta = {"database": app.database, "web_workers": workers, "db_connections": 10 * workers}
+        yield app.base_url, meta
 
 
 def plan_record(plan: StepPlan) -> dict:

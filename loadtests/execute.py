@@ -11,7 +11,6 @@ import contextlib
 import csv
 import json
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -21,8 +20,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-from loadtests.app_process import AppUnderTest, started_app
+from loadtests.app_launcher import AppDidNotStart, AppUnderTest, free_port, started_app
 from loadtests.plan import RunPlan, locust_command
+from loadtests.postgres import PostgresUnavailable
 
 __all__ = ["RunFailed", "execute"]
 
@@ -31,12 +31,6 @@ MONITOR_INTERVAL_S = 1.0
 
 class RunFailed(OSError):
     """The load generator or the app under test could not do its job (exit code 2)."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def check_reachable(base_url: str, timeout_s: float = 5.0) -> None:
@@ -59,18 +53,21 @@ def _app(plan: RunPlan, out_dir: Path) -> Iterator[AppUnderTest]:
             _set_waiting_room(app, options.waiting_room_rate)
         yield app
         return
+    room = plan.waiting_room_rate_per_s
     try:
         with started_app(
             options.start_app or "sqlite",
             out_dir,
             db_server=options.db,
-            waiting_room_rate_per_s=plan.waiting_room_rate_per_s,
             seed=options.seed if options.seed is not None else 42,
-            centres=plan.seed_centres,
+            centers=plan.seed_centres,
+            extra_args=["--waiting-room-rate", f"{room:g}"] if room > 0 else [],
         ) as app:
             yield app
-    except RuntimeError as exc:  # the launcher's "exited before becoming healthy"
-        raise RunFailed(f"{exc} (see {out_dir / 'app.log'})") from None
+    except AppDidNotStart as exc:  # its message names app.log and ends with the log's tail
+        raise RunFailed(str(exc)) from exc
+    except PostgresUnavailable as exc:
+        raise RunFailed(str(exc)) from exc
 
 
 def _set_waiting_room(app: AppUnderTest, rate_per_s: float) -> None:
@@ -175,7 +172,7 @@ def _run_locust(plan: RunPlan, app: AppUnderTest, out_dir: Path) -> int:
                 env=env, stdout=log, stderr=log, timeout=timeout_s, check=False,
             )  # fmt: skip
             return done.returncode
-        port = _free_port()
+        port = free_port()
         master = subprocess.Popen(
             locust_command(plan, app.base_url, out_dir, "master", port),
             env=env, stdout=log, stderr=log,

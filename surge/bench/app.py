@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
@@ -302,7 +303,7 @@ def _http(port: int, tokens: list[str], slots: list[int], concurrency: int, dura
 
 def bench_backend(url: str, backend: str, concurrency: int, duration_s: float, loads: list[str],
                   workers: int, processes: int, patients: int) -> list[dict]:  # fmt: skip
-    from reference_app.launcher import fresh_keys, served_app
+    from loadtests.app_launcher import fresh_keys, served_app
 
     admin_key, data_key = fresh_keys()
     print(f"[{backend}] preparing dataset and {patients} patients...", file=sys.stderr, flush=True)
@@ -381,36 +382,19 @@ def _write(runs: list[dict], command: str) -> None:
     print(f"wrote {RESULTS}")
 
 
-def _postgres_fresh(server_url: str):  # noqa: ANN202
-    """A fresh uniquely named database on the server (generator: yields its URL, then drops it)."""
-    from sqlalchemy import create_engine, make_url
-
-    from reference_app.settings import normalize_database_url
-
-    name = f"surge_bench_{uuid.uuid4().hex[:10]}"
-    admin_url = make_url(normalize_database_url(server_url))
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        engine.dispose()
-
-
-def _targets(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str, object]]:
+def _targets(args: argparse.Namespace, tmp: Path, stack: ExitStack) -> list[tuple[str, str]]:
+    """(backend, URL) pairs; a fresh PostgreSQL database lives as long as `stack`."""
+    from loadtests.postgres import fresh_database
     from reference_app.settings import normalize_database_url
 
     if args.db:
         url = normalize_database_url(args.db)
-        return [("postgresql" if url.startswith("postgresql") else "sqlite", url, None)]
-    targets: list[tuple[str, str, object]] = [("sqlite", f"sqlite:///{tmp / 'bench.db'}", None)]
+        return [("postgresql" if url.startswith("postgresql") else "sqlite", url)]
+    targets = [("sqlite", f"sqlite:///{tmp / 'bench.db'}")]
     server = os.environ.get("SURGE_TEST_POSTGRES_URL") or os.environ.get("SURGE_DATABASE_URL")
     if server and server.startswith("postgres"):
-        fresh = _postgres_fresh(server)
-        targets.append(("postgresql", next(fresh), fresh))
+        fresh = stack.enter_context(fresh_database(server, prefix="surge_bench"))
+        targets.append(("postgresql", normalize_database_url(fresh)))
     return targets
 
 
@@ -425,16 +409,11 @@ def run(args: argparse.Namespace) -> int:
     loads = ["hot"] if hot_only else ["spread", "hot"]
     patients = int(min(200_000, max(4000, concurrency * duration_s * 400)))
     runs: list[dict] = []
-    with tempfile.TemporaryDirectory(prefix="surge-bench-app-") as tmp:
-        for backend, url, cleanup in _targets(args, Path(tmp)):
-            try:
-                runs += bench_backend(
-                    url, backend, concurrency, duration_s, loads, workers, processes, patients
-                )
-            finally:
-                if cleanup is not None:
-                    for _ in cleanup:  # type: ignore[attr-defined]
-                        pass
+    with tempfile.TemporaryDirectory(prefix="surge-bench-app-") as tmp, ExitStack() as stack:
+        for backend, url in _targets(args, Path(tmp), stack):
+            runs += bench_backend(
+                url, backend, concurrency, duration_s, loads, workers, processes, patients
+            )
     _print(runs)
     _write(
         runs,

@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from loadtests.app_server import served_app
+from loadtests.app_launcher import served_app
 
 __all__ = ["measure_room_cost"]
 

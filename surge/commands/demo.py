@@ -15,8 +15,8 @@ from pathlib import Path
 
 def run_app_demo(workdir: Path, centers: int = 30, days: int = 7) -> list[dict]:
     """Seed, serve on a free port, run the booking walkthrough, stop the server."""
+    from loadtests.app_launcher import served_app
     from reference_app.database import make_engine
-    from reference_app.launcher import served_app
     from reference_app.seed import SeedPlan, seed
     from reference_app.walkthrough import run_booking_demo
 

@@ -3,32 +3,23 @@ the factory against it, and helpers that create centres, slots and patients thro
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from booking_api import ADMIN_KEY, TestClient, make_center, open_slots, tomorrow_at
-from sqlalchemy import create_engine, make_url
+from sqlalchemy import create_engine
 
+from loadtests.postgres import fresh_database
 from reference_app import schema
 from reference_app.app import create_app
 from reference_app.identity import generate_data_key
-from reference_app.settings import Settings
+from reference_app.settings import Settings, normalize_database_url
 
 
 def _postgres_database(server_url: str) -> Iterator[str]:
     """A uniquely named database on the test server, dropped afterwards."""
-    name = f"surge_app_{uuid.uuid4().hex[:12]}"
-    admin_url = make_url(server_url).set(drivername="postgresql+psycopg")
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        engine.dispose()
+    with fresh_database(server_url, prefix="surge_app") as url:
+        yield normalize_database_url(url)
 
 
 @pytest.fixture(scope="session")

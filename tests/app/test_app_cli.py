@@ -103,7 +103,7 @@ def _idle_connection_closed_after(base_url: str, idle_s: float) -> bool:
 def test_serve_keeps_idle_connections_open_for_keep_alive_s(
     tmp_path: Path, keep_alive_s: int, closed: bool
 ) -> None:
-    from reference_app.launcher import served_app
+    from loadtests.app_launcher import served_app
 
     extra = ["--keep-alive-s", str(keep_alive_s)]
     with served_app(f"sqlite:///{tmp_path / 'k.db'}", extra_args=extra) as app:

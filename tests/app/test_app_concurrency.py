@@ -15,7 +15,7 @@ from booking_api import metric
 from conftest import _postgres_database
 from prometheus_client.parser import text_string_to_metric_families
 
-from reference_app.launcher import ServedApp, served_app
+from loadtests.app_launcher import ServedApp, served_app
 
 pytestmark = pytest.mark.slow
 REQUESTS = "surge_http_requests_total"

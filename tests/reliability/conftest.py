@@ -3,37 +3,18 @@ fresh database (a SQLite file, or a uniquely named PostgreSQL database dropped a
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url
 
-from reference_app.launcher import ServedApp, served_app
+from loadtests.app_launcher import ServedApp, served_app
+from loadtests.postgres import fresh_database as postgres_database
 
 from .booking_api import BookingApi
 
 NO_RATE_LIMITS = ("--rate-limit-token", "0", "--rate-limit-ip", "0")
-
-
-@contextmanager
-def postgres_database(server_url: str) -> Iterator[str]:
-    """A new, uniquely named database on the test server (never the shared one), dropped after."""
-    name = f"surge_rel_{uuid.uuid4().hex[:12]}"
-    admin_url = make_url(server_url).set(drivername="postgresql+psycopg")
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.set(database=name, drivername="postgresql").render_as_string(
-            hide_password=False
-        )
-    finally:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 
-from reference_app.launcher import ServedApp, served_app
+from loadtests.app_launcher import ServedApp, served_app
 
 from .booking_api import BookingApi, Patient
 from .conftest import api_for, postgres_database

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reference_app.launcher import free_port
+from loadtests.app_launcher import free_port
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
