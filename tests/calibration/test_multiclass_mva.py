@@ -7,6 +7,7 @@ import pytest
 from simulations.calibration.flow_equivalent import inner_curve
 from simulations.calibration.multiclass_mva import bard_mva, exact_mva, schweitzer_mva, seidmann
 
+# source: docs/sources.md#mva-jain-example.
 # Jain, The Art of Computer Systems Performance Analysis (Wiley, 1991), ch. 34, Example 34.2 and
 # Table 34.1: a timesharing system, CPU S=0.125 s x 16 visits, disk A 0.3 s x 10, disk B
 # 0.2 s x 5, think time Z=4 s. Columns: N, R_cpu, R_A, R_B (per visit), R, X, Q_cpu, Q_A, Q_B.
