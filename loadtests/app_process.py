@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from loadtests.app_server import served_app
+from loadtests.errors import LoadTestInputError, TargetUnreachableError
 
 __all__ = ["AppUnderTest", "fresh_postgres_database", "postgres_server_url", "started_app"]
 
@@ -43,7 +44,7 @@ def postgres_server_url(explicit: str | None) -> str:
     ):
         if url and url.startswith(("postgresql", "postgres")):
             return url
-    raise ValueError(
+    raise LoadTestInputError(
         "--start-app postgresql needs a server: --db URL, SURGE_DATABASE_URL or "
         "SURGE_TEST_POSTGRES_URL"
     )
@@ -64,7 +65,9 @@ def fresh_postgres_database(server_url: str) -> Iterator[str]:
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.Error as exc:
-        raise OSError(f"cannot create a database on {urlsplit(admin_url).hostname}: {exc}") from exc
+        raise TargetUnreachableError(
+            f"cannot create a database on {urlsplit(admin_url).hostname}: {exc}"
+        ) from exc
     try:
         yield _with_database(admin_url, name)
     finally:
@@ -82,7 +85,7 @@ def _seed(database_url: str, log_path: Path, seed: int, centres: int) -> None:
             done = subprocess.run(command, stdout=log, stderr=log, check=False, timeout=600)
         if done.returncode == 0:
             return
-    raise OSError(f"seeding the app failed (exit {done.returncode}); see {log_path}")
+    raise TargetUnreachableError(f"seeding the app failed (exit {done.returncode}); see {log_path}")
 
 
 @contextmanager
@@ -114,4 +117,4 @@ def started_app(
             with served_app(url, workers=workers, extra_args=extra, log_path=log_path) as app:
                 yield AppUnderTest(app.base_url, app.admin_key, "postgresql", app.pid)
     else:
-        raise ValueError(f"unknown --start-app {backend!r}: use sqlite or postgresql")
+        raise LoadTestInputError(f"unknown --start-app {backend!r}: use sqlite or postgresql")

@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from loadtests.errors import TargetUnreachableError
+
 __all__ = ["ServedApp", "served_app"]
 
 STARTUP_TIMEOUT_S = 60.0
@@ -45,7 +47,9 @@ def _wait_healthy(base_url: str, process: subprocess.Popen, timeout_s: float) ->
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise OSError(f"the app exited with code {process.returncode} before becoming healthy")
+            raise TargetUnreachableError(
+                f"the app exited with code {process.returncode} before becoming healthy"
+            )
         try:
             with urllib.request.urlopen(base_url + "/healthz", timeout=2) as response:  # noqa: S310
                 if response.status == 200:
@@ -53,7 +57,7 @@ def _wait_healthy(base_url: str, process: subprocess.Popen, timeout_s: float) ->
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.1)
-    raise OSError(f"the app at {base_url} was not healthy within {timeout_s:.0f} s")
+    raise TargetUnreachableError(f"the app at {base_url} was not healthy within {timeout_s:.0f} s")
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -83,7 +87,7 @@ def served_app(
     env = {**os.environ, "SURGE_ADMIN_KEY": admin_key, "SURGE_DATA_KEY": data_key}
     command = [
         sys.executable, "-m", "surge", "app", "serve", "--db", database_url,
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *extra_args,
+        "--host", "127.0.0.1", "--port", str(port), "--app-workers", str(workers), *extra_args,
     ]  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("ab") as log:

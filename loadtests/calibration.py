@@ -18,6 +18,7 @@ from pathlib import Path
 
 from loadtests.app_process import fresh_postgres_database
 from loadtests.app_server import served_app
+from loadtests.errors import LoadTestInputError, RunFailed, TargetUnreachableError
 from loadtests.execute import check_reachable
 
 STEPS_LOCUSTFILE = Path(__file__).parent / "journeys" / "steps.py"
@@ -39,11 +40,11 @@ class StepPlan:
 
     def __post_init__(self) -> None:
         if not self.levels or any(n < 1 for n in self.levels):
-            raise ValueError("step levels must be positive integers")
+            raise LoadTestInputError("step levels must be positive integers")
         if self.hold_s <= self.settle_s or self.settle_s < 0:
-            raise ValueError("hold must be longer than settle, and settle >= 0")
+            raise LoadTestInputError("hold must be longer than settle, and settle >= 0")
         if self.passes < 1:
-            raise ValueError("passes must be >= 1")
+            raise LoadTestInputError("passes must be >= 1")
 
     def schedule(self) -> tuple[int, ...]:
         if self.passes == 1:
@@ -70,7 +71,9 @@ def running_app(
             _surge("app", "seed", "--db", db_url, *seed_args), stdout=log, stderr=log
         )
     if seeded.returncode != 0:
-        raise OSError(f"`surge app seed` failed with code {seeded.returncode} (see {log_path})")
+        raise TargetUnreachableError(
+            f"`surge app seed` failed with code {seeded.returncode} (see {log_path})"
+        )
     no_limits = ["--rate-limit-ip", "0", "--rate-limit-token", "0"]
     with served_app(db_url, workers=workers, extra_args=no_limits, log_path=log_path) as app:
         yield app.base_url
@@ -93,7 +96,7 @@ def run_steps(host: str, plan: StepPlan, out_dir: Path, meta: dict | None = None
     with (out_dir / "locust.log").open("wb") as log:
         done = subprocess.run(cmd, env=env, stdout=log, stderr=log, timeout=timeout)
     if not (out_dir / "steps.csv").is_file():
-        raise OSError(
+        raise RunFailed(
             f"locust exited with code {done.returncode} without a step schedule (see {out_dir}/locust.log)"
         )
     record = {
@@ -128,7 +131,7 @@ def started_app(
             or os.environ.get("SURGE_POSTGRES_URL")
         )
         if not server:
-            raise ValueError(
+            raise LoadTestInputError(
                 "--start-app postgresql needs --postgres-url URL (or SURGE_TEST_POSTGRES_URL)"
             )
         with fresh_postgres_database(server) as db_url:
@@ -140,7 +143,7 @@ def started_app(
             with running_app(db_url, workers, out_dir / "app.log", SEED_ARGS) as url:
                 yield url, meta
     else:
-        raise ValueError(f"--start-app must be sqlite or postgresql, not {backend!r}")
+        raise LoadTestInputError(f"--start-app must be sqlite or postgresql, not {backend!r}")
 
 
 def plan_record(plan: StepPlan) -> dict:
@@ -182,9 +185,11 @@ def validate(
 
     levels = sorted(set(plan.levels))
     if holdout < 1 or len(levels) - holdout < 3:
-        raise ValueError(f"need at least 3 fit levels plus {holdout} held out; got levels {levels}")
+        raise LoadTestInputError(
+            f"need at least 3 fit levels plus {holdout} held out; got levels {levels}"
+        )
     if (host is None) == (backend is None):
-        raise ValueError("give exactly one of --host URL or --start-app sqlite|postgresql")
+        raise LoadTestInputError("give exactly one of --host URL or --start-app sqlite|postgresql")
     out_dir.mkdir(parents=True, exist_ok=True)
     run_dir = out_dir / "run"
     if host is not None:

@@ -22,15 +22,12 @@ import httpx
 import psutil
 
 from loadtests.app_process import AppUnderTest, started_app
+from loadtests.errors import RunFailed
 from loadtests.plan import RunPlan, locust_command
 
 __all__ = ["RunFailed", "execute"]
 
 MONITOR_INTERVAL_S = 1.0
-
-
-class RunFailed(OSError):
-    """The load generator or the app under test could not do its job (exit code 2)."""
 
 
 def _free_port() -> int:

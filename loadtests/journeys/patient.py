@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from loadtests.errors import LoadTestInputError
+
 __all__ = ["POSTCODES", "PatientBehaviour", "visit"]
 
 # Prefecture postcodes of populous departments (the seed spreads centres over departments).
@@ -61,7 +63,7 @@ class PatientBehaviour:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown patient behaviour key {unknown[0]!r}")
+            raise LoadTestInputError(f"unknown patient behaviour key {unknown[0]!r}")
         for key in ("vaccines", "journey_pause_s"):
             if key in data:
                 data[key] = tuple(data[key])

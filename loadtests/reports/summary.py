@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from loadtests.errors import RunDirectoryError
 from loadtests.shapes.profile import LoadProfile
 from loadtests.verdicts.slo import Measured, SloTargets, judge
 
@@ -60,7 +61,7 @@ class RunData:
 
 def read_run(out_dir: Path) -> RunData:
     if not (out_dir / "locust_stats.csv").exists():
-        raise FileNotFoundError(f"{out_dir} is not a load-test run directory (no locust_stats.csv)")
+        raise RunDirectoryError(f"{out_dir} is not a load-test run directory (no locust_stats.csv)")
     return RunData(out_dir)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from simulations.distributions import Distribution, DistributionError, parse_distribution
+from surge.errors import SurgeError
 
 __all__ = [
     "AppointmentArrivals",
@@ -29,7 +30,7 @@ __all__ = [
 CENTERS_DIR = Path(__file__).parent / "builtin"
 
 
-class CenterConfigError(ValueError):
+class CenterConfigError(SurgeError, ValueError):
     """A centre config that cannot be simulated."""
 
 

@@ -22,6 +22,7 @@ from simulations.scenario.demand import Demand
 from simulations.scenario.platform import Platform
 from simulations.scenario.slo import Slo
 from simulations.scenario.supply import Supply
+from surge.errors import SurgeError
 
 __all__ = [
     "Behaviour",
@@ -42,7 +43,7 @@ SCENARIO_DIR = Path(__file__).parent / "builtin"
 UNIT_SUFFIXES = ("_per_min", "_per_s", "_per_h", "_min", "_ms", "_s", "_h", "_days")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(SurgeError, ValueError):
     """A scenario that cannot be loaded; the message names the offending key."""
 
 

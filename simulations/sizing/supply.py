@@ -22,13 +22,14 @@ import numpy as np
 import pandas as pd
 
 from simulations.center.config import AppointmentArrivals, CenterConfig
+from surge.errors import SurgeError
 
 DOSE2_POLICIES = ("planned", "earliest")
 
 __all__ = ["SupplyPlan", "SupplySizingError", "plan_doses", "size_supply", "staff_for"]
 
 
-class SupplySizingError(ValueError):
+class SupplySizingError(SurgeError, ValueError):
     """Inputs for which no supply plan exists (e.g. a dose-2 window longer than the campaign)."""
 
 
