@@ -6,16 +6,12 @@ import argparse
 import math
 from pathlib import Path
 
-from surge.cli import UsageError
+from surge.commands import types
+from surge.errors import UsageError
+from surge.exit_codes import EXIT_OK, EXIT_SLO_BREACHED
 
-EXIT_UNREACHABLE = 1
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+# Targets out of reach within the searched range: every size evaluated breaches them (exit 1).
+EXIT_UNREACHABLE = EXIT_SLO_BREACHED
 
 
 def _fmt(value: float) -> str:
@@ -64,15 +60,7 @@ def run_center(args: argparse.Namespace) -> int:
     staffing = ", ".join(f"{k}={v}" for k, v in result.servers.items())
     print(f"answer: {staffing} (total {doc['total_servers']})")
     print(f"wrote {args.out}/center_sizing.csv, .json, .png")
-    return 0
-
-
-def _range(text: str) -> tuple[float, float]:
-    try:
-        low, high = (float(x) for x in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected lo:hi, got {text!r}") from None
-    return low, high
+    return EXIT_OK
 
 
 def _table(frame, knob: str, targets) -> None:
@@ -103,7 +91,7 @@ def run_platform(args: argparse.Namespace) -> int:
         refine=args.refine,
         replications=args.replications,
         seed=args.seed,
-        workers=args.workers,
+        workers=args.processes,
         progress=not args.quiet,
     )
     write_platform_sizing(result, Path(args.out))
@@ -116,7 +104,7 @@ def run_platform(args: argparse.Namespace) -> int:
         print(f"NOT REACHABLE within {evaluated.min():g}..{evaluated.max():g}")
         return EXIT_UNREACHABLE
     print(f"answer: {args.knob} = {result.answer:g}")
-    return 0
+    return EXIT_OK
 
 
 def run_supply(args: argparse.Namespace) -> int:
@@ -197,7 +185,7 @@ def run_supply(args: argparse.Namespace) -> int:
     for label, value in rows:
         print(f"  {label:<{width}}  {value}")
     print(f"wrote {out}/supply_sizing.json, supply_daily.csv, supply_sizing.png")
-    return 0
+    return EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -222,10 +210,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     center.add_argument(
         "--target", action="append", required=True, help="metric<=value or metric>=value"
     )
-    center.add_argument("--replications", type=_positive, default=10)
+    center.add_argument("--replications", type=types.positive_int, default=10)
     center.add_argument("--seed", type=int, default=1)
     center.add_argument(
-        "--max-servers", type=_positive, default=200, help="per station (default 200)"
+        "--max-servers", type=types.positive_int, default=200, help="per station (default 200)"
     )
     center.add_argument("--method", choices=("auto", "exact", "simulate"), default="auto")
     center.add_argument("--out", default="results/size/center")
@@ -245,12 +233,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     platform.add_argument("--scenario", required=True)
     platform.add_argument("--target", action="append", required=True)
     platform.add_argument("--knob", required=True, help="e.g. platform.admission_rate_per_s")
-    platform.add_argument("--range", type=_range, default=None, metavar="LO:HI")
-    platform.add_argument("--points", type=_positive, default=6)
-    platform.add_argument("--refine", type=int, default=3)
-    platform.add_argument("--replications", type=_positive, default=5)
+    platform.add_argument("--range", type=types.range_pair, default=None, metavar="LO:HI")
+    platform.add_argument("--points", type=types.positive_int, default=6)
+    platform.add_argument("--refine", type=types.non_negative_int, default=3)
+    platform.add_argument("--replications", type=types.positive_int, default=5)
     platform.add_argument("--seed", type=int, default=1)
-    platform.add_argument("--workers", type=_positive, default=None, help="local processes")
+    platform.add_argument(
+        "--processes",
+        type=types.positive_int,
+        default=None,
+        metavar="N",
+        help="local processes (default: all cores; 1 = in-process)",
+    )
     platform.add_argument("--quiet", action="store_true")
     platform.add_argument("--out", default="results/size/platform")
     platform.set_defaults(func=run_platform)
@@ -265,7 +259,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     supply.add_argument("--scenario", required=True)
-    supply.add_argument("--weeks", type=float, required=True)
+    supply.add_argument("--weeks", type=types.positive_float, required=True)
     supply.add_argument(
         "--center", default="mass-hub", help="reference centre for staff (default mass-hub)"
     )
