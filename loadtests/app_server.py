@@ -87,7 +87,7 @@ def served_app(
     env = {**os.environ, "SURGE_ADMIN_KEY": admin_key, "SURGE_DATA_KEY": data_key}
     command = [
         sys.executable, "-m", "surge", "app", "serve", "--db", database_url,
-        "--host", "127.0.0.1", "--port", str(port), "--app-workers", str(workers), *extra_args,
+        "--bind", "127.0.0.1", "--port", str(port), "--app-workers", str(workers), *extra_args,
     ]  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("ab") as log:

@@ -224,7 +224,7 @@ def _override(data: dict[str, Any], key: str, value: Any) -> None:
 
 
 def load_center(ref: str | Path, overrides: Mapping[str, Any] | None = None) -> CenterConfig:
-    """Load a centre from a TOML path or a built-in name (`surge sim center --config hub`).
+    """Load a centre from a TOML path or a built-in name (`surge sim center --center mass-hub`).
 
     `overrides` maps dotted keys to values, e.g. `{"stations.vaccination.servers": 12}`.
     """

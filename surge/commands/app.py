@@ -60,7 +60,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     options = ServeOptions(
         database_url=_database_url(args.db),
-        host=args.host,
+        host=args.bind,
         port=args.port,
         workers=args.app_workers,
         waiting_room_rate_per_s=args.waiting_room_rate,
@@ -135,7 +135,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     serve.add_argument("--db", metavar="URL", help=_db_help())
-    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    serve.add_argument(
+        "--bind", default="127.0.0.1", metavar="ADDRESS", help="bind address (default 127.0.0.1)"
+    )
     serve.add_argument("--port", type=types.port, default=8000, help="port (default 8000)")
     serve.add_argument(
         "--app-workers",

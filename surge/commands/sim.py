@@ -50,12 +50,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "center",
         help="simulate a vaccination centre day (TOML config or built-in name)",
         description=(
-            "Simulate patients through a vaccination centre's stations. --config is a TOML file "
+            "Simulate patients through a vaccination centre's stations. --center is a TOML file "
             "or a built-in centre: mass-hub, berlin-messe, gp-practice, drive-through. Writes "
             "summary.json (means and 95%% intervals), replications.csv and queue_lengths.png."
         ),
     )
-    parser.add_argument("--config", required=True, help="TOML file or built-in centre name")
+    parser.add_argument("--center", required=True, help="centre config: TOML file or built-in name")
     parser.add_argument("--replications", type=types.positive_int, default=10, help="default 10")
     parser.add_argument("--seed", type=int, default=1, help="root seed (default 1)")
     parser.add_argument("--out", default="results/center", help="output directory")
@@ -112,7 +112,7 @@ def _center(args: argparse.Namespace) -> int:
     from simulations.center.config import load_center
     from simulations.center.report import run_center_replications, write_center_outputs
 
-    config = load_center(args.config)
+    config = load_center(args.center)
     reps = run_center_replications(config, args.replications, args.seed)
     doc = write_center_outputs(reps, Path(args.out))
     interval = "ci95" in doc

@@ -25,7 +25,7 @@ def run_center(args: argparse.Namespace) -> int:
     from simulations.sizing.center import parse_target, size_center
     from simulations.sizing.outputs import write_center_sizing
 
-    config = load_center(args.config)
+    config = load_center(args.center)
     targets = [parse_target(t) for t in args.target]
     result = size_center(
         config,
@@ -206,7 +206,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "interval of every target metric is on the right side. Exit 1 if not reachable."
         ),
     )
-    center.add_argument("--config", required=True, help="TOML file or built-in centre name")
+    center.add_argument("--center", required=True, help="centre config: TOML file or built-in name")
     center.add_argument(
         "--target", action="append", required=True, help="metric<=value or metric>=value"
     )
