@@ -132,7 +132,7 @@ def started_app(
         )
         if not server:
             raise LoadTestInputError(
-                "--start-app postgresql needs --postgres-url URL (or SURGE_TEST_POSTGRES_URL)"
+                "--start-app postgresql needs --db URL (or SURGE_TEST_POSTGRES_URL)"
             )
         with fresh_postgres_database(server) as db_url:
             meta = {

@@ -254,7 +254,7 @@ def build_summary(run: RunData, extra: dict[str, Any], slo: Any) -> dict[str, An
         summary["notes"].append(
             f"the load generator fell behind: {summary['arrivals']['late']} of {started} "
             "arrivals started late, and their lag counts in the latencies; give it more CPU "
-            "(--workers, another machine) to measure the app alone"
+            "(--locust-workers, another machine) to measure the app alone"
         )
     verdict = judge(measured_of(summary), SloTargets.from_object(slo))
     summary["slo"] = {"passed": verdict.passed, "rules": verdict.to_records()}

@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 from surge.commands import types
-from surge.errors import UsageError
 from surge.exit_codes import EXIT_OK, EXIT_SLO_BREACHED
 
 # Targets out of reach within the searched range: every size evaluated breaches them (exit 1).
@@ -108,54 +107,15 @@ def run_platform(args: argparse.Namespace) -> int:
 
 
 def run_supply(args: argparse.Namespace) -> int:
-    from simulations.center.config import load_center
-    from simulations.scenario.scenario import load_scenario
     from simulations.sizing.outputs import write_supply_sizing
-    from simulations.sizing.supply import size_supply, staff_for
+    from simulations.sizing.supply import size_scenario_supply
 
-    scenario = load_scenario(args.scenario).scaled()
-    supply = scenario.supply
-    eligible = scenario.demand.eligible_population
-    if eligible <= 0:
-        raise UsageError(f"scenario {scenario.name}: demand.eligible_population is 0")
-    plan = size_supply(
-        eligible,
-        args.weeks,
-        supply.vaccines,
-        supply.dose2_window_days,
-        supply.no_show_share,
-        supply.centres,
-        args.dose2,
-    )
-    center = load_center(args.center)
-    staff = staff_for(center, plan.slots_per_centre_per_day)
-    daily = plan.daily
-    doc = {
-        "scenario": scenario.name,
-        "eligible": eligible,
-        "weeks": args.weeks,
-        "no_show_share": supply.no_show_share,
-        "vaccines": supply.vaccines,
-        "dose2_window_days": supply.dose2_window_days,
-        "dose2_policy": plan.dose2,
-        "slots_per_day": plan.slots_per_day,
-        "slots_per_day_by_policy": plan.by_policy,
-        "dose1_slots_total": float(daily["dose1_slots"].sum()),
-        "dose2_slots_total": float(daily["dose2_slots"].sum()),
-        "dose1_slots_per_day_peak": float(daily["dose1_slots"].max()),
-        "dose2_slots_per_day_peak": float(daily["dose2_slots"].max()),
-        "centres": supply.centres,
-        "slots_per_centre_per_day": plan.slots_per_centre_per_day,
-        "scenario_slots_per_centre_per_day": supply.slots_per_centre_per_day,
-        "staff_reference_center": center.name,
-        "staff_per_centre": staff,
-        "staff_total": {k: v * supply.centres for k, v in staff.items()},
-    }
+    doc, plan = size_scenario_supply(args.scenario, args.weeks, args.center, args.dose2)
     out = Path(args.out)
-    write_supply_sizing(doc, daily, out)
+    write_supply_sizing(doc, plan.daily, out)
     print(
-        f"{scenario.name}: {eligible:,} eligible, fully vaccinated in {args.weeks:g} weeks "
-        f"(no-show {supply.no_show_share:.1%}, dose 2 {plan.dose2})"
+        f"{doc['scenario']}: {doc['eligible']:,} eligible, fully vaccinated in {args.weeks:g} weeks "
+        f"(no-show {doc['no_show_share']:.1%}, dose 2 {plan.dose2})"
     )
     rows = [
         ("booked slots per day (dose 1 + dose 2)", f"{plan.slots_per_day:,}"),
@@ -172,12 +132,12 @@ def run_supply(args: argparse.Namespace) -> int:
             ", ".join(f"{k} {v:,}" for k, v in plan.by_policy.items()),
         ),
         (
-            f"per centre per day ({supply.centres} centres)",
-            f"{plan.slots_per_centre_per_day:,.0f} (scenario has {supply.slots_per_centre_per_day:,.0f})",
+            f"per centre per day ({doc['centres']} centres)",
+            f"{plan.slots_per_centre_per_day:,.0f} (scenario has {doc['scenario_slots_per_centre_per_day']:,.0f})",
         ),
         (
-            f"staff per centre (scaled from {center.name})",
-            ", ".join(f"{k} {v}" for k, v in staff.items()),
+            f"staff per centre (scaled from {doc['staff_reference_center']})",
+            ", ".join(f"{k} {v}" for k, v in doc["staff_per_centre"].items()),
         ),
         ("staff, all centres", ", ".join(f"{k} {v:,}" for k, v in doc["staff_total"].items())),
     ]
