@@ -6,7 +6,7 @@ Both are `surge.errors.SurgeError` (one line, exit 2 from the CLI); they keep `V
 
 from __future__ import annotations
 
-from surge.errors import SurgeError
+from surge.errors import InputFileError, SurgeError, UnreachableError
 
 __all__ = ["LoadTestInputError", "RunDirectoryError", "RunFailed", "TargetUnreachableError"]
 
@@ -15,11 +15,11 @@ class LoadTestInputError(SurgeError, ValueError):
     """An option, a combination of options, a shape or a directory that cannot be used."""
 
 
-class TargetUnreachableError(SurgeError, OSError):
+class TargetUnreachableError(UnreachableError):
     """The app under test (or its database) cannot be reached or started."""
 
 
-class RunDirectoryError(SurgeError, FileNotFoundError):
+class RunDirectoryError(InputFileError, FileNotFoundError):
     """A run or baseline directory the user named lacks what the command reads."""
 
 

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from surge.commands import types
-from surge.errors import InputFileError
 from surge.exit_codes import EXIT_OK, EXIT_REGRESSION, EXIT_SLO_BREACHED
 
 RULE_NAMES = (
@@ -80,9 +79,6 @@ def _compare(args: argparse.Namespace) -> int:
     from loadtests.orchestrate import compare_dirs
     from loadtests.verdicts.compare import named_rule
 
-    for path in (args.run, args.baseline):
-        if not Path(path).is_dir():
-            raise InputFileError(f"{path} is not a directory")
     rule = named_rule(args.rule)
     if args.min_ratio is not None:
         rule = replace(rule, min_ratio=args.min_ratio)
@@ -228,8 +224,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
         epilog=EPILOG,
     )
-    compare.add_argument("run", help="run directory")
-    compare.add_argument("baseline", help="baseline directory")
+    compare.add_argument("run", type=types.existing_dir, help="run directory")
+    compare.add_argument("baseline", type=types.existing_dir, help="baseline directory")
     compare.add_argument("--rule", choices=RULE_NAMES, default="default",
                          help="default (x1.5 relative, x3 absolute) or shared (noise-tolerant, "
                          "for a busy shared machine such as CI: x2.5 relative, x5 absolute)")  # fmt: skip
@@ -245,6 +241,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="keep a run as a (small, committable) baseline directory",
         description="Copy a run's summary.json, plan.json and a slim requests.csv to DIR.",
     )
-    baseline.add_argument("run", help="run directory")
+    baseline.add_argument("run", type=types.existing_dir, help="run directory")
     baseline.add_argument("baseline", help="baseline directory to write")
     baseline.set_defaults(func=_baseline)

@@ -14,7 +14,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="predict throughput and latency per load level from a profile",
                        description=__doc__)  # fmt: skip
     p.add_argument(
-        "--profile", type=Path, required=True, help="platform profile TOML (surge calibrate)"
+        "--profile",
+        type=types.existing_file,
+        required=True,
+        help="platform profile TOML (surge calibrate)",
     )
     p.add_argument(
         "--load", type=types.levels, required=True, help="concurrent users, e.g. 10,20,40"
