@@ -4,7 +4,8 @@ Every command group is one module of `surge.commands` listed in `COMMANDS`, expo
 `register(subparsers)`; each subcommand's handler takes the parsed arguments and returns an exit
 code from `surge.exit_codes`. Errors:
 
-- `SurgeError` (what the user got wrong) and argparse usage errors: one line, exit 2;
+- `SurgeError` (what the user got wrong), argparse usage errors, and an `OSError` about a path
+  the user named on the command line (a missing input, an unwritable --out): one line, exit 2;
 - anything else is a bug: its traceback, exit 70;
 - `--debug` shows the traceback of every error.
 """
@@ -15,6 +16,7 @@ import importlib
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from surge import __version__
 from surge.commands.types import SurgeParser
@@ -53,8 +55,19 @@ def _one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _names_user_path(exc: OSError, argv: Sequence[str]) -> bool:
+    """Is this error about a path given on the command line (or a file inside it)?"""
+    if not exc.filename:
+        return False
+    given = [a for a in argv if a and not a.startswith("-")]
+    given += [a.split("=", 1)[1] for a in argv if a.startswith("--") and "=" in a]
+    target = Path(str(exc.filename)).absolute()
+    return any(target == Path(g).absolute() or Path(g).absolute() in target.parents for g in given)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version (0) or a usage error, already printed (2)
@@ -74,11 +87,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"surge: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:
+        if not _names_user_path(exc, argv):
+            return _internal_error(exc)
+        if args.debug:
+            traceback.print_exc()
+        print(f"surge: error: {exc.strerror or _one_line(exc)}: {exc.filename}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # a bug: show where it happened
-        traceback.print_exc()
-        print(
-            f"surge: internal error ({type(exc).__name__}): this is a bug, please report it "
-            "with the traceback above",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> int:
+    """A bug: its traceback, then one line saying so; exit 70."""
+    traceback.print_exception(exc)
+    print(
+        f"surge: internal error ({type(exc).__name__}): this is a bug, please report it "
+        "with the traceback above",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL

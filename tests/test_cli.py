@@ -92,6 +92,26 @@ def test_a_user_error_is_one_line_without_debug_and_a_traceback_with_it(tmp_path
     assert err.strip().splitlines()[-1].startswith("surge: error:")
 
 
+def test_an_os_error_about_a_path_the_user_named_is_one_line_and_exit_2(tmp_path, capsys) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    argv = ["size", "supply", "--scenario", "smoke", "--weeks", "12", "--out", str(blocker / "out")]
+    assert main(argv) == codes.EXIT_USAGE
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("surge: error:") and str(blocker) in err[0]
+
+
+def test_an_os_error_about_a_path_the_user_did_not_name_is_a_bug(monkeypatch, capsys) -> None:
+    import simulations.sizing.supply as supply
+
+    def broken(*_args, **_kwargs):
+        raise FileNotFoundError(2, "No such file or directory", "/nonexistent/internal.toml")
+
+    monkeypatch.setattr(supply, "size_scenario_supply", broken)
+    assert main(["size", "supply", "--scenario", "smoke", "--weeks", "12"]) == 70
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
 def _documented_exit_codes() -> dict[int, str]:
     text = (ROOT / "docs/cli.md").read_text(encoding="utf-8")
     section = text.split("## Exit codes", 1)[1]
