@@ -152,7 +152,10 @@ def read_step_run(run_dir: str | Path, settle_s: float | None = None) -> StepRun
         meta["settle_s"] = own_settle
     else:
         meta_path = run / "run.json"
-        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+        except ValueError as exc:
+            raise StepRunError(f"{meta_path}: not valid JSON ({exc})") from None
         steps = _read_csv(run / "steps.csv", STEP_COLUMNS)
         requests = _read_csv(run / "requests.csv", REQUEST_COLUMNS)
     if steps.empty:
