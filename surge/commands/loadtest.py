@@ -1,4 +1,5 @@
-"""`surge loadtest run|compare`: Locust surges against the booking API, SLO gates, reports."""
+"""`surge loadtest run|overload|compare|baseline`: Locust surges against the booking API, SLO
+gates, reports, baselines."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ import sys
 from pathlib import Path
 
 from surge.commands import types
-from surge.exit_codes import EXIT_OK, EXIT_REGRESSION, EXIT_SLO_BREACHED
+from surge.exit_codes import EXIT_OK, EXIT_REGRESSION, EXIT_SLO_BREACHED, EXIT_USAGE
 
 RULE_NAMES = (
     "default",
     "shared",
 )  # loadtests.verdicts.compare.RULES (not imported: keeps --help fast)
 EPILOG = (
-    f"exit codes: {EXIT_OK} pass, {EXIT_SLO_BREACHED} SLO breached, 2 bad usage or config, "
+    f"exit codes: {EXIT_OK} pass, {EXIT_SLO_BREACHED} SLO breached, {EXIT_USAGE} bad usage or "
+    "config, "
     f"{EXIT_REGRESSION} regression vs baseline"
 )
 
@@ -181,7 +183,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "scenario's SLO, errors stay within its budget, memory growth stays under 200 MB and "
             "invariants are 0. Writes DIR/overload.json and one run directory per phase."
         ),
-        epilog="exit codes: 0 held, 1 not held, 2 bad usage or config",
+        epilog=f"exit codes: {EXIT_OK} held, {EXIT_SLO_BREACHED} not held, {EXIT_USAGE} bad usage "
+        "or config",
     )
     overload.add_argument("--scenario", required=True, help="built-in scenario name or TOML file")
     where = overload.add_mutually_exclusive_group(required=True)
