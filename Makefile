@@ -37,6 +37,7 @@ test: lint browser
 
 bench: setup
 	$(BIN)/surge bench all
+	$(BIN)/surge bench docs
 
 reliability: setup
 	$(BIN)/python -m pytest -m reliability

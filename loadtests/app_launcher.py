@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loadtests.errors import LoadTestInputError, TargetUnreachableError
 from loadtests.postgres import fresh_database
 
 __all__ = [
@@ -56,7 +57,7 @@ SEED_DAYS = 7
 LOG_TAIL_LINES = 20
 
 
-class AppDidNotStart(OSError):
+class AppDidNotStart(TargetUnreachableError):
     """The app under test could not be seeded or did not come up; the message's first line
     names the log, the following lines are the log's tail."""
 
@@ -208,8 +209,8 @@ def served_app(
     port = free_port()
     env = {**os.environ, "SURGE_ADMIN_KEY": admin_key, "SURGE_DATA_KEY": data_key}
     command = _surge(
-        "app", "serve", "--db", database_url, "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), *extra_args,
+        "app", "serve", "--db", database_url, "--bind", "127.0.0.1", "--port", str(port),
+        "--app-workers", str(workers), *extra_args,
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
     with _log_file(log_path) as log_file, log_file.open("ab") as log:
@@ -265,7 +266,7 @@ def postgres_server_url(explicit: str | None) -> str:
     ):
         if url and url.startswith(("postgresql", "postgres")):
             return url
-    raise ValueError(
+    raise LoadTestInputError(
         "--start-app postgresql needs a PostgreSQL server: its URL, or SURGE_DATABASE_URL or "
         "SURGE_TEST_POSTGRES_URL"
     )
@@ -302,4 +303,4 @@ def started_app(
             with served_app(url, workers=workers, extra_args=serve_args, log_path=log_path) as app:
                 yield AppUnderTest(app.base_url, app.admin_key, "postgresql", app.pid)
     else:
-        raise ValueError(f"unknown --start-app {database!r}: use sqlite or postgresql")
+        raise LoadTestInputError(f"unknown --start-app {database!r}: use sqlite or postgresql")

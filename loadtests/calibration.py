@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from loadtests import app_launcher
+from loadtests.errors import LoadTestInputError, RunFailed
 from loadtests.execute import check_reachable
 
 STEPS_LOCUSTFILE = Path(__file__).parent / "journeys" / "steps.py"
@@ -36,11 +37,11 @@ class StepPlan:
 
     def __post_init__(self) -> None:
         if not self.levels or any(n < 1 for n in self.levels):
-            raise ValueError("step levels must be positive integers")
+            raise LoadTestInputError("step levels must be positive integers")
         if self.hold_s <= self.settle_s or self.settle_s < 0:
-            raise ValueError("hold must be longer than settle, and settle >= 0")
+            raise LoadTestInputError("hold must be longer than settle, and settle >= 0")
         if self.passes < 1:
-            raise ValueError("passes must be >= 1")
+            raise LoadTestInputError("passes must be >= 1")
 
     def schedule(self) -> tuple[int, ...]:
         if self.passes == 1:
@@ -68,7 +69,7 @@ def run_steps(host: str, plan: StepPlan, out_dir: Path, meta: dict | None = None
     with (out_dir / "locust.log").open("wb") as log:
         done = subprocess.run(cmd, env=env, stdout=log, stderr=log, timeout=timeout)
     if not (out_dir / "steps.csv").is_file():
-        raise OSError(
+        raise RunFailed(
             f"locust exited with code {done.returncode} without a step schedule (see {out_dir}/locust.log)"
         )
     record = {
@@ -99,8 +100,8 @@ def started_app(
             or os.environ.get("SURGE_POSTGRES_URL")
         )
         if not postgres_url:
-            raise ValueError(
-                "--start-app postgresql needs --postgres-url URL (or SURGE_TEST_POSTGRES_URL)"
+            raise LoadTestInputError(
+                "--start-app postgresql needs --db URL (or SURGE_TEST_POSTGRES_URL)"
             )
     with app_launcher.started_app(
         backend,
@@ -152,9 +153,11 @@ def validate(
 
     levels = sorted(set(plan.levels))
     if holdout < 1 or len(levels) - holdout < 3:
-        raise ValueError(f"need at least 3 fit levels plus {holdout} held out; got levels {levels}")
+        raise LoadTestInputError(
+            f"need at least 3 fit levels plus {holdout} held out; got levels {levels}"
+        )
     if (host is None) == (backend is None):
-        raise ValueError("give exactly one of --host URL or --start-app sqlite|postgresql")
+        raise LoadTestInputError("give exactly one of --host URL or --start-app sqlite|postgresql")
     out_dir.mkdir(parents=True, exist_ok=True)
     run_dir = out_dir / "run"
     if host is not None:

@@ -21,16 +21,13 @@ import httpx
 import psutil
 
 from loadtests.app_launcher import AppDidNotStart, AppUnderTest, free_port, started_app
+from loadtests.errors import RunFailed
 from loadtests.plan import RunPlan, locust_command
 from loadtests.postgres import PostgresUnavailable
 
 __all__ = ["RunFailed", "execute"]
 
 MONITOR_INTERVAL_S = 1.0
-
-
-class RunFailed(OSError):
-    """The load generator or the app under test could not do its job (exit code 2)."""
 
 
 def check_reachable(base_url: str, timeout_s: float = 5.0) -> None:

@@ -1,8 +1,8 @@
 """One load test end to end, as `surge loadtest run` and `surge loadtest compare` do it:
 plan -> execute -> summary.json -> SLO verdict -> baseline comparison -> report.html -> exit code.
 
-Exit codes: 0 pass, 1 SLO breached, 2 bad usage or config (raised as ValueError/OSError),
-3 regression against the baseline (when the SLOs pass).
+Exit codes (`surge.exit_codes`): 0 pass, 1 SLO breached, 3 regression against the baseline (when
+the SLOs pass); bad usage or config is raised as a `surge.errors.SurgeError` (exit 2).
 """
 
 from __future__ import annotations
@@ -12,7 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loadtests.errors import RunDirectoryError
 from loadtests.plan import RunOptions, plan_run
+from surge.exit_codes import EXIT_OK as EXIT_PASS
+from surge.exit_codes import EXIT_REGRESSION
+from surge.exit_codes import EXIT_SLO_BREACHED as EXIT_SLO
 
 if TYPE_CHECKING:
     from loadtests.verdicts.compare import CompareRule
@@ -26,15 +30,13 @@ __all__ = [
     "run_loadtest",
 ]
 
-EXIT_PASS, EXIT_SLO, EXIT_REGRESSION = 0, 1, 3
-
 
 def _requests_of(directory: Path):
     import pandas as pd
 
     path = directory / "requests.csv"
     if not path.exists():
-        raise FileNotFoundError(f"{directory} has no requests.csv (not a run or baseline dir)")
+        raise RunDirectoryError(f"{directory} has no requests.csv (not a run or baseline dir)")
     return pd.read_csv(path, usecols=["name", "response_time_ms", "ok"], keep_default_na=False)
 
 
@@ -51,7 +53,7 @@ def make_baseline(run_dir: Path, baseline_dir: Path) -> Path:
     (route, latency to 0.1 ms, ok): small enough to commit under results/baselines/."""
     requests = _requests_of(run_dir)
     if not (run_dir / "summary.json").exists():
-        raise FileNotFoundError(f"{run_dir} has no summary.json (an unfinished run?)")
+        raise RunDirectoryError(f"{run_dir} has no summary.json (an unfinished run?)")
     baseline_dir.mkdir(parents=True, exist_ok=True)
     requests["response_time_ms"] = requests["response_time_ms"].astype(float).round(1)
     requests.to_csv(baseline_dir / "requests.csv", index=False)
@@ -68,7 +70,7 @@ def run_loadtest(options: RunOptions, echo: Callable[[str], None] = print) -> in
     scenario = load_scenario(options.scenario, options.overrides)
     plan = plan_run(options, scenario)
     if options.baseline is not None and not (options.baseline / "requests.csv").exists():
-        raise FileNotFoundError(f"baseline {options.baseline} has no requests.csv")
+        raise RunDirectoryError(f"baseline {options.baseline} has no requests.csv")
     from loadtests.verdicts.compare import named_rule
 
     rule = named_rule(options.compare_rule)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loadtests.errors import LoadTestInputError, RunFailed
 from loadtests.plan import RunOptions
 
 if TYPE_CHECKING:
@@ -43,22 +44,26 @@ class OverloadOptions:
     db: str | None = None
     multiple: float = 5.0
     admission_share: float = 0.5
-    duration: str = "30s"
+    duration: str | float = "30s"
     capacity_users: int = 8
-    capacity_duration: str = "20s"
+    capacity_duration: str | float = "20s"
     workers: int = 0
     seed: int | None = None
     overrides: tuple[str, ...] = ()
 
     def check(self) -> None:
         if not self.multiple > 1:
-            raise ValueError(f"invalid --multiple {self.multiple!r}: must be > 1 (overload)")
+            raise LoadTestInputError(
+                f"invalid --multiple {self.multiple!r}: must be > 1 (overload)"
+            )
         if not 0 < self.admission_share <= 1:
-            raise ValueError(
+            raise LoadTestInputError(
                 f"invalid --admission-share {self.admission_share!r}: must be in (0, 1]"
             )
         if self.capacity_users < 1:
-            raise ValueError(f"invalid --capacity-users {self.capacity_users}: must be >= 1")
+            raise LoadTestInputError(
+                f"invalid --capacity-users {self.capacity_users}: must be >= 1"
+            )
 
 
 @dataclass(frozen=True)
@@ -178,7 +183,7 @@ def run_overload(options: OverloadOptions, echo: Callable[[str], None] = print) 
     )
     journeys_per_s = capacity.journeys_completed() / float(capacity.summary["duration_s"])
     if journeys_per_s <= 0:
-        raise OSError(
+        raise RunFailed(
             f"no journey completed in the capacity run; see {options.out_dir / PHASES[0]}"
         )
     offered = options.multiple * journeys_per_s

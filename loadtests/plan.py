@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loadtests import shapes
+from loadtests.errors import LoadTestInputError
 from loadtests.journeys.patient import PatientBehaviour
 from loadtests.shapes.profile import LoadProfile
 
@@ -42,15 +43,15 @@ class RunOptions:
     out_dir: Path
     host: str | None = None
     start_app: str | None = None
-    duration: str | None = None
+    duration: str | float | None = None  # '90s', '2m' or seconds
     users: int | None = None
     rate: float | None = None
     scale: float = 0.0005
     compress: float = 60.0
     shape: str | None = None
     levels: str | None = None
-    hold: str | None = None
-    workers: int = 0
+    hold: str | float | None = None
+    workers: int = 0  # Locust worker processes (--locust-workers); 0 = one local process
     baseline: Path | None = None
     compare_rule: str = "default"  # a name in loadtests.verdicts.compare.RULES
     db: str | None = None
@@ -81,16 +82,18 @@ class RunPlan:
 
 def _positive(name: str, value: float | None) -> None:
     if value is not None and (not math.isfinite(value) or value <= 0):
-        raise ValueError(f"invalid {name} {value!r}: must be a positive number")
+        raise LoadTestInputError(f"invalid {name} {value!r}: must be a positive number")
 
 
 def _levels(text: str | None) -> list[float]:
     if not text:
-        raise ValueError("--shape steps needs --levels, e.g. --levels 5,10,20,40")
+        raise LoadTestInputError("--shape steps needs --levels, e.g. --levels 5,10,20,40")
     try:
         levels = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise ValueError(f"invalid --levels {text!r}: use numbers separated by commas") from None
+        raise LoadTestInputError(
+            f"invalid --levels {text!r}: use numbers separated by commas"
+        ) from None
     for level in levels:
         _positive("step level", level)
     return levels
@@ -101,26 +104,28 @@ def plan_run(options: RunOptions, scenario: Scenario) -> RunPlan:
     from simulations.scenario.arrivals import arrival_rate_per_min
 
     if (options.host is None) == (options.start_app is None):
-        raise ValueError("give exactly one of --host URL or --start-app sqlite|postgresql")
+        raise LoadTestInputError("give exactly one of --host URL or --start-app sqlite|postgresql")
     if options.start_app not in (None, "sqlite", "postgresql"):
-        raise ValueError(f"invalid --start-app {options.start_app!r}: use sqlite or postgresql")
+        raise LoadTestInputError(
+            f"invalid --start-app {options.start_app!r}: use sqlite or postgresql"
+        )
     if options.host is not None and not options.host.startswith(("http://", "https://")):
-        raise ValueError(f"invalid --host {options.host!r}: use http://HOST:PORT")
+        raise LoadTestInputError(f"invalid --host {options.host!r}: use http://HOST:PORT")
     if options.users is not None and options.rate is not None:
-        raise ValueError("give --users (closed model) or --rate (open model), not both")
+        raise LoadTestInputError("give --users (closed model) or --rate (open model), not both")
     if options.users is not None and options.users < 1:
-        raise ValueError(f"invalid --users {options.users}: must be >= 1")
+        raise LoadTestInputError(f"invalid --users {options.users}: must be >= 1")
     _positive("--rate", options.rate)
     _positive("--scale", options.scale)
     _positive("--compress", options.compress)
     if options.waiting_room_rate is not None and not (
         math.isfinite(options.waiting_room_rate) and options.waiting_room_rate >= 0
     ):
-        raise ValueError(
+        raise LoadTestInputError(
             f"invalid --waiting-room-rate {options.waiting_room_rate!r}: must be >= 0 (0 = off)"
         )
     if options.workers < 0:
-        raise ValueError(f"invalid --workers {options.workers}: must be >= 0")
+        raise LoadTestInputError(f"invalid --locust-workers {options.workers}: must be >= 0")
     duration_s = shapes.parse_duration_s(options.duration) if options.duration else None
 
     closed = options.users is not None
@@ -128,7 +133,7 @@ def plan_run(options: RunOptions, scenario: Scenario) -> RunPlan:
     if kind == "step":
         kind = "steps"
     if kind not in shapes.SHAPE_KINDS:
-        raise ValueError(f"unknown --shape {kind!r}: use {', '.join(shapes.SHAPE_KINDS)}")
+        raise LoadTestInputError(f"unknown --shape {kind!r}: use {', '.join(shapes.SHAPE_KINDS)}")
     unit = "users" if closed else "arrivals_per_s"
     level = float(options.users if closed else options.rate or 0.0)
     notes: list[str] = []
@@ -139,7 +144,7 @@ def plan_run(options: RunOptions, scenario: Scenario) -> RunPlan:
 
     if kind == "replay":
         if closed or options.rate is not None:
-            raise ValueError(
+            raise LoadTestInputError(
                 "--shape replay plays the scenario's arrival curve: drop --users/--rate"
             )
         profile = shapes.replay(
@@ -158,7 +163,7 @@ def plan_run(options: RunOptions, scenario: Scenario) -> RunPlan:
             waiting_room_rate = real.platform.admission_rate_per_s * options.scale * compress
     else:
         if level <= 0:
-            raise ValueError(f"--shape {kind} needs --users N or --rate R")
+            raise LoadTestInputError(f"--shape {kind} needs --users N or --rate R")
         duration_s = duration_s or 60.0
         if kind == "ramp":
             profile = shapes.ramp(level, duration_s, unit=unit)

@@ -18,13 +18,15 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from loadtests.errors import LoadTestInputError, TargetUnreachableError
+
 __all__ = ["PostgresUnavailable", "fresh_database"]
 
 CONNECT_TIMEOUT_S = 5
 SCHEMES = ("postgresql", "postgresql+psycopg", "postgres")
 
 
-class PostgresUnavailable(OSError):
+class PostgresUnavailable(TargetUnreachableError):
     """The PostgreSQL server could not be reached, or refused to create or drop a database."""
 
 
@@ -32,7 +34,9 @@ def _server_conninfo(server_url: str) -> str:
     """The URL as libpq reads it (no SQLAlchemy driver suffix)."""
     scheme = urlsplit(server_url).scheme
     if scheme not in SCHEMES:
-        raise ValueError(f"not a PostgreSQL URL: {scheme or server_url!r} (use postgresql://...)")
+        raise LoadTestInputError(
+            f"not a PostgreSQL URL: {scheme or server_url!r} (use postgresql://...)"
+        )
     return "postgresql" + server_url[len(scheme) :]
 
 

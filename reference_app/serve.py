@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from reference_app.settings import DEV_DIR, load_secrets, normalize_database_url
+from reference_app.settings import DEV_DIR, MissingKeyError, load_secrets, normalize_database_url
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,10 @@ def prepare(options: ServeOptions) -> dict[str, str]:
         print(f"surge app: {note}", file=sys.stderr)
     from reference_app.identity import Keyring
 
-    Keyring.parse(data_keys)  # fail now, in one line, if the key is malformed
+    try:
+        Keyring.parse(data_keys)  # fail now, in one line, if the key is malformed
+    except ValueError as exc:
+        raise MissingKeyError(f"unusable patient-data key: {exc}") from None
     engine = make_engine(url, pool_size=2)
     try:
         init_db(engine)

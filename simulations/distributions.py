@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from surge.errors import SurgeError
+
 __all__ = [
     "Constant",
     "Distribution",
@@ -29,7 +31,7 @@ __all__ = [
 ]
 
 
-class DistributionError(ValueError):
+class DistributionError(SurgeError, ValueError):
     """A distribution table that cannot be used: unknown kind, missing or negative parameter."""
 
 

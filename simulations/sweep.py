@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from simulations.replications import confidence_interval
+from surge.errors import SurgeError
 
 __all__ = [
     "Param",
@@ -41,7 +42,7 @@ __all__ = [
 _RANGE = re.compile(r"^([^=\s]+)=(.+)$")
 
 
-class SweepError(ValueError):
+class SweepError(SurgeError, ValueError):
     """A parameter specification that cannot be swept."""
 
 

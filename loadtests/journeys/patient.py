@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # a type only: journeys run in Locust processes, which need not load pydantic
     from simulations.scenario.scenario import Scenario
 
+from loadtests.errors import LoadTestInputError
+
 __all__ = ["POSTCODES", "PatientBehaviour", "visit"]
 
 # Prefecture postcodes of populous departments (the seed spreads centres over departments).
@@ -64,7 +66,7 @@ class PatientBehaviour:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown patient behaviour key {unknown[0]!r}")
+            raise LoadTestInputError(f"unknown patient behaviour key {unknown[0]!r}")
         for key in ("vaccines", "journey_pause_s"):
             if key in data:
                 data[key] = tuple(data[key])

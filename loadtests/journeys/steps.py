@@ -24,6 +24,8 @@ from pathlib import Path
 from locust import FastHttpUser, LoadTestShape, events, task
 from locust.exception import RescheduleTask
 
+from loadtests.errors import LoadTestInputError
+
 POSTCODES = ("75001", "69001", "13001", "33000", "59000", "31000", "44000", "67000")
 
 
@@ -33,10 +35,10 @@ def parse_levels(text: str) -> list[int]:
     for item in text.split(","):
         item = item.strip()
         if not item.isdigit() or int(item) < 1:
-            raise ValueError(f"step level {item!r} is not a positive integer")
+            raise LoadTestInputError(f"step level {item!r} is not a positive integer")
         levels.append(int(item))
     if not levels:
-        raise ValueError("no step levels")
+        raise LoadTestInputError("no step levels")
     return levels
 
 

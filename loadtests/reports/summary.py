@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from loadtests.errors import RunDirectoryError
 from loadtests.shapes.profile import LoadProfile
 from loadtests.verdicts.slo import JourneyMeasured, Measured, judge
 
@@ -63,7 +64,7 @@ class RunData:
 
 def read_run(out_dir: Path) -> RunData:
     if not (out_dir / "locust_stats.csv").exists():
-        raise FileNotFoundError(f"{out_dir} is not a load-test run directory (no locust_stats.csv)")
+        raise RunDirectoryError(f"{out_dir} is not a load-test run directory (no locust_stats.csv)")
     return RunData(out_dir)
 
 
@@ -259,7 +260,7 @@ def build_summary(run: RunData, extra: dict[str, Any], slo: Slo) -> dict[str, An
         summary["notes"].append(
             f"the load generator fell behind: {summary['arrivals']['late']} of {started} "
             "arrivals started late, and their lag counts in the latencies; give it more CPU "
-            "(--workers, another machine) to measure the app alone"
+            "(--locust-workers, another machine) to measure the app alone"
         )
     verdict = judge(measured_of(summary), slo)
     summary["slo"] = {"passed": verdict.passed, "rules": verdict.to_records()}

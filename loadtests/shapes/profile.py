@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from loadtests.errors import LoadTestInputError
+
 __all__ = [
     "SHAPE_KINDS",
     "LoadProfile",
@@ -38,10 +40,10 @@ def parse_duration_s(text: str | float) -> float:
     else:
         match = _DURATION.match(str(text))
         if not match:
-            raise ValueError(f"invalid duration {text!r}: use e.g. 30s, 2m, 1h")
+            raise LoadTestInputError(f"invalid duration {text!r}: use e.g. 30s, 2m, 1h")
         value = float(match.group(1)) * _UNIT_S[match.group(2)]
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"invalid duration {text!r}: must be positive")
+        raise LoadTestInputError(f"invalid duration {text!r}: must be positive")
     return value
 
 
@@ -126,7 +128,7 @@ class LoadProfile:
 
 def _check_level(name: str, value: float) -> float:
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"invalid {name} {value!r}: must be a positive number")
+        raise LoadTestInputError(f"invalid {name} {value!r}: must be a positive number")
     return float(value)
 
 
@@ -142,7 +144,7 @@ def ramp(
 def steps(levels: Sequence[float], hold_s: float, unit: str = "users") -> LoadProfile:
     """Hold each level for `hold_s` in turn (capacity search: where does latency bend?)."""
     if not levels:
-        raise ValueError("a step shape needs at least one level")
+        raise LoadTestInputError("a step shape needs at least one level")
     points: list[tuple[float, float]] = []
     for i, level in enumerate(levels):
         level = _check_level("step level", level)
@@ -199,7 +201,7 @@ def replay(
     scale, compress = _check_level("scale", scale), _check_level("compress", compress)
     wall_s = duration_min * 60.0 / compress
     if wall_s < 2 * resolution_s:
-        raise ValueError(
+        raise LoadTestInputError(
             f"replay lasts {wall_s:.3g}s at --compress {compress:g}: use a smaller compression"
         )
     n = math.ceil(wall_s / resolution_s)

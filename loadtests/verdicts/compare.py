@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from loadtests.errors import LoadTestInputError
+
 __all__ = ["RULES", "CompareRule", "RouteComparison", "compare_runs", "named_rule"]
 
 
@@ -58,7 +60,9 @@ def named_rule(name: str) -> CompareRule:
     try:
         return RULES[name]
     except KeyError:
-        raise ValueError(f"unknown comparison rule {name!r}: use {' or '.join(RULES)}") from None
+        raise LoadTestInputError(
+            f"unknown comparison rule {name!r}: use {' or '.join(RULES)}"
+        ) from None
 
 
 @dataclass(frozen=True)

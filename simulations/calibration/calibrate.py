@@ -12,7 +12,7 @@ import pandas as pd
 
 from simulations.calibration.profile import PlatformProfile, RouteProfile
 from simulations.calibration.service_time import ServiceTimeFit, fit_service_time
-from simulations.calibration.step_run import StepRun
+from simulations.calibration.step_run import StepRun, StepRunError
 from simulations.calibration.usl import UslFit, fit_usl
 
 MIN_ROUTE_SAMPLES = 20
@@ -101,18 +101,20 @@ def calibrate(
     fit = sorted(set(fit_levels)) if fit_levels else levels
     unknown = [n for n in fit if n not in levels]
     if unknown:
-        raise ValueError(f"fit level {unknown[0]} is not a step of this run (steps: {levels})")
+        raise StepRunError(f"fit level {unknown[0]} is not a step of this run (steps: {levels})")
     if len(fit) < 3:
-        raise ValueError(f"the USL needs at least 3 fit levels, got {len(fit)} ({fit})")
+        raise StepRunError(f"the USL needs at least 3 fit levels, got {len(fit)} ({fit})")
     service = sorted(set(service_levels)) if service_levels else fit[:1]
     unknown = [n for n in service if n not in levels]
     if unknown:
-        raise ValueError(f"service level {unknown[0]} is not a step of this run (steps: {levels})")
+        raise StepRunError(
+            f"service level {unknown[0]} is not a step of this run (steps: {levels})"
+        )
 
     windows = run.window_throughputs(window_s)
     windows = windows[windows["users"].isin(fit)]
     if (windows.groupby("users")["throughput_per_s"].sum() <= 0).any():
-        raise ValueError("a fit level has no successful requests in its steady window")
+        raise StepRunError("a fit level has no successful requests in its steady window")
     windows = windows[(windows["throughput_per_s"] > 0) & (windows["in_flight"] > 0)]
     users_rng, station_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)
@@ -159,7 +161,7 @@ def calibrate(
             continue
         route_fits[route] = fit_service_time(samples)[1]
     if not route_fits:
-        raise ValueError(
+        raise StepRunError(
             f"no route has {MIN_ROUTE_SAMPLES} successful requests at service levels {service}"
         )
     kept = counts[list(route_fits)]

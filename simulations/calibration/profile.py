@@ -40,6 +40,11 @@ import tomli_w
 from simulations.calibration.service_time import ServiceTimeFit, from_record
 from simulations.calibration.usl import UslModel
 from simulations.scenario.slo import ROUTES
+from surge.errors import SurgeError
+
+
+class ProfileError(SurgeError, ValueError):
+    """A platform profile file that is missing, not TOML or not a valid profile."""
 
 
 @dataclass(frozen=True)
@@ -64,18 +69,18 @@ class PlatformProfile:
 
     def __post_init__(self) -> None:
         if not self.routes:
-            raise ValueError("platform profile: at least one route is needed")
+            raise ProfileError("platform profile: at least one route is needed")
         total = sum(r.share for r in self.routes)
         if not math.isclose(total, 1.0, rel_tol=1e-6, abs_tol=1e-6):
-            raise ValueError(f"platform profile: route shares sum to {total:.6f}, not 1")
+            raise ProfileError(f"platform profile: route shares sum to {total:.6f}, not 1")
         if any(r.share < 0 for r in self.routes):
-            raise ValueError("platform profile: route shares must be >= 0")
+            raise ProfileError("platform profile: route shares must be >= 0")
         if self.web_workers < 1 or self.db_connections < 1:
-            raise ValueError("platform profile: web_workers and db_connections must be >= 1")
+            raise ProfileError("platform profile: web_workers and db_connections must be >= 1")
         if self.think_time_s < 0:
-            raise ValueError("platform profile: think_time_s must be >= 0")
+            raise ProfileError("platform profile: think_time_s must be >= 0")
         if self.share_dispersion < 0:
-            raise ValueError("platform profile: share_dispersion must be >= 0")
+            raise ProfileError("platform profile: share_dispersion must be >= 0")
 
     @property
     def mean_service_s(self) -> float:
@@ -151,9 +156,11 @@ def from_document(doc: dict, source: str = "profile") -> PlatformProfile:
             calibration=dict(calibration.get("run", {})),
         )
     except KeyError as exc:
-        raise ValueError(f"{source}: missing key {exc.args[0]!r} in the platform profile") from None
+        raise ProfileError(
+            f"{source}: missing key {exc.args[0]!r} in the platform profile"
+        ) from None
     except (TypeError, AttributeError) as exc:
-        raise ValueError(f"{source}: malformed platform profile ({exc})") from None
+        raise ProfileError(f"{source}: malformed platform profile ({exc})") from None
 
 
 def write_profile(profile: PlatformProfile, path: str | Path) -> Path:
@@ -168,7 +175,7 @@ def read_profile(path: str | Path) -> PlatformProfile:
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ValueError(f"profile not found: {path}") from None
+        raise ProfileError(f"profile not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: not valid TOML ({exc})") from None
+        raise ProfileError(f"{path}: not valid TOML ({exc})") from None
     return from_document(doc, source=str(path))

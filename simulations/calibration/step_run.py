@@ -24,8 +24,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from surge.errors import SurgeError
+
 STEP_COLUMNS = ("step", "users", "start_s", "end_s")
 REQUEST_COLUMNS = ("end_s", "route", "response_ms", "ok")
+
+
+class StepRunError(SurgeError, ValueError):
+    """A stepped run directory (or the levels asked of it) that cannot be calibrated."""
 
 
 @dataclass(frozen=True)
@@ -88,14 +94,14 @@ class StepRun:
 
 def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     if not path.is_file():
-        raise ValueError(f"{path.parent}: not a stepped run directory (no {path.name})")
+        raise StepRunError(f"{path.parent}: not a stepped run directory (no {path.name})")
     try:
         frame = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: unreadable CSV ({exc})") from None
+        raise StepRunError(f"{path}: unreadable CSV ({exc})") from None
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: missing column {missing[0]!r}")
+        raise StepRunError(f"{path}: missing column {missing[0]!r}")
     return frame
 
 
@@ -106,9 +112,9 @@ def _from_loadtest(run: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict, float |
         start = float(summary["test_start_epoch_s"])
         windows = summary["steps"]
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{run}/summary.json: not a stepped load-test summary ({exc})") from None
+        raise StepRunError(f"{run}/summary.json: not a stepped load-test summary ({exc})") from None
     if not windows:
-        raise ValueError(f"{run}/summary.json: no steps (was it run with --shape steps?)")
+        raise StepRunError(f"{run}/summary.json: no steps (was it run with --shape steps?)")
     steps = pd.DataFrame(
         {
             "step": [int(w["step"]) for w in windows],
@@ -140,19 +146,22 @@ def read_step_run(run_dir: str | Path, settle_s: float | None = None) -> StepRun
     """Read a run directory; `settle_s` defaults to the run's own value, else 20% of each step."""
     run = Path(run_dir)
     if not run.is_dir():
-        raise ValueError(f"run directory not found: {run}")
+        raise StepRunError(f"run directory not found: {run}")
     if not (run / "steps.csv").is_file() and (run / "summary.json").is_file():
         steps, requests, meta, own_settle = _from_loadtest(run)
         meta["settle_s"] = own_settle
     else:
         meta_path = run / "run.json"
-        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+        except ValueError as exc:
+            raise StepRunError(f"{meta_path}: not valid JSON ({exc})") from None
         steps = _read_csv(run / "steps.csv", STEP_COLUMNS)
         requests = _read_csv(run / "requests.csv", REQUEST_COLUMNS)
     if steps.empty:
-        raise ValueError(f"{run}/steps.csv: no steps")
+        raise StepRunError(f"{run}/steps.csv: no steps")
     if (steps["users"] < 1).any() or (steps["end_s"] <= steps["start_s"]).any():
-        raise ValueError(
+        raise StepRunError(
             f"{run}/steps.csv: users must be >= 1 and each step must end after it starts"
         )
     steps = steps.sort_values("start_s").reset_index(drop=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from simulations.distributions import Distribution, DistributionError, parse_distribution
+from surge.errors import SurgeError
 
 __all__ = [
     "AppointmentArrivals",
@@ -29,7 +30,7 @@ __all__ = [
 CENTERS_DIR = Path(__file__).parent / "builtin"
 
 
-class CenterConfigError(ValueError):
+class CenterConfigError(SurgeError, ValueError):
     """A centre config that cannot be simulated."""
 
 
@@ -223,7 +224,7 @@ def _override(data: dict[str, Any], key: str, value: Any) -> None:
 
 
 def load_center(ref: str | Path, overrides: Mapping[str, Any] | None = None) -> CenterConfig:
-    """Load a centre from a TOML path or a built-in name (`surge sim center --config hub`).
+    """Load a centre from a TOML path or a built-in name (`surge sim center --center mass-hub`).
 
     `overrides` maps dotted keys to values, e.g. `{"stations.vaccination.servers": 12}`.
     """

@@ -11,12 +11,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from surge.errors import SurgeError
+
 __all__ = ["UNIT_SUFFIXES", "ScenarioError", "describe"]
 
 UNIT_SUFFIXES = ("_per_min", "_per_s", "_per_h", "_min", "_ms", "_s", "_h", "_days")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(SurgeError, ValueError):
     """A scenario (or SLO file) that cannot be loaded; the message names the offending key."""
 
 

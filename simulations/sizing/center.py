@@ -32,6 +32,7 @@ from simulations.center.simulation import CenterRun, simulate_center
 from simulations.distributions import Exponential
 from simulations.queueing import erlang_a, erlang_c, mmc_wait_mean, mmc_wait_tail
 from simulations.replications import confidence_interval
+from surge.errors import SurgeError
 
 __all__ = [
     "CenterSizing",
@@ -53,7 +54,7 @@ _STATION_METRICS = ("p_wait", "mean_wait_min", "utilisation_busy", "mean_queue_l
 _OVER = re.compile(r"^p_wait_over_([0-9.]+)$")
 
 
-class TargetError(ValueError):
+class TargetError(SurgeError, ValueError):
     """A target string that cannot be parsed or refers to an unknown KPI."""
 
 

@@ -23,13 +23,21 @@ import numpy as np
 import pandas as pd
 
 from simulations.center.config import AppointmentArrivals, CenterConfig
+from surge.errors import SurgeError
 
 DOSE2_POLICIES = ("planned", "earliest")
 
-__all__ = ["SupplyPlan", "SupplySizingError", "plan_doses", "size_supply", "staff_for"]
+__all__ = [
+    "SupplyPlan",
+    "SupplySizingError",
+    "plan_doses",
+    "size_scenario_supply",
+    "size_supply",
+    "staff_for",
+]
 
 
-class SupplySizingError(ValueError):
+class SupplySizingError(SurgeError, ValueError):
     """Inputs for which no supply plan exists (e.g. a dose-2 window longer than the campaign)."""
 
 
@@ -188,3 +196,52 @@ def staff_for(center: CenterConfig, slots_per_centre_per_day: float) -> dict[str
         for s in center.stations
         if s.servers is not None
     }
+
+
+def size_scenario_supply(
+    scenario_ref: str, weeks: float, center_ref: str, dose2: str | None = None
+) -> tuple[dict, SupplyPlan]:
+    """`size_supply` for a scenario (name or TOML) with staff scaled from a reference centre:
+    the flat record of `supply_sizing.json` and the plan (its `daily` frame)."""
+    from simulations.center.config import load_center
+    from simulations.scenario.scenario import load_scenario
+
+    scenario = load_scenario(scenario_ref).scaled()
+    supply = scenario.supply
+    eligible = scenario.demand.eligible_population
+    if eligible <= 0:
+        raise SupplySizingError(f"scenario {scenario.name}: demand.eligible_population is 0")
+    plan = size_supply(
+        eligible,
+        weeks,
+        supply.vaccines,
+        supply.dose2_window_days,
+        supply.no_show_share,
+        supply.centres,
+        dose2,
+    )
+    center = load_center(center_ref)
+    staff = staff_for(center, plan.slots_per_centre_per_day)
+    daily = plan.daily
+    doc = {
+        "scenario": scenario.name,
+        "eligible": eligible,
+        "weeks": weeks,
+        "no_show_share": supply.no_show_share,
+        "vaccines": supply.vaccines,
+        "dose2_window_days": supply.dose2_window_days,
+        "dose2_policy": plan.dose2,
+        "slots_per_day": plan.slots_per_day,
+        "slots_per_day_by_policy": plan.by_policy,
+        "dose1_slots_total": float(daily["dose1_slots"].sum()),
+        "dose2_slots_total": float(daily["dose2_slots"].sum()),
+        "dose1_slots_per_day_peak": float(daily["dose1_slots"].max()),
+        "dose2_slots_per_day_peak": float(daily["dose2_slots"].max()),
+        "centres": supply.centres,
+        "slots_per_centre_per_day": plan.slots_per_centre_per_day,
+        "scenario_slots_per_centre_per_day": supply.slots_per_centre_per_day,
+        "staff_reference_center": center.name,
+        "staff_per_centre": staff,
+        "staff_total": {k: v * supply.centres for k, v in staff.items()},
+    }
+    return doc, plan

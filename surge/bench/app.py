@@ -1,16 +1,17 @@
-"""Booking commits/s straight through the database layer vs through HTTP (`surge bench app`). straight through the database layer vs through HTTP.
+"""Booking commits/s straight through the database layer vs through HTTP (`surge bench app`).
 
 (a) direct: the booking transaction (`reference_app.bookings.book` in one write transaction),
 issued by C threads; (b) HTTP: the same bookings sent as `POST /appointments` to the app served
 by uvicorn, from a load generator of plain asyncio keep-alive connections in separate processes
 (cheap enough per request that it is not the bottleneck). Both for a spread-out load (random
-slots over many centres) and a hot-slot load (everyone books the same slot). Writes
-results/bench/app.json.
+slots over many centres) and a hot-slot load (everyone books the same slot).
+
+Without `db`: SQLite in a temp dir, plus a fresh PostgreSQL database when SURGE_TEST_POSTGRES_URL
+or SURGE_DATABASE_URL is set. With `db`, that database's content is replaced.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -22,11 +23,13 @@ import time
 import uuid
 from collections import Counter
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
 
-RESULTS = Path("results/bench/app.json")
+from surge.bench.record import BenchRecord, new_record
+
 HOT_CAPACITY = 1_000_000
 
 
@@ -359,12 +362,14 @@ def bench_backend(url: str, backend: str, concurrency: int, duration_s: float, l
     return runs
 
 
-def _print(runs: list[dict]) -> None:
-    print(f"{'backend':<10} {'load':<7} {'direct/s':>9} {'HTTP/s':>8} {'ratio':>6}  "
+def describe(record: BenchRecord) -> list[str]:
+    runs = record.figures["runs"]
+    lines = []
+    lines.append(f"{'backend':<10} {'load':<7} {'direct/s':>9} {'HTTP/s':>8} {'ratio':>6}  "
           f"{'direct p50/p99 ms':>18}  {'HTTP p50/p99 ms':>16}")  # fmt: skip
     for r in runs:
         d, h = r["direct"], r["http"]
-        print(f"{r['backend']:<10} {r['load']:<7} {d['commits_per_s']:>9} {h['commits_per_s']:>8} {r['ratio']!s:>6}  "
+        lines.append(f"{r['backend']:<10} {r['load']:<7} {d['commits_per_s']:>9} {h['commits_per_s']:>8} {r['ratio']!s:>6}  "
               f"{d['p50_ms']!s:>8}/{d['p99_ms']!s:<9}  {h['p50_ms']!s:>7}/{h['p99_ms']!s:<8}")  # fmt: skip
     bad = {
         f"{r['backend']}:{k}": v
@@ -372,23 +377,17 @@ def _print(runs: list[dict]) -> None:
         for k, v in r["invariants"].items()
         if k != "appointments" and v
     }
-    print("invariants: " + ("all zero" if not bad else json.dumps(bad)))
+    lines.append("invariants: " + ("all zero" if not bad else json.dumps(bad)))
+    return lines
 
 
-def _write(runs: list[dict], command: str) -> None:
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"command": command, "measured_at": datetime.now(UTC).isoformat(),
-                                   "cpus": os.cpu_count(), "runs": runs}, indent=2))  # fmt: skip
-    print(f"wrote {RESULTS}")
-
-
-def _targets(args: argparse.Namespace, tmp: Path, stack: ExitStack) -> list[tuple[str, str]]:
+def _targets(db: str | None, tmp: Path, stack: ExitStack) -> list[tuple[str, str]]:
     """(backend, URL) pairs; a fresh PostgreSQL database lives as long as `stack`."""
     from loadtests.postgres import fresh_database
     from reference_app.settings import normalize_database_url
 
-    if args.db:
-        url = normalize_database_url(args.db)
+    if db:
+        url = normalize_database_url(db)
         return [("postgresql" if url.startswith("postgresql") else "sqlite", url)]
     targets = [("sqlite", f"sqlite:///{tmp / 'bench.db'}")]
     server = os.environ.get("SURGE_TEST_POSTGRES_URL") or os.environ.get("SURGE_DATABASE_URL")
@@ -398,27 +397,25 @@ def _targets(args: argparse.Namespace, tmp: Path, stack: ExitStack) -> list[tupl
     return targets
 
 
-def run(args: argparse.Namespace) -> int:
-    concurrency = getattr(args, "concurrency", None) or 16
-    duration_s = getattr(args, "duration", None) or 8.0
-    workers = getattr(args, "workers", None) or 2
-    processes = getattr(args, "generators", None) or 2
-    if concurrency < 1 or duration_s <= 0 or workers < 1 or processes < 1:
-        raise ValueError("--concurrency, --duration, --workers and --generators must be positive")
-    hot_only = getattr(args, "hot", False)
-    loads = ["hot"] if hot_only else ["spread", "hot"]
+@dataclass(frozen=True)
+class AppBenchOptions:
+    db: str | None = None  # benchmark this database (its content is replaced)
+    concurrency: int = 16  # threads / HTTP connections
+    duration_s: float = field(default=8.0, metadata={"flag": "--duration"})
+    hot: bool = False  # only the hot-slot load
+    app_workers: int = 2
+    generators: int = 2  # load-generator processes
+
+
+def run(options: AppBenchOptions) -> BenchRecord:
+    concurrency, duration_s = options.concurrency, options.duration_s
+    workers, processes = options.app_workers, options.generators
+    loads = ["hot"] if options.hot else ["spread", "hot"]
     patients = int(min(200_000, max(4000, concurrency * duration_s * 400)))
     runs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="surge-bench-app-") as tmp, ExitStack() as stack:
-        for backend, url in _targets(args, Path(tmp), stack):
+        for backend, url in _targets(options.db, Path(tmp), stack):
             runs += bench_backend(
                 url, backend, concurrency, duration_s, loads, workers, processes, patients
             )
-    _print(runs)
-    _write(
-        runs,
-        "surge bench app " + " ".join(sys.argv[3:])
-        if sys.argv[1:3] == ["bench", "app"]
-        else "surge bench all",
-    )
-    return 0
+    return new_record("app", options, {"runs": runs})

@@ -18,15 +18,15 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 import loadtests
+from surge.bench.record import BenchRecord, new_record
 
-__all__ = ["LoadgenResult", "run_bench"]
+__all__ = ["LoadgenBenchOptions", "LoadgenResult", "describe", "run", "run_bench"]
 
 BENCH_DIR = Path(loadtests.__file__).parent / "journeys" / "bench"
 TARGET_RATIO = 0.8
@@ -165,12 +165,41 @@ def run_bench(
     )
 
 
-def write_result(result: LoadgenResult, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        **asdict(result),
-        "command": "surge bench loadgen",
-        "measured_at_epoch_s": time.time(),
-    }
-    path.write_text(json.dumps(payload, indent=2))
-    return path
+@dataclass(frozen=True)
+class LoadgenBenchOptions:
+    duration_s: float = field(default=10.0, metadata={"flag": "--duration"})
+    users: int = 20
+    rate_per_s: float | None = field(default=None, metadata={"flag": "--rate"})
+    rounds: int = 3
+
+
+def run(options: LoadgenBenchOptions) -> BenchRecord:
+    result = run_bench(options.duration_s, options.users, options.rate_per_s, options.rounds)
+    return new_record("loadgen", options, asdict(result))
+
+
+def describe(record: BenchRecord) -> list[str]:
+    r = record.figures
+    lines = [
+        f"one Locust process per variant, {r['duration_s']:g}s each, median of {r['rounds']} "
+        "rounds (requests per CPU-second):"
+    ]
+    for label, figures, ratio in (
+        ("plain FastHttpUser", r["plain"], 1.0),
+        ("Patient journey overhead", r["patient_overhead"], r["patient_overhead_ratio"]),
+        (f"open model @{r['open_model_offered_rps']:g}/s", r["open_model"], r["open_model_ratio"]),
+    ):
+        lines.append(
+            f"  {label:<28} {figures['requests_per_cpu_s']:8.0f} req/CPU-s "
+            f"({ratio:.2f} x plain; {figures['requests_per_wall_s']:.0f} req/s wall)"
+        )
+    lines.append(
+        f"  open model: {r['open_model_late']} late, {r['open_model_dropped']} dropped; "
+        f"target >= {r['target_ratio']:.2f} x plain: "
+        f"{'met' if r['meets_target'] else 'NOT met'} (load average {r['load_average_1m']:.1f})"
+    )
+    lines.append(
+        f"  open model / plain in every round: {r['open_model_ratio_all_rounds']}; "
+        f"Patient / plain: {r['patient_overhead_ratio_all_rounds']}"
+    )
+    return lines

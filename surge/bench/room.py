@@ -13,13 +13,13 @@ distort it less; ratios within one run are what compare.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,8 +27,9 @@ import httpx
 import psutil
 
 from loadtests.app_launcher import served_app
+from surge.bench.record import BenchRecord, new_record
 
-__all__ = ["measure_room_cost"]
+__all__ = ["RoomBenchOptions", "describe", "measure_room_cost", "run"]
 
 JOURNEY = ("register", "search", "availability", "book", "my_appointments")
 ROOM = ("no_pass_503", "queue_join", "queue_poll_waiting")
@@ -118,7 +119,6 @@ def measure_room_cost(requests: int = 300, burst: int = 64) -> dict:
     journey = sum(ms[k] for k in JOURNEY)
     arrival = sum(ms[k] for k in ROOM)
     return {
-        "command": f"surge bench room --requests {requests}",
         "backend": "sqlite, 1 worker",
         "requests_per_kind": requests,
         "server_cpu_ms": {k: round(v, 3) for k, v in ms.items()},
@@ -126,10 +126,30 @@ def measure_room_cost(requests: int = 300, burst: int = 64) -> dict:
         "room_arrival_cpu_ms": round(arrival, 3),
         "room_to_journey": round(arrival / journey, 3),
         "loadavg_1min": round(os.getloadavg()[0], 2),
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
 
-def write(result: dict, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+@dataclass(frozen=True)
+class RoomBenchOptions:
+    requests: int = 300  # per kind of request
+
+
+def run(options: RoomBenchOptions) -> BenchRecord:
+    return new_record("room", options, measure_room_cost(options.requests))
+
+
+def describe(record: BenchRecord) -> list[str]:
+    r = record.figures
+    ms = r["server_cpu_ms"]
+    lines = [
+        f"app CPU per request ({r['backend']}, {r['requests_per_kind']} sequential requests each):"
+    ]
+    lines += [f"  journey  {name:<24} {ms[name]:6.2f} ms" for name in JOURNEY]
+    lines += [f"  room     {name:<24} {ms[name]:6.2f} ms" for name in ROOM]
+    lines.append(f"  room     {'queue_join_concurrent':<24} {ms['queue_join_concurrent']:6.2f} ms")
+    lines.append(
+        f"one journey {r['journey_cpu_ms']:.1f} ms; one arrival in the room "
+        f"{r['room_arrival_cpu_ms']:.1f} ms = {r['room_to_journey']:.2f} of a journey "
+        f"(load average {r['loadavg_1min']})"
+    )
+    return lines

@@ -1,1 +1,2 @@
-"""One module per `surge` subcommand; each exposes `register(subparsers)`."""
+"""One module per `surge` command group, each exposing `register(subparsers)` and listed in
+`surge.cli.COMMANDS`; `types` holds the argparse types they share."""

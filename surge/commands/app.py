@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from surge.cli import UsageError
+from surge.commands import types
+from surge.errors import UsageError
 
 
 def _db_help() -> str:
@@ -15,30 +16,31 @@ def _db_help() -> str:
     )
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return value
+def _database_url(text: str | None) -> str:
+    """The --db URL normalised (an unsupported scheme is the user's error), or the default."""
+    from reference_app.settings import default_database_url, normalize_database_url
+
+    if not text:
+        return default_database_url()
+    try:
+        return normalize_database_url(text)
+    except ValueError as exc:  # normalize_database_url raises only for a bad URL
+        raise UsageError(str(exc)) from None
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from datetime import date
-
     import psycopg
     from sqlalchemy.exc import SQLAlchemyError
 
     from reference_app.database import make_engine
     from reference_app.seed import SeedPlan, seed
-    from reference_app.settings import default_database_url, normalize_database_url
 
-    url = normalize_database_url(args.db) if args.db else default_database_url()
-    first_day = date.fromisoformat(args.start) if args.start else None
+    url = _database_url(args.db)
     engine = make_engine(url)
     try:
         report = seed(
             engine,
-            SeedPlan(centers=args.centers, days=args.days, seed=args.seed, first_day=first_day),
+            SeedPlan(centers=args.centers, days=args.days, seed=args.seed, first_day=args.start),
         )
     except (SQLAlchemyError, psycopg.Error) as exc:
         orig = getattr(exc, "orig", None) or exc
@@ -54,17 +56,13 @@ def _serve(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from reference_app.serve import ServeOptions, serve
-    from reference_app.settings import default_database_url
+    from reference_app.settings import MissingKeyError
 
-    if args.workers < 1:
-        raise UsageError("--workers must be >= 1")
-    if not 0 <= args.port <= 65535:
-        raise UsageError("--port must be in 0..65535")
     options = ServeOptions(
-        database_url=args.db or default_database_url(),
-        host=args.host,
+        database_url=_database_url(args.db),
+        host=args.bind,
         port=args.port,
-        workers=args.workers,
+        workers=args.app_workers,
         waiting_room_rate_per_s=args.waiting_room_rate,
         pass_lifetime_s=args.pass_lifetime,
         rate_limit_token_per_min=args.rate_limit_token,
@@ -75,6 +73,8 @@ def _serve(args: argparse.Namespace) -> int:
     )
     try:
         return serve(options)
+    except MissingKeyError as exc:
+        raise UsageError(str(exc)) from None
     except SQLAlchemyError as exc:
         orig = getattr(exc, "orig", None) or exc
         first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
@@ -111,14 +111,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     seed.add_argument("--db", metavar="URL", help=_db_help())
     seed.add_argument(
-        "--centers", type=_positive_int, default=200, help="number of centres (default 200)"
+        "--centers", type=types.positive_int, default=200, help="number of centres (default 200)"
     )
     seed.add_argument(
-        "--days", type=_positive_int, default=14, help="days of dose-1 slots (default 14)"
+        "--days", type=types.positive_int, default=14, help="days of dose-1 slots (default 14)"
     )
     seed.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     seed.add_argument(
-        "--start", metavar="YYYY-MM-DD", help="first day of slots (default today, UTC)"
+        "--start",
+        type=types.date_iso,
+        metavar="YYYY-MM-DD",
+        help="first day of slots (default today, UTC)",
     )
     seed.set_defaults(func=_seed)
 
@@ -132,14 +135,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     serve.add_argument("--db", metavar="URL", help=_db_help())
-    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument(
-        "--workers", type=int, default=1, help="uvicorn worker processes (default 1)"
+        "--bind", default="127.0.0.1", metavar="ADDRESS", help="bind address (default 127.0.0.1)"
+    )
+    serve.add_argument("--port", type=types.port, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--app-workers",
+        type=types.positive_int,
+        default=1,
+        metavar="N",
+        help="app (uvicorn) worker processes (default 1)",
     )
     serve.add_argument(
         "--waiting-room-rate",
-        type=float,
+        type=types.rate_or_off,
         default=0.0,
         metavar="N",
         help="turn the waiting room on, admitting N visitors/s FIFO (default 0 = off; "
@@ -147,32 +156,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     serve.add_argument(
         "--pass-lifetime",
-        type=float,
+        type=types.duration_s,
         default=600.0,
         metavar="S",
         help="waiting-room pass lifetime in s (default 600)",
     )
     serve.add_argument(
         "--rate-limit-token",
-        type=_positive_int,
+        type=types.non_negative_int,
         default=30,
         metavar="PER_MIN",
         help="booking attempts per patient token per minute (default 30, 0 = off)",
     )
     serve.add_argument(
         "--rate-limit-ip",
-        type=_positive_int,
+        type=types.non_negative_int,
         default=600,
         metavar="PER_MIN",
         help="booking attempts per client address per minute (default 600, 0 = off; "
         "a load generator on one address must raise or disable it)",
     )
     serve.add_argument(
-        "--db-pool-size", type=int, default=10, help="database connections per worker (default 10)"
+        "--db-pool-size",
+        type=types.positive_int,
+        default=10,
+        help="database connections per worker (default 10)",
     )
     serve.add_argument(
         "--keep-alive-s",
-        type=_positive_int,
+        type=types.non_negative_int,
         default=30,
         help="seconds an idle keep-alive connection stays open (default 30; uvicorn's own is 5, "
         "which closes pooled connections that clients are about to reuse)",

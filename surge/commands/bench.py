@@ -1,42 +1,220 @@
-"""`surge bench ...`: benchmarks. Each `surge/commands/_bench_*.py` adds one and may define
-`run_default(args) -> int`, which `surge bench all` calls in turn."""
+"""`surge bench app|loadgen|room|sim|sweep|all|docs`: benchmarks.
+
+Each benchmark lives in `surge.bench.<name>` with a frozen options dataclass, `run(options)`
+returning a `BenchRecord` and `describe(record)` giving the lines to print. This module parses
+options into that dataclass, prints the figures and writes `results/bench/<name>.json`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
-import surge.commands
-from surge.cli import register_group
+from surge.commands import types
+from surge.exit_codes import EXIT_OK
+
+# The benchmarks (module of surge.bench -> its options class), in the order `surge bench all`
+# runs them, fast first.
+BENCHMARKS = {
+    "sweep": "SweepBenchOptions",
+    "sim": "SimBenchOptions",
+    "room": "RoomBenchOptions",
+    "loadgen": "LoadgenBenchOptions",
+    "app": "AppBenchOptions",
+}
+DOCS = Path("docs/benchmarks.md")
 
 
-def _bench_modules() -> list:
-    return [
-        importlib.import_module(f"surge.commands.{m.name}")
-        for m in sorted(pkgutil.iter_modules(surge.commands.__path__), key=lambda m: m.name)
-        if m.name.startswith("_bench_")
-    ]
+def _bench(name: str):  # noqa: ANN202
+    return importlib.import_module(f"surge.bench.{name}")
 
 
-def run_all(args: argparse.Namespace) -> int:
-    worst = 0
-    for module in _bench_modules():
-        runner = getattr(module, "run_default", None)
-        if runner is None:
-            continue
-        print(f"== surge bench {module.__name__.rsplit('_', 1)[-1]} ==", file=sys.stderr)
-        worst = max(worst, int(runner(args) or 0))
-    return worst
+def _run_one(name: str, options: object, results: Path) -> int:
+    from surge.bench.record import write_record
+
+    module = _bench(name)
+    record = module.run(options)
+    print("\n".join(module.describe(record)))
+    path = write_record(record, results)
+    print(f"wrote {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _handler(name: str, build: Callable[[argparse.Namespace], object]):  # noqa: ANN202
+    def handle(args: argparse.Namespace) -> int:
+        return _run_one(name, build(args), args.results)
+
+    return handle
+
+
+def _all(args: argparse.Namespace) -> int:
+    for name, options_class in BENCHMARKS.items():
+        print(f"== surge bench {name} ==", file=sys.stderr)
+        _run_one(name, getattr(_bench(name), options_class)(), args.results)
+    return EXIT_OK
+
+
+def _docs(args: argparse.Namespace) -> int:
+    from surge.bench.docs import render
+    from surge.bench.record import read_records
+
+    records = read_records(args.results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(render(records, args.results), encoding="utf-8")
+    print(f"wrote {args.out} ({len(records)} benchmark(s) from {args.results})")
+    return EXIT_OK
+
+
+def _app(args: argparse.Namespace) -> object:
+    from surge.bench.app import AppBenchOptions
+
+    return AppBenchOptions(
+        db=args.db,
+        concurrency=args.concurrency,
+        duration_s=args.duration,
+        hot=args.hot,
+        app_workers=args.app_workers,
+        generators=args.generators,
+    )
+
+
+def _loadgen(args: argparse.Namespace) -> object:
+    from surge.bench.loadgen import LoadgenBenchOptions
+
+    return LoadgenBenchOptions(
+        duration_s=args.duration, users=args.users, rate_per_s=args.rate, rounds=args.rounds
+    )
+
+
+def _room(args: argparse.Namespace) -> object:
+    from surge.bench.room import RoomBenchOptions
+
+    return RoomBenchOptions(requests=args.requests)
+
+
+def _sim(args: argparse.Namespace) -> object:
+    from surge.bench.sim import SimBenchOptions
+
+    return SimBenchOptions(scenario=args.scenario, scales=tuple(args.scales), seed=args.seed)
+
+
+def _sweep(args: argparse.Namespace) -> object:
+    from surge.bench.sweep import SweepBenchOptions
+
+    return SweepBenchOptions(
+        scenario=args.scenario,
+        combinations=args.combinations,
+        replications=args.replications,
+        processes=args.processes,
+        repeat=args.repeat,
+        seed=args.seed,
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    group_sub = register_group(
-        sub,
+    group = sub.add_parser(
         "bench",
-        "Benchmarks: print figures and write JSON under results/bench/.",
-        "bench",
+        help="benchmarks: print figures and write results/bench/<name>.json",
+        description="Benchmarks: each prints its figures and writes one record (name, date, "
+        "machine, commit, command, parameters, figures) to results/bench/<name>.json.",
     )
-    everything = group_sub.add_parser("all", help="run every benchmark with its defaults")
-    everything.set_defaults(func=run_all)
+    group.set_defaults(help_parser=group)
+    group.add_argument(
+        "--results",
+        type=Path,
+        default=Path("results/bench"),
+        metavar="DIR",
+        help="directory of the JSON records (default results/bench)",
+    )
+    bench = group.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")
+
+    app = bench.add_parser(
+        "app",
+        help="booking commits/s: direct database path vs HTTP (spread-out and hot-slot loads)",
+        description="Booking commits/s straight through the database layer vs through HTTP. "
+        "Without --db: SQLite in a temp dir, plus a fresh PostgreSQL database when "
+        "SURGE_TEST_POSTGRES_URL or SURGE_DATABASE_URL is set. With --db, its content is replaced.",
+    )
+    app.add_argument("--db", metavar="URL", help="benchmark this database (content replaced)")
+    app.add_argument("--concurrency", type=types.positive_int, default=16,
+                     help="threads / HTTP connections (default 16)")  # fmt: skip
+    app.add_argument("--duration", type=types.duration_s, default=8.0,
+                     help="time per measurement, e.g. 8s (default 8s)")  # fmt: skip
+    app.add_argument("--hot", action="store_true", help="only the hot-slot load")
+    app.add_argument("--app-workers", type=types.positive_int, default=2, metavar="N",
+                     help="app (uvicorn) worker processes (default 2)")  # fmt: skip
+    app.add_argument("--generators", type=types.positive_int, default=2, metavar="N",
+                     help="load-generator processes (default 2)")  # fmt: skip
+    app.set_defaults(func=_handler("app", _app))
+
+    loadgen = bench.add_parser(
+        "loadgen",
+        help="requests/s of one Locust process: plain vs Patient overhead vs open-model driver",
+        description="Against a trivial local endpoint, in one run: plain FastHttpUser, the "
+        "Patient journey's per-request overhead, and the open-model driver. Target: open model "
+        ">= 0.8 x plain.",
+    )
+    loadgen.add_argument("--duration", type=types.duration_s, default=10.0,
+                         help="time per variant (default 10s)")  # fmt: skip
+    loadgen.add_argument("--users", type=types.positive_int, default=20,
+                         help="users of the closed variants (default 20)")  # fmt: skip
+    loadgen.add_argument("--rate", type=types.positive_float,
+                         help="open model arrivals/s (default 0.8 x plain's wall rate)")  # fmt: skip
+    loadgen.add_argument("--rounds", type=types.positive_int, default=3,
+                         help="rounds of the three variants (default 3)")  # fmt: skip
+    loadgen.set_defaults(func=_handler("loadgen", _loadgen))
+
+    room = bench.add_parser(
+        "room",
+        help="app CPU per request: booking journey vs waiting room (503, join, poll)",
+        description="The app's CPU per request of the booking journey vs the waiting room's "
+        "(503 without a pass, join, poll of a waiting ticket).",
+    )
+    room.add_argument("--requests", type=types.positive_int, default=300,
+                      help="requests per kind (default 300)")  # fmt: skip
+    room.set_defaults(func=_handler("room", _room))
+
+    sim = bench.add_parser(
+        "sim",
+        help="time the national model at full, half and quarter scale",
+        description="Wall time, CPU time, events/s and peak memory of the national model per "
+        "scale, each in its own process.",
+    )
+    sim.add_argument("--scenario", default="france-2021-07-12",
+                     help="built-in name or TOML file (default france-2021-07-12)")  # fmt: skip
+    sim.add_argument("--scales", type=types.fraction_list, default=[1.0, 0.5, 0.25],
+                     help="comma-separated scales (default 1,0.5,0.25)")  # fmt: skip
+    sim.add_argument("--seed", type=int, default=2021, help="seed (default 2021)")
+    sim.set_defaults(func=_handler("sim", _sim))
+
+    sweep = bench.add_parser(
+        "sweep",
+        help="sweep speedup: 1 process vs N local processes (target >= 1.7x on 2 cores)",
+        description="The same sweep in one process and on --processes local processes, "
+        "alternately, best of --repeat each.",
+    )
+    sweep.add_argument("--scenario", default="smoke", help="scenario (default smoke)")
+    sweep.add_argument("--combinations", type=types.positive_int, default=4,
+                       help="parameter values (default 4)")  # fmt: skip
+    sweep.add_argument("--replications", type=types.positive_int, default=2,
+                       help="per combination (default 2)")  # fmt: skip
+    sweep.add_argument("--processes", type=types.positive_int, default=2, metavar="N",
+                       help="local processes of the parallel run (default 2)")  # fmt: skip
+    sweep.add_argument("--repeat", type=types.positive_int, default=2,
+                       help="best of N (default 2)")  # fmt: skip
+    sweep.add_argument("--seed", type=int, default=1, help="seed (default 1)")
+    sweep.set_defaults(func=_handler("sweep", _sweep))
+
+    everything = bench.add_parser("all", help="run every benchmark with its defaults")
+    everything.set_defaults(func=_all)
+
+    docs = bench.add_parser(
+        "docs",
+        help="regenerate docs/benchmarks.md from results/bench/*.json",
+        description="One table per benchmark record, with its command, date, commit and machine.",
+    )
+    docs.add_argument("--out", type=Path, default=DOCS, help=f"page to write (default {DOCS})")
+    docs.set_defaults(func=_docs)

@@ -1,36 +1,15 @@
 """`surge calibrate`: fit the platform model to a stepped load-test run, or (`--validate`) run
-the steps against the reference app, fit the lower levels and check predictions of the higher."""
+the steps against the reference app, fit the lower levels and check predictions of the higher
+(exit 4 when a held-out level misses its target: throughput within 10%, p95 within 25%)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from surge.cli import UsageError
-
-
-def _levels(text: str) -> list[int]:
-    try:
-        levels = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"levels must be comma-separated integers: {text!r}"
-        ) from None
-    if not levels or any(n < 1 for n in levels):
-        raise argparse.ArgumentTypeError(f"levels must be positive integers: {text!r}")
-    return levels
-
-
-def _duration_s(text: str) -> float:
-    value = text.strip().lower()
-    scale = 60.0 if value.endswith("m") else 1.0
-    try:
-        seconds = float(value.rstrip("sm")) * scale
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 30s, 2m)") from None
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"duration must be > 0: {text!r}")
-    return seconds
+from surge.commands import types
+from surge.errors import UsageError
+from surge.exit_codes import EXIT_OK, EXIT_UNDECIDED
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,37 +23,57 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", type=Path, required=True,
                    help="profile TOML to write; with --validate, a directory")  # fmt: skip
-    p.add_argument("--fit-levels", type=_levels, help="user levels to fit (default: all)")
-    p.add_argument("--service-levels", type=_levels,
+    p.add_argument("--fit-levels", type=types.levels, help="user levels to fit (default: all)")
+    p.add_argument("--service-levels", type=types.levels,
                    help="levels whose requests give the service times (default: lowest fit level)")  # fmt: skip
-    p.add_argument("--settle", type=_duration_s, help="seconds dropped at the start of each step")
-    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates (default 200)")
+    p.add_argument(
+        "--settle", type=types.duration_s, help="seconds dropped at the start of each step"
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=types.positive_int,
+        default=200,
+        help="bootstrap replicates (default 200)",
+    )
     p.add_argument("--seed", type=int, default=0)
     v = p.add_argument_group("--validate: run, fit, predict the held-out levels, compare")
     v.add_argument("--validate", action="store_true")
     v.add_argument("--start-app", choices=("sqlite", "postgresql"), help="start the reference app")
     v.add_argument("--host", help="or test an already running deployment at URL")
     v.add_argument(
-        "--postgres-url",
-        help="server for --start-app postgresql (default $SURGE_TEST_POSTGRES_URL)",
+        "--db",
+        metavar="URL",
+        help="--start-app postgresql: server to create a database on "
+        "(default $SURGE_DATABASE_URL, else $SURGE_TEST_POSTGRES_URL)",
     )
-    v.add_argument("--levels", type=_levels, default=[1, 2, 4, 8, 16, 32],
+    v.add_argument("--levels", type=types.levels, default=[1, 2, 4, 8, 16, 32],
                    help="concurrency levels to run (default 1,2,4,8,16,32)")  # fmt: skip
-    v.add_argument("--holdout", type=int, default=1, help="highest levels held out (default 1)")
-    v.add_argument("--hold", type=_duration_s, default=20.0, help="time per level (default 20s)")
-    v.add_argument("--passes", type=int, default=1,
+    v.add_argument(
+        "--holdout", type=types.positive_int, default=1, help="highest levels held out (default 1)"
+    )
+    v.add_argument(
+        "--hold", type=types.duration_s, default=20.0, help="time per level (default 20s)"
+    )
+    v.add_argument("--passes", type=types.positive_int, default=1,
                    help="run every level this many times, in a random order per pass (default 1: "
                    "ascending); 2+ spreads background-load drift over all levels")  # fmt: skip
-    v.add_argument("--workers", type=int, default=1, help="app worker processes (default 1)")
     v.add_argument(
-        "--replications", type=int, default=5, help="simulation replications (default 5)"
+        "--app-workers",
+        type=types.positive_int,
+        default=1,
+        metavar="N",
+        help="--start-app: app (uvicorn) worker processes (default 1)",
+    )
+    v.add_argument(
+        "--replications",
+        type=types.positive_int,
+        default=5,
+        help="simulation replications (default 5)",
     )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.bootstrap < 1:
-        raise UsageError("--bootstrap must be >= 1")
     if args.validate:
         return _validate(args)
     if args.run_dir is None:
@@ -147,8 +146,6 @@ def _validate(args: argparse.Namespace) -> int:
 
     if args.run_dir is not None:
         raise UsageError("--validate runs its own steps: give --out DIR, not a RUN_DIR")
-    if args.holdout < 1 or args.workers < 1 or args.replications < 1:
-        raise UsageError("--holdout, --workers and --replications must be >= 1")
     settle = args.settle if args.settle is not None else min(5.0, args.hold / 4)
     plan = StepPlan(
         levels=tuple(args.levels),
@@ -163,8 +160,8 @@ def _validate(args: argparse.Namespace) -> int:
         holdout=args.holdout,
         host=args.host,
         backend=args.start_app,
-        workers=args.workers,
-        postgres_url=args.postgres_url,
+        workers=args.app_workers,
+        postgres_url=args.db,
         replications=args.replications,
         bootstrap_replicates=args.bootstrap,
         seed=args.seed,
@@ -180,4 +177,8 @@ def _validate(args: argparse.Namespace) -> int:
         )
     for name, path in result.written.items():
         print(f"{name}: {path}")
-    return 0
+    confirmed = all(
+        r["throughput_within_target"] and r["p95_within_target"] for r in result.records
+    )
+    print("prediction confirmed" if confirmed else "prediction NOT confirmed (exit 4)")
+    return EXIT_OK if confirmed else EXIT_UNDECIDED

@@ -1,7 +1,7 @@
 """`surge demo`: the whole suite end to end (app, load test, simulation, sizing) and one page.
 
-The steps live in `surge.demo.steps`, the page in `surge.demo.page`; this module parses and
-prints. `run_app_demo` (seed, serve, book through HTTP) is reusable on its own.
+The steps live in `surge.demo.steps` (the app walkthrough in `surge.demo.walkthrough`), the page
+in `surge.demo.page`; this module parses, prints and sets the exit code.
 """
 
 from __future__ import annotations
@@ -12,38 +12,13 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-
-def run_app_demo(workdir: Path, centers: int = 30, days: int = 7) -> list[dict]:
-    """Seed, serve on a free port, run the booking walkthrough, stop the server."""
-    from loadtests.app_launcher import served_app
-    from reference_app.database import make_engine
-    from reference_app.seed import SeedPlan, seed
-    from reference_app.walkthrough import run_booking_demo
-
-    url = f"sqlite:///{workdir / 'demo.db'}"
-    engine = make_engine(url)
-    report = seed(engine, SeedPlan(centers=centers, days=days, seed=42))
-    engine.dispose()
-    print(
-        f"seeded {report['centers']} centres, {report['slots']} slots in {report['seconds']} s ({url})"
-    )
-    with served_app(url, workers=1, log_path=workdir / "server.log") as app:
-        print(f"serving at {app.base_url} (pid {app.pid})")
-        steps = run_booking_demo(app.base_url, app.admin_key)
-    return steps
-
-
-def _walkthrough(workdir: Path) -> tuple[list[dict], float]:
-    started = time.perf_counter()
-    steps = run_app_demo(workdir)
-    for step in steps:
-        print(f"    {step['step']:<12} {step['status']}  {step['what']}")
-    return steps, time.perf_counter() - started
+from surge.exit_codes import EXIT_OK, EXIT_SLO_BREACHED
 
 
 def _demo(args: argparse.Namespace) -> int:
     from surge.demo.page import StepRecord, write_index
     from surge.demo.steps import demo_steps, run_step
+    from surge.demo.walkthrough import app_step
 
     started = time.perf_counter()
     out = Path(args.out).resolve()
@@ -54,23 +29,9 @@ def _demo(args: argparse.Namespace) -> int:
 
     print("[1/5] The reference app on SQLite: seed, serve, book one patient through HTTP")
     workdir = Path(args.workdir) if args.workdir else out / "app"
-    workdir.mkdir(parents=True, exist_ok=True)
-    if not args.workdir:  # ours: start from a fresh database on every demo
-        for old in workdir.glob("demo.db*"):
-            old.unlink()
-    walkthrough, seconds = _walkthrough(workdir)
-    broken = [s for s in walkthrough if s["step"] == "invariants" and s["status"] != 200]
-    records.append(
-        StepRecord(
-            "app",
-            "Reference app: seed, serve, book through HTTP",
-            "surge app seed + surge app serve + HTTP walkthrough",
-            1 if broken else 0,
-            seconds,
-            "app/server.log",
-            "failed" if broken else "ok",
-        )
-    )
+    # ours (no --workdir): start from a fresh database on every demo
+    record, walkthrough = app_step(workdir, fresh=not args.workdir)
+    records.append(record)
 
     steps = demo_steps(out, quick=args.quick)
     for number, step in enumerate(steps, start=2):
@@ -98,7 +59,7 @@ def _demo(args: argparse.Namespace) -> int:
     failed = [r for r in records if r.outcome not in ("ok", "SLO breached")]
     if any(r.outcome == "SLO breached" for r in records):
         print("note: the load test breached an SLO on this machine; the page shows which rule")
-    return 1 if failed else 0
+    return EXIT_SLO_BREACHED if failed else EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:

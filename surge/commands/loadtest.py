@@ -1,4 +1,5 @@
-"""`surge loadtest run|compare`: Locust surges against the booking API, SLO gates, reports."""
+"""`surge loadtest run|overload|compare|baseline`: Locust surges against the booking API, SLO
+gates, reports, baselines."""
 
 from __future__ import annotations
 
@@ -6,55 +7,23 @@ import argparse
 import sys
 from pathlib import Path
 
-from surge.cli import UsageError
+from surge.commands import types
+from surge.exit_codes import EXIT_OK, EXIT_REGRESSION, EXIT_SLO_BREACHED, EXIT_USAGE
 
 RULE_NAMES = (
     "default",
     "shared",
 )  # loadtests.verdicts.compare.RULES (not imported: keeps --help fast)
-EPILOG = "exit codes: 0 pass, 1 SLO breached, 2 bad usage or config, 3 regression vs baseline"
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be > 0")
-    return value
-
-
-def _number(text: str | None, option: str, kind: type = float) -> float | None:
-    """Parse a numeric option here rather than in argparse: bad values give one line, exit 2."""
-    if text is None:
-        return None
-    try:
-        value = kind(text)
-    except ValueError:
-        raise UsageError(f"invalid {option} {text!r}: not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise UsageError(f"invalid {option} {text!r}: must be a positive number")
-    return value
-
-
-def _workers(text: str | None) -> int:
-    """--workers: Locust worker processes, 0 (the default) for one local process."""
-    return 0 if text in (None, "0") else int(_number(text, "--workers", int))
-
-
-def _rate_or_off(text: str | None) -> float | None:
-    """--waiting-room-rate: admissions/s, 0 for off (None: the scenario decides)."""
-    if text is None or text.strip() in ("0", "0.0", "off"):
-        return None if text is None else 0.0
-    return _number(text, "--waiting-room-rate")
+EPILOG = (
+    f"exit codes: {EXIT_OK} pass, {EXIT_SLO_BREACHED} SLO breached, {EXIT_USAGE} bad usage or "
+    "config, "
+    f"{EXIT_REGRESSION} regression vs baseline"
+)
 
 
 def _run(args: argparse.Namespace) -> int:
     from loadtests.orchestrate import run_loadtest
     from loadtests.plan import RunOptions
-
-    workers = _workers(args.workers)
 
     options = RunOptions(
         scenario=args.scenario,
@@ -62,20 +31,20 @@ def _run(args: argparse.Namespace) -> int:
         host=args.host,
         start_app=args.start_app,
         duration=args.duration,
-        users=_number(args.users, "--users", int),
-        rate=_number(args.rate, "--rate"),
-        scale=_number(args.scale, "--scale"),
-        compress=_number(args.compress, "--compress"),
+        users=args.users,
+        rate=args.rate,
+        scale=args.scale,
+        compress=args.compress,
         shape=args.shape,
         levels=args.levels,
         hold=args.hold,
-        workers=workers,
+        workers=args.locust_workers,
         baseline=Path(args.baseline) if args.baseline else None,
         compare_rule=args.compare_rule,
         db=args.db,
         seed=args.seed,
         overrides=tuple(args.set or ()),
-        waiting_room_rate=_rate_or_off(args.waiting_room_rate),
+        waiting_room_rate=args.waiting_room_rate,
     )
     return run_loadtest(options, echo=lambda line: print(line, file=sys.stderr))
 
@@ -89,12 +58,12 @@ def _overload(args: argparse.Namespace) -> int:
         host=args.host,
         start_app=args.start_app,
         db=args.db,
-        multiple=_number(args.multiple, "--multiple"),
-        admission_share=_number(args.admission_share, "--admission-share"),
+        multiple=args.multiple,
+        admission_share=args.admission_share,
         duration=args.duration,
-        capacity_users=int(_number(args.capacity_users, "--capacity-users", int)),
+        capacity_users=args.capacity_users,
         capacity_duration=args.capacity_duration,
-        workers=_workers(args.workers),
+        workers=args.locust_workers,
         seed=args.seed,
         overrides=tuple(args.set or ()),
     )
@@ -102,19 +71,16 @@ def _overload(args: argparse.Namespace) -> int:
     for line in describe(result):
         print(line)
     print(f"written: {Path(args.out) / 'overload.json'}", file=sys.stderr)
-    return 0 if result["verdict"]["passed"] else 1
+    return EXIT_OK if result["verdict"]["passed"] else EXIT_SLO_BREACHED
 
 
 def _compare(args: argparse.Namespace) -> int:
     import json
     from dataclasses import replace
 
-    from loadtests.orchestrate import EXIT_PASS, EXIT_REGRESSION, compare_dirs
+    from loadtests.orchestrate import compare_dirs
     from loadtests.verdicts.compare import named_rule
 
-    for path in (args.run, args.baseline):
-        if not Path(path).is_dir():
-            raise UsageError(f"{path} is not a directory")
     rule = named_rule(args.rule)
     if args.min_ratio is not None:
         rule = replace(rule, min_ratio=args.min_ratio)
@@ -131,7 +97,7 @@ def _compare(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     print("REGRESSION" if result["regression"] else "no regression", file=sys.stderr)
-    return EXIT_REGRESSION if result["regression"] else EXIT_PASS
+    return EXIT_REGRESSION if result["regression"] else EXIT_OK
 
 
 def _baseline(args: argparse.Namespace) -> int:
@@ -171,13 +137,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="seed and serve the reference app for this run (stopped after)",
     )
     run.add_argument("--out", required=True, metavar="DIR", help="run directory")
-    run.add_argument("--duration", help="run length, e.g. 90s, 2m (default 60s; replay: full)")
+    run.add_argument("--duration", type=types.duration_s,
+                     help="run length, e.g. 90s, 2m (default 60s; replay: full)")  # fmt: skip
     load = run.add_mutually_exclusive_group()
-    load.add_argument("--users", help="closed model: peak concurrent patients")
-    load.add_argument("--rate", help="open model: peak arrivals/s")
-    run.add_argument("--scale", default="0.0005",
+    load.add_argument("--users", type=types.positive_int,
+                      help="closed model: peak concurrent patients")  # fmt: skip
+    load.add_argument("--rate", type=types.positive_float, help="open model: peak arrivals/s")
+    run.add_argument("--scale", type=types.positive_float, default=0.0005,
                      help="replay: visitors per real visitor (default 0.0005)")  # fmt: skip
-    run.add_argument("--compress", default="60",
+    run.add_argument("--compress", type=types.positive_float, default=60.0,
                      help="replay: real seconds per wall second (default 60)")  # fmt: skip
     run.add_argument(
         "--shape",
@@ -185,9 +153,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="load shape (default: ramp with --users, soak with --rate, else replay)",
     )
     run.add_argument("--levels", help="--shape steps: levels, e.g. 5,10,20,40")
-    run.add_argument("--hold", help="--shape steps: time per level, e.g. 30s (default 30s)")
-    run.add_argument("--workers", default="0",
-                     help="Locust distributed mode: a master and N worker processes")  # fmt: skip
+    run.add_argument("--hold", type=types.duration_s,
+                     help="--shape steps: time per level, e.g. 30s (default 30s)")  # fmt: skip
+    run.add_argument("--locust-workers", type=types.non_negative_int, default=0, metavar="N",
+                     help="Locust distributed mode: a master and N worker processes "
+                     "(default 0: one local process)")  # fmt: skip
     run.add_argument("--baseline", metavar="DIR", help="compare with this run/baseline directory")
     run.add_argument("--compare-rule", choices=RULE_NAMES, default="default",
                      help="baseline comparison rule: default, or shared (noise-tolerant, for a "
@@ -196,7 +166,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--seed", type=int, help="seed of the load generator and of the app data")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="override a scenario key, e.g. --set slo.error_rate_max=0.05")  # fmt: skip
-    run.add_argument("--waiting-room-rate", metavar="R",
+    run.add_argument("--waiting-room-rate", type=types.rate_or_off, metavar="R",
                      help="waiting room admitting R visitors/s (0 or off: no room); default: "
                      "the scenario's, scaled, on a replay; off otherwise")  # fmt: skip
     run.set_defaults(func=_run)
@@ -213,7 +183,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "scenario's SLO, errors stay within its budget, memory growth stays under 200 MB and "
             "invariants are 0. Writes DIR/overload.json and one run directory per phase."
         ),
-        epilog="exit codes: 0 held, 1 not held, 2 bad usage or config",
+        epilog=f"exit codes: {EXIT_OK} held, {EXIT_SLO_BREACHED} not held, {EXIT_USAGE} bad usage "
+        "or config",
     )
     overload.add_argument("--scenario", required=True, help="built-in scenario name or TOML file")
     where = overload.add_mutually_exclusive_group(required=True)
@@ -221,15 +192,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--start-app", choices=["sqlite", "postgresql"],
                        help="seed and serve a fresh reference app for each phase")  # fmt: skip
     overload.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    overload.add_argument("--multiple", default="5", help="offered load / capacity (default 5)")
-    overload.add_argument("--admission-share", default="0.5",
+    overload.add_argument(
+        "--multiple",
+        type=types.positive_float,
+        default=5.0,
+        help="offered load / capacity (default 5)",
+    )
+    overload.add_argument("--admission-share", type=types.positive_float, default=0.5,
                           help="room admission rate / capacity (default 0.5)")  # fmt: skip
-    overload.add_argument("--duration", default="30s", help="each overload run (default 30s)")
-    overload.add_argument("--capacity-users", default="8",
+    overload.add_argument(
+        "--duration", type=types.duration_s, default=30.0, help="each overload run (default 30s)"
+    )
+    overload.add_argument("--capacity-users", type=types.positive_int, default=8,
                           help="back-to-back patients of the capacity run (default 8)")  # fmt: skip
-    overload.add_argument("--capacity-duration", default="20s",
+    overload.add_argument("--capacity-duration", type=types.duration_s, default=20.0,
                           help="length of the capacity run (default 20s)")  # fmt: skip
-    overload.add_argument("--workers", default="0", help="Locust worker processes (default 0)")
+    overload.add_argument("--locust-workers", type=types.non_negative_int, default=0, metavar="N",
+                          help="Locust worker processes (default 0: one local process)")  # fmt: skip
     overload.add_argument("--db", metavar="URL", help="--start-app postgresql: server")
     overload.add_argument("--seed", type=int, help="seed of the load generator and the app data")
     overload.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -248,14 +227,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
         epilog=EPILOG,
     )
-    compare.add_argument("run", help="run directory")
-    compare.add_argument("baseline", help="baseline directory")
+    compare.add_argument("run", type=types.existing_dir, help="run directory")
+    compare.add_argument("baseline", type=types.existing_dir, help="baseline directory")
     compare.add_argument("--rule", choices=RULE_NAMES, default="default",
                          help="default (x1.5 relative, x3 absolute) or shared (noise-tolerant, "
                          "for a busy shared machine such as CI: x2.5 relative, x5 absolute)")  # fmt: skip
-    compare.add_argument("--min-ratio", type=_positive_float,
+    compare.add_argument("--min-ratio", type=types.positive_float,
                          help="relative median slow-down that counts (overrides the rule's)")  # fmt: skip
-    compare.add_argument("--alpha", type=_positive_float,
+    compare.add_argument("--alpha", type=types.positive_float,
                          help="significance level (default 0.001)")  # fmt: skip
     compare.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
     compare.set_defaults(func=_compare)
@@ -265,6 +244,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="keep a run as a (small, committable) baseline directory",
         description="Copy a run's summary.json, plan.json and a slim requests.csv to DIR.",
     )
-    baseline.add_argument("run", help="run directory")
+    baseline.add_argument("run", type=types.existing_dir, help="run directory")
     baseline.add_argument("baseline", help="baseline directory to write")
     baseline.set_defaults(func=_baseline)

@@ -6,23 +6,38 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from surge.cli import UsageError
-from surge.commands.calibrate import _levels
+from surge.commands import types
+from surge.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="predict throughput and latency per load level from a profile",
                        description=__doc__)  # fmt: skip
     p.add_argument(
-        "--profile", type=Path, required=True, help="platform profile TOML (surge calibrate)"
-    )
-    p.add_argument("--load", type=_levels, required=True, help="concurrent users, e.g. 10,20,40")
-    p.add_argument("--think", type=float, help="think time in seconds (default: the profile's)")
-    p.add_argument(
-        "--replications", type=int, default=5, help="simulation replications (default 5)"
+        "--profile",
+        type=types.existing_file,
+        required=True,
+        help="platform profile TOML (surge calibrate)",
     )
     p.add_argument(
-        "--requests", type=int, default=20_000, help="requests simulated per replication"
+        "--load", type=types.levels, required=True, help="concurrent users, e.g. 10,20,40"
+    )
+    p.add_argument(
+        "--think",
+        type=types.non_negative_float,
+        help="think time in seconds (default: the profile's)",
+    )
+    p.add_argument(
+        "--replications",
+        type=types.positive_int,
+        default=5,
+        help="simulation replications (default 5)",
+    )
+    p.add_argument(
+        "--requests",
+        type=types.positive_int,
+        default=20_000,
+        help="requests simulated per replication (default 20000, at least 100)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--csv", type=Path, help="also write the table as CSV")
@@ -30,10 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.replications < 1 or args.requests < 100:
-        raise UsageError("--replications must be >= 1 and --requests >= 100")
-    if args.think is not None and args.think < 0:
-        raise UsageError("--think must be >= 0")
+    if args.requests < 100:
+        raise UsageError(f"--requests must be >= 100 (got {args.requests})")
     from simulations.calibration.prediction import predict_levels
     from simulations.calibration.profile import read_profile
 

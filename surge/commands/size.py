@@ -6,16 +6,11 @@ import argparse
 import math
 from pathlib import Path
 
-from surge.cli import UsageError
+from surge.commands import types
+from surge.exit_codes import EXIT_OK, EXIT_SLO_BREACHED
 
-EXIT_UNREACHABLE = 1
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+# Targets out of reach within the searched range: every size evaluated breaches them (exit 1).
+EXIT_UNREACHABLE = EXIT_SLO_BREACHED
 
 
 def _fmt(value: float) -> str:
@@ -29,7 +24,7 @@ def run_center(args: argparse.Namespace) -> int:
     from simulations.sizing.center import parse_target, size_center
     from simulations.sizing.outputs import write_center_sizing
 
-    config = load_center(args.config)
+    config = load_center(args.center)
     targets = [parse_target(t) for t in args.target]
     result = size_center(
         config,
@@ -64,15 +59,7 @@ def run_center(args: argparse.Namespace) -> int:
     staffing = ", ".join(f"{k}={v}" for k, v in result.servers.items())
     print(f"answer: {staffing} (total {doc['total_servers']})")
     print(f"wrote {args.out}/center_sizing.csv, .json, .png")
-    return 0
-
-
-def _range(text: str) -> tuple[float, float]:
-    try:
-        low, high = (float(x) for x in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected lo:hi, got {text!r}") from None
-    return low, high
+    return EXIT_OK
 
 
 def _table(frame, knob: str, targets) -> None:
@@ -103,7 +90,7 @@ def run_platform(args: argparse.Namespace) -> int:
         refine=args.refine,
         replications=args.replications,
         seed=args.seed,
-        workers=args.workers,
+        workers=args.processes,
         progress=not args.quiet,
     )
     write_platform_sizing(result, Path(args.out))
@@ -116,58 +103,19 @@ def run_platform(args: argparse.Namespace) -> int:
         print(f"NOT REACHABLE within {evaluated.min():g}..{evaluated.max():g}")
         return EXIT_UNREACHABLE
     print(f"answer: {args.knob} = {result.answer:g}")
-    return 0
+    return EXIT_OK
 
 
 def run_supply(args: argparse.Namespace) -> int:
-    from simulations.center.config import load_center
-    from simulations.scenario.scenario import load_scenario
     from simulations.sizing.outputs import write_supply_sizing
-    from simulations.sizing.supply import size_supply, staff_for
+    from simulations.sizing.supply import size_scenario_supply
 
-    scenario = load_scenario(args.scenario).scaled()
-    supply = scenario.supply
-    eligible = scenario.demand.eligible_population
-    if eligible <= 0:
-        raise UsageError(f"scenario {scenario.name}: demand.eligible_population is 0")
-    plan = size_supply(
-        eligible,
-        args.weeks,
-        supply.vaccines,
-        supply.dose2_window_days,
-        supply.no_show_share,
-        supply.centres,
-        args.dose2,
-    )
-    center = load_center(args.center)
-    staff = staff_for(center, plan.slots_per_centre_per_day)
-    daily = plan.daily
-    doc = {
-        "scenario": scenario.name,
-        "eligible": eligible,
-        "weeks": args.weeks,
-        "no_show_share": supply.no_show_share,
-        "vaccines": supply.vaccines,
-        "dose2_window_days": supply.dose2_window_days,
-        "dose2_policy": plan.dose2,
-        "slots_per_day": plan.slots_per_day,
-        "slots_per_day_by_policy": plan.by_policy,
-        "dose1_slots_total": float(daily["dose1_slots"].sum()),
-        "dose2_slots_total": float(daily["dose2_slots"].sum()),
-        "dose1_slots_per_day_peak": float(daily["dose1_slots"].max()),
-        "dose2_slots_per_day_peak": float(daily["dose2_slots"].max()),
-        "centres": supply.centres,
-        "slots_per_centre_per_day": plan.slots_per_centre_per_day,
-        "scenario_slots_per_centre_per_day": supply.slots_per_centre_per_day,
-        "staff_reference_center": center.name,
-        "staff_per_centre": staff,
-        "staff_total": {k: v * supply.centres for k, v in staff.items()},
-    }
+    doc, plan = size_scenario_supply(args.scenario, args.weeks, args.center, args.dose2)
     out = Path(args.out)
-    write_supply_sizing(doc, daily, out)
+    write_supply_sizing(doc, plan.daily, out)
     print(
-        f"{scenario.name}: {eligible:,} eligible, fully vaccinated in {args.weeks:g} weeks "
-        f"(no-show {supply.no_show_share:.1%}, dose 2 {plan.dose2})"
+        f"{doc['scenario']}: {doc['eligible']:,} eligible, fully vaccinated in {args.weeks:g} weeks "
+        f"(no-show {doc['no_show_share']:.1%}, dose 2 {plan.dose2})"
     )
     rows = [
         ("booked slots per day (dose 1 + dose 2)", f"{plan.slots_per_day:,}"),
@@ -184,12 +132,12 @@ def run_supply(args: argparse.Namespace) -> int:
             ", ".join(f"{k} {v:,}" for k, v in plan.by_policy.items()),
         ),
         (
-            f"per centre per day ({supply.centres} centres)",
-            f"{plan.slots_per_centre_per_day:,.0f} (scenario has {supply.slots_per_centre_per_day:,.0f})",
+            f"per centre per day ({doc['centres']} centres)",
+            f"{plan.slots_per_centre_per_day:,.0f} (scenario has {doc['scenario_slots_per_centre_per_day']:,.0f})",
         ),
         (
-            f"staff per centre (scaled from {center.name})",
-            ", ".join(f"{k} {v}" for k, v in staff.items()),
+            f"staff per centre (scaled from {doc['staff_reference_center']})",
+            ", ".join(f"{k} {v}" for k, v in doc["staff_per_centre"].items()),
         ),
         ("staff, all centres", ", ".join(f"{k} {v:,}" for k, v in doc["staff_total"].items())),
     ]
@@ -197,7 +145,7 @@ def run_supply(args: argparse.Namespace) -> int:
     for label, value in rows:
         print(f"  {label:<{width}}  {value}")
     print(f"wrote {out}/supply_sizing.json, supply_daily.csv, supply_sizing.png")
-    return 0
+    return EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -218,14 +166,14 @@ def register(sub: argparse._SubParsersAction) -> None:
             "interval of every target metric is on the right side. Exit 1 if not reachable."
         ),
     )
-    center.add_argument("--config", required=True, help="TOML file or built-in centre name")
+    center.add_argument("--center", required=True, help="centre config: TOML file or built-in name")
     center.add_argument(
         "--target", action="append", required=True, help="metric<=value or metric>=value"
     )
-    center.add_argument("--replications", type=_positive, default=10)
+    center.add_argument("--replications", type=types.positive_int, default=10)
     center.add_argument("--seed", type=int, default=1)
     center.add_argument(
-        "--max-servers", type=_positive, default=200, help="per station (default 200)"
+        "--max-servers", type=types.positive_int, default=200, help="per station (default 200)"
     )
     center.add_argument("--method", choices=("auto", "exact", "simulate"), default="auto")
     center.add_argument("--out", default="results/size/center")
@@ -245,12 +193,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     platform.add_argument("--scenario", required=True)
     platform.add_argument("--target", action="append", required=True)
     platform.add_argument("--knob", required=True, help="e.g. platform.admission_rate_per_s")
-    platform.add_argument("--range", type=_range, default=None, metavar="LO:HI")
-    platform.add_argument("--points", type=_positive, default=6)
-    platform.add_argument("--refine", type=int, default=3)
-    platform.add_argument("--replications", type=_positive, default=5)
+    platform.add_argument("--range", type=types.range_pair, default=None, metavar="LO:HI")
+    platform.add_argument("--points", type=types.positive_int, default=6)
+    platform.add_argument("--refine", type=types.non_negative_int, default=3)
+    platform.add_argument("--replications", type=types.positive_int, default=5)
     platform.add_argument("--seed", type=int, default=1)
-    platform.add_argument("--workers", type=_positive, default=None, help="local processes")
+    platform.add_argument(
+        "--processes",
+        type=types.positive_int,
+        default=None,
+        metavar="N",
+        help="local processes (default: all cores; 1 = in-process)",
+    )
     platform.add_argument("--quiet", action="store_true")
     platform.add_argument("--out", default="results/size/platform")
     platform.set_defaults(func=run_platform)
@@ -265,7 +219,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     supply.add_argument("--scenario", required=True)
-    supply.add_argument("--weeks", type=float, required=True)
+    supply.add_argument("--weeks", type=types.positive_float, required=True)
     supply.add_argument(
         "--center", default="mass-hub", help="reference centre for staff (default mass-hub)"
     )

@@ -5,17 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from surge.commands import types
+from surge.exit_codes import EXIT_OK
+
 HEADLINE = {
     "scenario": ["bookings", "wr_wait_p95_min", "abandonment", "peak_bookings_per_min"],
     "center": ["served", "time_in_system_min.median", "throughput_per_hour", "abandonment"],
 }
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     where = (
         f"Dask at {args.dask_scheduler}"
         if args.dask_scheduler
-        else f"{args.workers or 'all'} local worker(s)"
+        else f"{args.processes or 'all'} local worker(s)"
     )
     print(f"sweep: {len(variants)} combination(s) x {args.replications} replication(s) on {where}")
     result = sweep.run_sweep(
@@ -45,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         variants,
         args.replications,
         args.seed,
-        workers=args.workers,
+        workers=args.processes,
         scheduler=args.dask_scheduler,
         progress=not args.quiet,
     )
@@ -66,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"wrote {out / 'sweep.csv'} (tidy: one row per combination and KPI) and {out / 'sweep_runs.csv'}"
     )
-    return 0
+    return EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -84,10 +80,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--scenario", help="scenario name or TOML file")
     source.add_argument("--center", help="centre config (TOML file or built-in name)")
     parser.add_argument("--param", action="append", required=True, help="key=start:stop:step")
-    parser.add_argument("--replications", type=_positive, default=5, help="default 5")
+    parser.add_argument("--replications", type=types.positive_int, default=5, help="default 5")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--workers", type=_positive, default=None, help="local processes (default: all cores)"
+        "--processes",
+        type=types.positive_int,
+        default=None,
+        metavar="N",
+        help="local processes (default: all cores; 1 = in-process)",
     )
     parser.add_argument(
         "--dask-scheduler", default=None, metavar="ADDRESS", help="run on this Dask cluster"

@@ -60,9 +60,9 @@ def test_seed_cli_reports_counts(tmp_path: Path, capsys: pytest.CaptureFixture) 
             ["app", "serve", "--db", "postgresql://postgres@127.0.0.1:1/nowhere"],
             "cannot use the database",
         ),
-        (["app", "serve", "--workers", "0"], "--workers must be >= 1"),
+        (["app", "serve", "--app-workers", "0"], "argument --app-workers: must be an integer >= 1"),
         (["app", "seed", "--db", "ftp://x"], "unsupported database URL scheme"),
-        (["app", "seed", "--db", "x.db", "--start", "soon"], "Invalid isoformat"),
+        (["app", "seed", "--db", "x.db", "--start", "soon"], "not a date (YYYY-MM-DD): 'soon'"),
     ],
 )
 def test_bad_app_input_is_one_line_and_exit_2(

@@ -1,5 +1,5 @@
 """Multiprocess metrics: a worker that stops or dies leaves the live gauges of the scrape while
-its counts stay; each `surge app serve --workers N` run starts from an empty metrics directory. Workers
+its counts stay; each `surge app serve --app-workers N` run starts from an empty metrics directory. Workers
 here are real processes writing to a real directory."""
 
 from __future__ import annotations

@@ -54,14 +54,14 @@ def test_without_a_log_path_the_failed_start_keeps_a_temporary_log_and_names_it(
 ) -> None:
     with (
         pytest.raises(AppDidNotStart) as caught,
-        served_app(f"sqlite:///{tmp_path / 'a.db'}", extra_args=["--workers", "none"]),
+        served_app(f"sqlite:///{tmp_path / 'a.db'}", extra_args=["--app-workers", "none"]),
     ):
         pass
     log = caught.value.log_path
     try:
         assert log.is_file() and log.name.startswith("surge-app-")
         assert str(log) in str(caught.value).splitlines()[0]
-        assert "--workers" in log.read_text()
+        assert "--app-workers" in log.read_text()
     finally:
         log.unlink()
 

@@ -78,7 +78,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
 
 def test_compare_of_missing_directory_is_exit_2(tmp_path, capsys):
     assert main(["loadtest", "compare", str(tmp_path / "nope"), str(tmp_path)]) == 2
-    assert "not a directory" in capsys.readouterr().err
+    assert "no such directory" in capsys.readouterr().err
 
 
 def smoke_surge(tmp_path: Path, backend: str, extra: list[str]) -> tuple[int, dict, Path]:

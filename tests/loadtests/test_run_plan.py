@@ -52,7 +52,7 @@ def test_steps_take_levels_and_hold(smoke):
         ({"rate": 2.0, "shape": "steps"}, "--levels"),
         ({"rate": 2.0, "shape": "zigzag"}, "unknown --shape"),
         ({"rate": 2.0, "duration": "soon"}, "invalid duration"),
-        ({"workers": -1}, "--workers"),
+        ({"workers": -1}, "--locust-workers"),
     ],
 )
 def test_inconsistent_options_are_rejected_with_a_clear_message(smoke, kw, message):

@@ -98,12 +98,12 @@ def _cases(where: Path) -> list[tuple[str, list[str]]]:
                 "platform.web_workers",
             ],
         ),  # fmt: skip
-        ("sim center / malformed", ["sim", "center", "--config", center["malformed"]]),
+        ("sim center / malformed", ["sim", "center", "--center", center["malformed"]]),
         (
             "size center / unknown key",
-            ["size", "center", "--config", center["unknown_key"], "--target", "p95_wait_min=10"],
+            ["size", "center", "--center", center["unknown_key"], "--target", "p95_wait_min=10"],
         ),  # fmt: skip
-        ("sim center / wrong type", ["sim", "center", "--config", center["wrong_type"]]),
+        ("sim center / wrong type", ["sim", "center", "--center", center["wrong_type"]]),
         ("predict / missing", ["predict", "--profile", center["missing"], "--load", "10"]),
     ]
     closed = f"127.0.0.1:{free_port()}"  # nothing listens there
