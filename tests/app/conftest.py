@@ -4,11 +4,13 @@ the factory against it, and helpers that create centres, slots and patients thro
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 
 import pytest
-from booking_api import ADMIN_KEY, TestClient, make_center, open_slots, tomorrow_at
 from sqlalchemy import create_engine, make_url
+from support.booking_api import ADMIN_KEY, TestClient, day_at, make_center, open_slots
 
 from reference_app import schema
 from reference_app.app import create_app
@@ -29,6 +31,12 @@ def _postgres_database(server_url: str) -> Iterator[str]:
         with engine.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def fresh_postgres_database() -> Callable[[str], AbstractContextManager[str]]:
+    """`with fresh_postgres_database(server_url) as url`: a new database, dropped afterwards."""
+    return contextmanager(_postgres_database)
 
 
 @pytest.fixture(scope="session")
@@ -77,17 +85,24 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 
 @pytest.fixture
+def client_with(settings: Settings) -> Callable[..., AbstractContextManager[TestClient]]:
+    """`with client_with(rate_limit_ip_per_min=2) as client`: the app on the same fresh database
+    with these settings changed."""
+
+    def build(**changes: object) -> AbstractContextManager[TestClient]:
+        return TestClient(create_app(replace(settings, **changes)))
+
+    return build
+
+
+@pytest.fixture
 def campaign(client: TestClient) -> dict:
     """One Pfizer centre with dose-1 slots tomorrow and dose-2 slots 21-49 days later."""
     center_id = make_center(client, ["pfizer", "janssen"])
-    dose1 = open_slots(client, center_id, "pfizer", 1, tomorrow_at(9), capacity=2, count=4)
-    dose2 = open_slots(
-        client, center_id, "pfizer", 2, tomorrow_at(9, days=1 + 22), capacity=2, count=4
-    )
-    late = open_slots(
-        client, center_id, "pfizer", 2, tomorrow_at(9, days=1 + 60), capacity=2, count=1
-    )
-    janssen = open_slots(client, center_id, "janssen", 1, tomorrow_at(14), capacity=1, count=2)
+    dose1 = open_slots(client, center_id, "pfizer", 1, day_at(1, 9), capacity=2, count=4)
+    dose2 = open_slots(client, center_id, "pfizer", 2, day_at(1 + 22, 9), capacity=2, count=4)
+    late = open_slots(client, center_id, "pfizer", 2, day_at(1 + 60, 9), capacity=2, count=1)
+    janssen = open_slots(client, center_id, "janssen", 1, day_at(1, 14), capacity=1, count=2)
     return {
         "center_id": center_id,
         "dose1": dose1,

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from booking_api import ADMIN, TestClient
 from sqlalchemy import Engine
+from support.booking_api import ADMIN, TestClient
 
 from reference_app import waiting_room
 from reference_app.database import init_db, make_engine, reading

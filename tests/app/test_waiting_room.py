@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
-from booking_api import ADMIN, TestClient, new_patient
-
-from reference_app.app import create_app
-from reference_app.settings import Settings
+from support.booking_api import ADMIN, TestClient, new_patient
 
 
 @pytest.fixture(params=[True, False], ids=["edge", "routes"])
-def client(settings: Settings, request: pytest.FixtureRequest) -> Iterator[TestClient]:
+def client(client_with, request: pytest.FixtureRequest) -> Iterator[TestClient]:  # noqa: ANN001
     """Every test twice: the room answered by its ASGI edge, and by the FastAPI routes alone."""
-    app = create_app(replace(settings, waiting_room_edge=request.param))
-    with TestClient(app) as test_client:
+    with client_with(waiting_room_edge=request.param) as test_client:
         yield test_client
 
 
@@ -59,12 +54,12 @@ def test_without_a_pass_booking_and_availability_get_503_pointing_to_the_queue(
         client.get(f"/centers/{campaign['center_id']}/availability", params={"vaccine": "pfizer"}),
         client.post(
             "/appointments",
-            headers=patient["headers"],
+            headers=patient.headers,
             json={"slot_id": campaign["dose1"][0]["id"]},
         ),
         client.post(
             "/appointments",
-            headers={**patient["headers"], "X-Waiting-Room-Pass": "wp_forged"},
+            headers={**patient.headers, "X-Waiting-Room-Pass": "wp_forged"},
             json={"slot_id": campaign["dose1"][0]["id"]},
         ),
     ):
@@ -91,7 +86,7 @@ def test_queue_admits_in_order_and_the_pass_lets_the_visitor_book(
         assert client.get(f"/queue/{earlier['ticket']}").json()["status"] == "admitted"
     booked = client.post(
         "/appointments",
-        headers={**patient["headers"], "X-Waiting-Room-Pass": pass_token},
+        headers={**patient.headers, "X-Waiting-Room-Pass": pass_token},
         json={"slot_id": campaign["dose1"][0]["id"]},
     )
     assert booked.status_code == 201
