@@ -74,10 +74,9 @@ def test_unreadable_invariants_breach_the_overbooking_rule():
     assert verdict.breached[0].detail == "invariants unreadable"
 
 
-def test_targets_read_from_a_scenario_slo_object():
-    from simulations.scenario.scenario import load_scenario
+def test_targets_read_from_a_scenario_slo_object(smoke_scenario):
 
-    targets = SloTargets.from_object(load_scenario("smoke").slo)
+    targets = SloTargets.from_object(smoke_scenario.slo)
     assert targets.p95_ms["book"] > 0
     assert targets.overbooked_max == 0
     assert SloTargets.from_object(None) == SloTargets()
