@@ -104,6 +104,23 @@ def _database_held(url: str) -> Iterator[None]:
         engine.dispose()
 
 
+def _in_flight(api: BookingApi) -> int:
+    """Requests the app is serving, not counting this /metrics request."""
+    with api.client() as http:
+        text = http.get("/metrics").text
+    (line,) = [x for x in text.splitlines() if x.startswith("surge_http_requests_in_flight ")]
+    return int(float(line.split()[1])) - 1
+
+
+def _wait_until_at_the_server(api: BookingApi, retries: list, timeout_s: float = 30.0) -> None:
+    """Until the timed-out first request and every retry are in flight at the server (held on
+    the database) or already answered."""
+    deadline = time.monotonic() + timeout_s
+    while _in_flight(api) + sum(r.done() for r in retries) < len(retries) + 1:
+        assert time.monotonic() < deadline, "the retries never reached the server"
+        time.sleep(0.05)
+
+
 def test_retry_after_client_timeout_while_first_in_flight_books_once(
     shared_api: BookingApi,
     campaign,  # noqa: ANN001
@@ -117,7 +134,7 @@ def test_retry_after_client_timeout_while_first_in_flight_books_once(
         with pytest.raises(httpx.TimeoutException):  # the client gives up; the server goes on
             _book(shared_api, patient, slot_id, key, timeout_s=0.5)
         retries = [pool.submit(_book, shared_api, patient, slot_id, key) for _ in range(REPLAYS)]
-        time.sleep(1.0)  # the first request and every retry are now waiting on the database
+        _wait_until_at_the_server(shared_api, retries)
         # the database is released: the first commits, the retries replay it
     responses = [future.result() for future in retries]
     settled = _settle(shared_api, patient, slot_id, key)
