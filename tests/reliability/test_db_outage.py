@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import make_url
 from support.booking_api import BookingApi, Patient, api_for, broken
 from support.tcp_proxy import TcpProxy
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.reliability
 
@@ -114,14 +115,14 @@ def _run_outage(
     )
     load.start()
     try:
-        _wait_for(lambda: _booked_since(outcomes, 0.0), "the load never booked before the outage")
+        wait_until(lambda: _booked_since(outcomes, 0.0), "the load never booked before the outage")
         down_s = time.monotonic()
         break_db()
         time.sleep(outage_s)  # the fault itself: the database stays away this long
         mend_db()
         up_s = time.monotonic()
         recovered_s = _wait_recovered(api, patients[-1], campaign.dose1[-1]["id"])
-        _wait_for(lambda: _booked_since(outcomes, up_s), "the load never booked after recovery")
+        wait_until(lambda: _booked_since(outcomes, up_s), "the load never booked after recovery")
     finally:
         mend_db()
         stop.set()
@@ -136,14 +137,6 @@ def _booked_since(outcomes: list[Outcome], since_s: float) -> bool:
         o.route == "book" and o.started_s > since_s and o.status in (201, 409)
         for o in list(outcomes)
     )
-
-
-def _wait_for(condition: Callable[[], bool], failure: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(failure)
-        time.sleep(0.05)
 
 
 def _wait_recovered(api: BookingApi, patient: Patient, slot_id: int) -> float:

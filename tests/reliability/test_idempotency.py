@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from support.booking_api import BookingApi, Patient, broken
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.reliability
 
@@ -112,13 +113,13 @@ def _in_flight(api: BookingApi) -> int:
     return int(float(line.split()[1])) - 1
 
 
-def _wait_until_at_the_server(api: BookingApi, retries: list, timeout_s: float = 30.0) -> None:
+def _wait_until_at_the_server(api: BookingApi, retries: list) -> None:
     """Until the timed-out first request and every retry are in flight at the server (held on
     the database) or already answered."""
-    deadline = time.monotonic() + timeout_s
-    while _in_flight(api) + sum(r.done() for r in retries) < len(retries) + 1:
-        assert time.monotonic() < deadline, "the retries never reached the server"
-        time.sleep(0.05)
+    wait_until(
+        lambda: _in_flight(api) + sum(r.done() for r in retries) >= len(retries) + 1,
+        "the retries never reached the server",
+    )
 
 
 def test_retry_after_client_timeout_while_first_in_flight_books_once(
