@@ -122,7 +122,10 @@ def _run_outage(
         mend_db()
         up_s = time.monotonic()
         recovered_s = _wait_recovered(api, patients[-1], campaign.dose1[-1]["id"])
-        wait_until(lambda: _booked_since(outcomes, up_s), "the load never booked after recovery")
+        wait_until(
+            lambda: _booked_since(outcomes, up_s + recovered_s),
+            "the load never booked after recovery",
+        )
     finally:
         mend_db()
         stop.set()
@@ -132,11 +135,8 @@ def _run_outage(
 
 
 def _booked_since(outcomes: list[Outcome], since_s: float) -> bool:
-    """Has a booking attempt that started after `since_s` been answered by the app?"""
-    return any(
-        o.route == "book" and o.started_s > since_s and o.status in (201, 409)
-        for o in list(outcomes)
-    )
+    """Has a booking that started after `since_s` been confirmed?"""
+    return any(o.route == "book" and o.started_s > since_s and o.status == 201 for o in outcomes)
 
 
 def _wait_recovered(api: BookingApi, patient: Patient, slot_id: int) -> float:
