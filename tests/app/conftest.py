@@ -3,11 +3,13 @@ the factory against it, and helpers that create centres, slots and patients thro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 
 import pytest
-from booking_api import ADMIN_KEY, TestClient, make_center, open_slots, tomorrow_at
 from sqlalchemy import create_engine
+from support.booking_api import ADMIN_KEY, TestClient, day_at, make_center, open_slots
 
 from loadtests.postgres import fresh_database
 from reference_app import schema
@@ -20,6 +22,12 @@ def _postgres_database(server_url: str) -> Iterator[str]:
     """A uniquely named database on the test server, dropped afterwards."""
     with fresh_database(server_url, prefix="surge_app") as url:
         yield normalize_database_url(url)
+
+
+@pytest.fixture(scope="session")
+def fresh_postgres_database() -> Callable[[str], AbstractContextManager[str]]:
+    """`with fresh_postgres_database(server_url) as url`: a new database, dropped afterwards."""
+    return contextmanager(_postgres_database)
 
 
 @pytest.fixture(scope="session")
@@ -68,17 +76,24 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 
 @pytest.fixture
+def client_with(settings: Settings) -> Callable[..., AbstractContextManager[TestClient]]:
+    """`with client_with(rate_limit_ip_per_min=2) as client`: the app on the same fresh database
+    with these settings changed."""
+
+    def build(**changes: object) -> AbstractContextManager[TestClient]:
+        return TestClient(create_app(replace(settings, **changes)))
+
+    return build
+
+
+@pytest.fixture
 def campaign(client: TestClient) -> dict:
     """One Pfizer centre with dose-1 slots tomorrow and dose-2 slots 21-49 days later."""
     center_id = make_center(client, ["pfizer", "janssen"])
-    dose1 = open_slots(client, center_id, "pfizer", 1, tomorrow_at(9), capacity=2, count=4)
-    dose2 = open_slots(
-        client, center_id, "pfizer", 2, tomorrow_at(9, days=1 + 22), capacity=2, count=4
-    )
-    late = open_slots(
-        client, center_id, "pfizer", 2, tomorrow_at(9, days=1 + 60), capacity=2, count=1
-    )
-    janssen = open_slots(client, center_id, "janssen", 1, tomorrow_at(14), capacity=1, count=2)
+    dose1 = open_slots(client, center_id, "pfizer", 1, day_at(1, 9), capacity=2, count=4)
+    dose2 = open_slots(client, center_id, "pfizer", 2, day_at(1 + 22, 9), capacity=2, count=4)
+    late = open_slots(client, center_id, "pfizer", 2, day_at(1 + 60, 9), capacity=2, count=1)
+    janssen = open_slots(client, center_id, "janssen", 1, day_at(1, 14), capacity=1, count=2)
     return {
         "center_id": center_id,
         "dose1": dose1,

@@ -18,6 +18,12 @@ from surge.cli import main
 pytestmark = pytest.mark.slow
 
 LEVELS = (1, 2, 3, 4)
+# Predicted / measured must lie strictly within (1/bound, bound). Held out: loose enough for
+# short steps on a busy shared 2-core box (with eight test runs sharing it, a held-out step
+# measured 0.55x-1.7x of its prediction), and a model off by 2x fails. The fit levels: the
+# fitted USL curve must pass near the points it was fitted on.
+HELD_OUT_RATIO_BOUND = 2.0
+FIT_RATIO_BOUND = 1.35
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +57,10 @@ def test_calibrate_fits_routes_and_usl_and_writes_a_profile_that_predicts(app_an
     names = {r.name for r in cal.profile.routes}
     assert {"search", "availability", "book", "cancel"} <= names
     assert abs(sum(r.share for r in cal.profile.routes) - 1) < 1e-9
-    x1 = float(cal.steps.loc[cal.steps["users"] == 1, "throughput_per_s"].iloc[0])
-    assert 0.5 * x1 < cal.profile.usl.lambda_per_s < 2 * x1
+    measured = cal.steps.set_index("users")["throughput_per_s"]
+    for users in (1, 2, 3):  # the fitted curve passes near every level it was fitted on
+        ratio = cal.profile.usl.throughput(users) / measured[users]
+        assert 1 / FIT_RATIO_BOUND < ratio < FIT_RATIO_BOUND, (users, ratio)
     quality = cal.fit_quality()
     assert quality.groupby("route")["chosen"].sum().eq(1).all()
     written = write_outputs(cal, tmp_path / "profile.toml")
@@ -92,7 +100,7 @@ def test_validate_predicts_the_held_out_level_and_writes_validation_json(app_and
     url, _ = app_and_run
     result = validate(
         tmp_path / "v",
-        StepPlan(LEVELS, hold_s=4.0, settle_s=1.0),
+        StepPlan(LEVELS, hold_s=6.0, settle_s=1.0),
         holdout=1,
         host=url,
         replications=2,
@@ -113,6 +121,15 @@ def test_validate_predicts_the_held_out_level_and_writes_validation_json(app_and
         "measured_throughput"
     ]
     assert abs(level["throughput_error"] - expected) < 1e-12
+    # the held-out level: predicted from levels 1-3 only, against what this run measured there
+    for predicted, measured in (
+        ("predicted_throughput", "measured_throughput"),
+        ("usl_throughput", "measured_throughput"),
+        ("predicted_p95_ms", "measured_p95_ms"),
+    ):
+        ratio = level[predicted] / level[measured]
+        print(f"held-out {predicted} / {measured}: {ratio:.2f}")
+        assert 1 / HELD_OUT_RATIO_BOUND < ratio < HELD_OUT_RATIO_BOUND, (predicted, ratio, level)
     assert doc["fit_levels"] == [1, 2, 3]
     assert (tmp_path / "v" / "profile.html").is_file() and (
         tmp_path / "v" / "profile.png"

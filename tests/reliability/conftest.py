@@ -3,18 +3,23 @@ fresh database (a SQLite file, or a uniquely named PostgreSQL database dropped a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
+from support.booking_api import BookingApi, api_for
 
 from loadtests.app_launcher import ServedApp, served_app
 from loadtests.postgres import fresh_database as postgres_database
 
-from .booking_api import BookingApi
-
 NO_RATE_LIMITS = ("--rate-limit-token", "0", "--rate-limit-ip", "0")
+
+
+@pytest.fixture(scope="session")
+def fresh_postgres_database() -> Callable[[str], AbstractContextManager[str]]:
+    """`with fresh_postgres_database(server_url) as url`: a new database, dropped afterwards."""
+    return postgres_database
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -50,10 +55,6 @@ def serve(tmp_path: Path):  # noqa: ANN201 - returns a context-manager factory
     return _serve
 
 
-def api_for(app: ServedApp) -> BookingApi:
-    return BookingApi(app.base_url, app.admin_key)
-
-
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
@@ -62,6 +63,12 @@ def shared_app(
 ) -> Iterator[tuple[ServedApp, str]]:
     """One served app per backend for a whole test module: (app, database URL)."""
     yield from _module_app(request, tmp_path_factory, NO_RATE_LIMITS)
+
+
+@pytest.fixture(scope="module")
+def shared_api(shared_app: tuple[ServedApp, str]) -> BookingApi:
+    """The booking client of this module's shared app."""
+    return api_for(shared_app[0])
 
 
 def _module_app(

@@ -13,11 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import make_url
+from support.booking_api import BookingApi, Patient, api_for
 
 from loadtests.app_launcher import ServedApp, served_app
-
-from .booking_api import BookingApi, Patient
-from .conftest import api_for, postgres_database
 
 pytestmark = pytest.mark.reliability
 
@@ -40,8 +38,9 @@ def guarded(
         with served_app(url, extra_args=LIMITS, log_path=log, cwd=where) as app:
             yield app, url, log
         return
+    fresh = request.getfixturevalue("fresh_postgres_database")
     with (
-        postgres_database(request.getfixturevalue("postgres_url")) as url,
+        fresh(request.getfixturevalue("postgres_url")) as url,
         served_app(url, extra_args=LIMITS, log_path=log, cwd=where) as app,
     ):
         yield app, url, log

@@ -13,13 +13,11 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from support.booking_api import DOSE2_OFFSET_DAYS, BookingApi, broken, day_at
 
 from reference_app.app import create_app
 from reference_app.identity import generate_data_key
 from reference_app.settings import Settings
-
-from .booking_api import DOSE2_OFFSET_DAYS, BookingApi, broken, day_at
-from .conftest import postgres_database
 
 with warnings.catch_warnings():
     # Starlette's TestClient warns at import that it prefers `httpx2`; httpx works fine.
@@ -57,8 +55,9 @@ def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClien
         with build(f"sqlite:///{tmp_path / 'rules.db'}") as test_client:
             yield test_client
         return
+    fresh = request.getfixturevalue("fresh_postgres_database")
     with (
-        postgres_database(request.getfixturevalue("postgres_url")) as url,
+        fresh(request.getfixturevalue("postgres_url")) as url,
         build(url) as test_client,
     ):
         yield test_client

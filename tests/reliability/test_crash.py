@@ -10,9 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-
-from .booking_api import BookingApi, Patient, broken
-from .conftest import api_for
+from support.booking_api import BookingApi, Patient, api_for, broken
 
 pytestmark = pytest.mark.reliability
 

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from sqlalchemy import make_url
-
-from .booking_api import BookingApi, Patient, broken
-from .conftest import api_for, postgres_database
-from .tcp_proxy import TcpProxy
+from support.booking_api import BookingApi, Patient, api_for, broken
+from support.tcp_proxy import TcpProxy
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.reliability
 
@@ -38,9 +37,15 @@ class Outcome:
     error: str | None
 
 
-def _load(api: BookingApi, patients: list[Patient], slot_ids: list[int], stop: threading.Event):
-    """Clients booking (and reading their bookings) in a loop until stopped."""
-    outcomes: list[Outcome] = []
+def _load(
+    api: BookingApi,
+    patients: list[Patient],
+    slot_ids: list[int],
+    stop: threading.Event,
+    outcomes: list[Outcome],
+):
+    """Clients booking (and reading their bookings) in a loop until stopped; every request's
+    outcome is appended to `outcomes` as it completes."""
     confirmed: dict[int, dict] = {}
     lock = threading.Lock()
 
@@ -87,7 +92,7 @@ def _load(api: BookingApi, patients: list[Patient], slot_ids: list[int], stop: t
                     with lock:
                         confirmed[patient.id] = response.json()
                 call(http, "list", lambda p=patient: http.get("/appointments", headers=p.headers))
-                time.sleep(0.3)  # paced, so patients last the whole outage
+                stop.wait(0.3)  # paced, so patients last the whole outage
 
     with ThreadPoolExecutor(CLIENTS) as pool:
         for future in [pool.submit(client, i) for i in range(CLIENTS)]:
@@ -102,26 +107,36 @@ def _run_outage(
         campaign = api.open_campaign(http, dose1_slots=20, capacity=10)
     patients = api.new_patients(60)
     stop = threading.Event()
+    outcomes: list[Outcome] = []
     result: list = []
+    slot_ids = [s["id"] for s in campaign.dose1]
     load = threading.Thread(
-        target=lambda: result.append(_load(api, patients, [s["id"] for s in campaign.dose1], stop))
+        target=lambda: result.append(_load(api, patients, slot_ids, stop, outcomes))
     )
     load.start()
     try:
-        time.sleep(1.0)
+        wait_until(lambda: _booked_since(outcomes, 0.0), "the load never booked before the outage")
         down_s = time.monotonic()
         break_db()
-        time.sleep(outage_s)
+        time.sleep(outage_s)  # the fault itself: the database stays away this long
         mend_db()
         up_s = time.monotonic()
         recovered_s = _wait_recovered(api, patients[-1], campaign.dose1[-1]["id"])
-        time.sleep(1.0)
+        wait_until(
+            lambda: _booked_since(outcomes, up_s + recovered_s),
+            "the load never booked after recovery",
+        )
     finally:
         mend_db()
         stop.set()
         load.join(timeout=60)
     outcomes, confirmed = result[0]
     return outcomes, confirmed, patients, (down_s, up_s, recovered_s)
+
+
+def _booked_since(outcomes: list[Outcome], since_s: float) -> bool:
+    """Has a booking that started after `since_s` been confirmed?"""
+    return any(o.route == "book" and o.started_s > since_s and o.status == 201 for o in outcomes)
 
 
 def _wait_recovered(api: BookingApi, patient: Patient, slot_id: int) -> float:
@@ -171,9 +186,10 @@ def _check(
 @pytest.mark.postgres
 def test_postgres_outage_fails_fast_with_503_and_recovers_without_restart(
     postgres_url: str,
+    fresh_postgres_database,  # noqa: ANN001
     serve,  # noqa: ANN001
 ) -> None:
-    with postgres_database(postgres_url) as url:
+    with fresh_postgres_database(postgres_url) as url:
         target = make_url(url)
         proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
         try:

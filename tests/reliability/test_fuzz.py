@@ -17,9 +17,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 from schemathesis.generation import GenerationMode
-
-from .booking_api import BookingApi
-from .conftest import api_for
+from support.booking_api import BookingApi
 
 pytestmark = pytest.mark.reliability
 
@@ -56,8 +54,9 @@ def _modes(operation) -> list[GenerationMode]:  # noqa: ANN001
 
 def test_fuzzing_every_operation_gives_no_5xx_and_schema_conformant_responses(
     shared_app,  # noqa: ANN001
+    shared_api: BookingApi,
 ) -> None:
-    api = api_for(shared_app[0])
+    api = shared_api
     with api.client() as http:
         campaign = api.open_campaign(http, dose1_slots=5, capacity=50, janssen_slots=2)
         patient = api.new_patient(http)

@@ -8,9 +8,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-
-from .booking_api import BookingApi, Campaign, broken
-from .conftest import api_for
+from support.booking_api import BookingApi, Campaign, broken
 
 pytestmark = pytest.mark.reliability
 
@@ -27,22 +25,17 @@ SQL_LIKE = [
 
 
 @pytest.fixture(scope="module")
-def api(shared_app) -> BookingApi:  # noqa: ANN001
-    return api_for(shared_app[0])
+def campaign(shared_api: BookingApi) -> Campaign:
+    with shared_api.client() as http:
+        return shared_api.open_campaign(http, dose1_slots=3, capacity=4)
 
 
-@pytest.fixture(scope="module")
-def campaign(api: BookingApi) -> Campaign:
-    with api.client() as http:
-        return api.open_campaign(http, dose1_slots=3, capacity=4)
-
-
-def _state(api: BookingApi, campaign: Campaign) -> tuple:
+def _state(shared_api: BookingApi, campaign: Campaign) -> tuple:
     """What hostile requests must not change."""
-    with api.client() as http:
+    with shared_api.client() as http:
         return (
-            api.invariants(http),
-            api.availability(http, campaign.center_id),
+            shared_api.invariants(http),
+            shared_api.availability(http, campaign.center_id),
             http.get("/vaccines").json(),
         )
 
@@ -66,16 +59,16 @@ def _body_routes(http: httpx.Client) -> list[tuple[str, str]]:
 
 
 def test_oversized_deep_and_invalid_utf8_bodies_are_4xx_on_every_route(
-    api: BookingApi, campaign: Campaign
+    shared_api: BookingApi, campaign: Campaign
 ) -> None:
-    before = _state(api, campaign)
-    with api.client() as http:
-        patient = api.new_patient(http)
+    before = _state(shared_api, campaign)
+    with shared_api.client() as http:
+        patient = shared_api.new_patient(http)
         routes = _body_routes(http)
         assert len(routes) >= 7
-        headers = {**api.admin, "Content-Type": "application/json"}
+        headers = {**shared_api.admin, "Content-Type": "application/json"}
         for method, path in routes:
-            auth = patient.headers if path == "/appointments" else api.admin
+            auth = patient.headers if path == "/appointments" else shared_api.admin
             headers = {**auth, "Content-Type": "application/json"}
             big = b'{"name": "' + b"x" * 300_000 + b'"}'
             response = http.request(method, path, content=big, headers=headers)
@@ -92,15 +85,15 @@ def test_oversized_deep_and_invalid_utf8_bodies_are_4xx_on_every_route(
             ):
                 response = http.request(method, path, content=body, headers=headers)
                 _assert_client_error(response, 400, 401, 404, 415, 422)
-    assert _state(api, campaign) == before
+    assert _state(shared_api, campaign) == before
 
 
 def test_sql_looking_strings_in_every_field_are_refused_or_stored_verbatim(
-    api: BookingApi, campaign: Campaign
+    shared_api: BookingApi, campaign: Campaign
 ) -> None:
-    before = _state(api, campaign)
-    with api.client() as http:
-        patient = api.new_patient(http)
+    before = _state(shared_api, campaign)
+    with shared_api.client() as http:
+        patient = shared_api.new_patient(http)
         for payload in SQL_LIKE:
             person = {
                 "first_name": "Ana",
@@ -115,7 +108,9 @@ def test_sql_looking_strings_in_every_field_are_refused_or_stored_verbatim(
                 if response.status_code == 201:  # a strange name is still a name
                     assert field in ("first_name", "last_name"), response.text
                     found = http.get(
-                        "/admin/patients", params={"email": person["email"]}, headers=api.admin
+                        "/admin/patients",
+                        params={"email": person["email"]},
+                        headers=shared_api.admin,
                     ).json()
                     assert payload in [p[field] for p in found]
                 else:
@@ -126,12 +121,12 @@ def test_sql_looking_strings_in_every_field_are_refused_or_stored_verbatim(
                 {"name": "C", "kind": "vaccination", "postcode": "75011", "vaccines": [payload]},
             ):
                 _assert_client_error(
-                    http.post("/admin/centers", json=center, headers=api.admin), 422
+                    http.post("/admin/centers", json=center, headers=shared_api.admin), 422
                 )
             named = http.post(
                 "/admin/centers",
                 json={"name": payload, "kind": "vaccination", "postcode": "75011", "vaccines": ["pfizer"]},
-                headers=api.admin,
+                headers=shared_api.admin,
             )  # fmt: skip
             if named.status_code != 201:
                 _assert_client_error(named, 422)
@@ -151,7 +146,9 @@ def test_sql_looking_strings_in_every_field_are_refused_or_stored_verbatim(
             _assert_client_error(http.get(f"/queue/{segment}"), 404)
             window = {"min_days": 1, "max_days": 2}
             _assert_client_error(
-                http.put(f"/admin/vaccines/{segment}", json=window, headers=api.admin), 404, 422
+                http.put(f"/admin/vaccines/{segment}", json=window, headers=shared_api.admin),
+                404,
+                422,
             )
             _assert_client_error(
                 http.post("/appointments", json={"slot_id": payload}, headers=patient.headers), 422
@@ -164,10 +161,10 @@ def test_sql_looking_strings_in_every_field_are_refused_or_stored_verbatim(
                 ):
                     response = http.post("/appointments", json={"slot_id": 2**40}, headers=headers)
                     _assert_client_error(response, 401, 404)
-            found = http.get("/admin/patients", params={"email": payload}, headers=api.admin)
+            found = http.get("/admin/patients", params={"email": payload}, headers=shared_api.admin)
             assert found.status_code in (200, 422) and (
                 found.status_code == 422 or found.json() == []
             )
         assert http.get("/healthz").status_code == 200
-    after = _state(api, campaign)
+    after = _state(shared_api, campaign)
     assert after == before and broken(after[0]) == {}

@@ -14,9 +14,8 @@ from contextlib import contextmanager
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
-
-from .booking_api import BookingApi, Patient, broken
-from .conftest import api_for
+from support.booking_api import BookingApi, Patient, broken
+from support.waiting import wait_until
 
 pytestmark = pytest.mark.reliability
 
@@ -24,14 +23,9 @@ REPLAYS = 8
 
 
 @pytest.fixture(scope="module")
-def app_api(shared_app) -> BookingApi:  # noqa: ANN001
-    return api_for(shared_app[0])
-
-
-@pytest.fixture(scope="module")
-def campaign(app_api: BookingApi):  # noqa: ANN201
-    with app_api.client() as http:
-        return app_api.open_campaign(http, dose1_slots=5, capacity=20)
+def campaign(shared_api: BookingApi):  # noqa: ANN201
+    with shared_api.client() as http:
+        return shared_api.open_campaign(http, dose1_slots=5, capacity=20)
 
 
 def _book(api: BookingApi, patient: Patient, slot_id: int, key: str, timeout_s: float = 30.0):
@@ -78,15 +72,15 @@ def _assert_one_booking(api: BookingApi, patient: Patient, responses: list) -> N
         assert broken(api.invariants(http)) == {}
 
 
-def test_concurrent_replays_of_one_key_book_once(app_api: BookingApi, campaign) -> None:  # noqa: ANN001
-    with app_api.client() as http:
-        patient = app_api.new_patient(http)
+def test_concurrent_replays_of_one_key_book_once(shared_api: BookingApi, campaign) -> None:  # noqa: ANN001
+    with shared_api.client() as http:
+        patient = shared_api.new_patient(http)
     slot_id = campaign.dose1[0]["id"]
     key = str(uuid.uuid4())
-    responses = _concurrent_replays(app_api, patient, slot_id, key)
-    settled = _settle(app_api, patient, slot_id, key)
+    responses = _concurrent_replays(shared_api, patient, slot_id, key)
+    settled = _settle(shared_api, patient, slot_id, key)
     assert settled.status_code == 201
-    _assert_one_booking(app_api, patient, [*responses, settled])
+    _assert_one_booking(shared_api, patient, [*responses, settled])
     assert settled.headers.get("idempotent-replayed") == "true"
 
 
@@ -111,40 +105,57 @@ def _database_held(url: str) -> Iterator[None]:
         engine.dispose()
 
 
+def _in_flight(api: BookingApi) -> int:
+    """Requests the app is serving, not counting this /metrics request."""
+    with api.client() as http:
+        text = http.get("/metrics").text
+    (line,) = [x for x in text.splitlines() if x.startswith("surge_http_requests_in_flight ")]
+    return int(float(line.split()[1])) - 1
+
+
+def _wait_until_at_the_server(api: BookingApi, retries: list) -> None:
+    """Until the timed-out first request and every retry are in flight at the server (held on
+    the database) or already answered."""
+    wait_until(
+        lambda: _in_flight(api) + sum(r.done() for r in retries) >= len(retries) + 1,
+        "the retries never reached the server",
+    )
+
+
 def test_retry_after_client_timeout_while_first_in_flight_books_once(
-    app_api: BookingApi,
+    shared_api: BookingApi,
     campaign,  # noqa: ANN001
     shared_app,  # noqa: ANN001
 ) -> None:
-    with app_api.client() as http:
-        patient = app_api.new_patient(http)
+    with shared_api.client() as http:
+        patient = shared_api.new_patient(http)
     slot_id = campaign.dose1[1]["id"]
     key = str(uuid.uuid4())
     with ThreadPoolExecutor(REPLAYS) as pool, _database_held(shared_app[1]):
         with pytest.raises(httpx.TimeoutException):  # the client gives up; the server goes on
-            _book(app_api, patient, slot_id, key, timeout_s=0.5)
-        retries = [pool.submit(_book, app_api, patient, slot_id, key) for _ in range(REPLAYS)]
-        time.sleep(1.0)  # the first request and every retry are now waiting on the database
+            _book(shared_api, patient, slot_id, key, timeout_s=0.5)
+        retries = [pool.submit(_book, shared_api, patient, slot_id, key) for _ in range(REPLAYS)]
+        _wait_until_at_the_server(shared_api, retries)
         # the database is released: the first commits, the retries replay it
     responses = [future.result() for future in retries]
-    settled = _settle(app_api, patient, slot_id, key)
-    _assert_one_booking(app_api, patient, [*responses, settled])
+    settled = _settle(shared_api, patient, slot_id, key)
+    _assert_one_booking(shared_api, patient, [*responses, settled])
 
 
 def test_same_key_with_another_body_is_refused_and_books_nothing(
-    app_api: BookingApi,
+    shared_api: BookingApi,
     campaign,  # noqa: ANN001
 ) -> None:
-    with app_api.client() as http:
-        patient, other = app_api.new_patient(http), app_api.new_patient(http)
+    with shared_api.client() as http:
+        patient, other = shared_api.new_patient(http), shared_api.new_patient(http)
     key = str(uuid.uuid4())
-    first = _book(app_api, patient, campaign.dose1[2]["id"], key)
+    first = _book(shared_api, patient, campaign.dose1[2]["id"], key)
     assert first.status_code == 201
-    changed = _book(app_api, patient, campaign.dose1[3]["id"], key)
+    changed = _book(shared_api, patient, campaign.dose1[3]["id"], key)
     assert changed.status_code == 422
     assert changed.json()["error"] == "idempotency_key_reused"
     # The key belongs to one patient: another patient's same key is their own booking.
-    theirs = _book(app_api, other, campaign.dose1[2]["id"], key)
+    theirs = _book(shared_api, other, campaign.dose1[2]["id"], key)
     assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
-    with app_api.client() as http:
-        assert [a["id"] for a in app_api.appointments(http, patient)] == [first.json()["id"]]
+    with shared_api.client() as http:
+        assert [a["id"] for a in shared_api.appointments(http, patient)] == [first.json()["id"]]

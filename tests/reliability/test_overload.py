@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 
 from loadtests.overload import OverloadOptions, describe, run_overload
-from simulations.scenario.scenario import load_scenario
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 
 def test_five_times_capacity_holds_the_slo_for_admitted_visitors_only_with_the_room(
-    tmp_path: Path,
+    tmp_path: Path, smoke_scenario
 ) -> None:
     options = OverloadOptions(
         scenario="smoke",
@@ -33,7 +32,7 @@ def test_five_times_capacity_holds_the_slo_for_admitted_visitors_only_with_the_r
     print("\n".join(describe(result)))
     phases = {p["phase"]: p for p in result["phases"]}
     room, no_room = phases["waiting-room"], phases["no-waiting-room"]
-    slo = load_scenario("smoke").slo
+    slo = smoke_scenario.slo
 
     assert result["offered_arrivals_per_s"] == pytest.approx(5 * result["capacity_journeys_per_s"])
     # With the room: the admitted visitors meet the booking SLO, every arrival got a queue

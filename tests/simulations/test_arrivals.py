@@ -33,8 +33,8 @@ def test_cumulative_arrivals_integrate_the_rate():
     assert cumulative_arrivals(demand, [240.0])[0] == pytest.approx(trapezoid, rel=1e-6)
 
 
-def test_ticks_partition_the_scenario():
-    scenario = load_scenario("smoke")
+def test_ticks_partition_the_scenario(smoke_scenario):
+    scenario = smoke_scenario
     ticks = arrivals_per_tick(scenario.demand, scenario.duration_min, 7.0)
     total = cumulative_arrivals(scenario.demand, [scenario.duration_min])[0]
     assert ticks.sum() == pytest.approx(total)

@@ -37,18 +37,36 @@ def golden_frame() -> pd.DataFrame:
     return run.timeseries[COLUMNS].round(6)
 
 
-def test_smoke_run_matches_the_golden_series():
-    expected = pd.read_csv(GOLDEN)
-    actual = golden_frame()
+def assert_matches_golden(actual: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(
-        actual.reset_index(drop=True), expected, check_dtype=False, rtol=1e-6, atol=1e-6
+        actual.reset_index(drop=True),
+        pd.read_csv(GOLDEN),
+        check_dtype=False,
+        rtol=1e-6,
+        atol=1e-6,
     )
-    assert actual["bookings"].sum() > 0
+
+
+@pytest.fixture(scope="module")
+def smoke_series() -> pd.DataFrame:
+    return golden_frame()
+
+
+def test_smoke_run_matches_the_golden_series(smoke_series):
+    assert_matches_golden(smoke_series)
+    assert smoke_series["bookings"].sum() > 0
 
 
 @pytest.mark.parametrize("column", ["arrivals", "bookings", "in_queue"])
-def test_golden_series_is_not_trivial(column):
-    assert pd.read_csv(GOLDEN)[column].max() > 0
+def test_the_simulated_smoke_series_is_not_trivial(smoke_series, column):
+    assert smoke_series[column].max() > 0
+
+
+def test_the_golden_comparison_catches_a_different_run():
+    """Another seed's run must not pass as the golden one (the comparison has teeth)."""
+    other = simulate(load_scenario("smoke"), 43).timeseries[COLUMNS].round(6)
+    with pytest.raises(AssertionError):
+        assert_matches_golden(other)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from simulations.scenario.scenario import (
     ScenarioError,
@@ -79,10 +80,15 @@ def test_invalid_toml_is_a_scenario_error(tmp_path):
         load_scenario(bad)
 
 
-def test_scenarios_are_frozen():
+@pytest.mark.parametrize("section", [None, "demand", "platform", "supply"])
+def test_scenarios_are_frozen(section):
     scenario = load_scenario("smoke")
-    with pytest.raises(Exception):  # noqa: B017 - pydantic raises its own ValidationError
-        scenario.duration_min = 5
+    target = scenario if section is None else getattr(scenario, section)
+    name = next(iter(type(target).model_fields))
+    before = getattr(target, name)
+    with pytest.raises(ValidationError, match="frozen"):
+        setattr(target, name, before)
+    assert getattr(target, name) == before
 
 
 def test_scaling_multiplies_visitors_capacity_and_centres():

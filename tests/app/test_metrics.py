@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from booking_api import metric
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
+from support.metrics import metric
 
 from reference_app.metrics import forget_dead_workers
 from reference_app.serve import metrics_dir

@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from booking_api import ADMIN, TestClient, metric
 from sqlalchemy import Engine
+from support.booking_api import ADMIN, TestClient
+from support.metrics import metric
 
 from reference_app import room_line, room_tickets, waiting_room
 from reference_app.database import init_db, make_engine, reading

@@ -1,14 +1,48 @@
-"""A black-box client of the booking API for the reliability tests: open a campaign through the
-admin routes, register patients, book, and read the invariants, all over real HTTP."""
+"""The one test-side client of the booking API, for the app and reliability suites: open a
+campaign through the admin routes, register patients, book, and read the invariants.
+
+Every call takes its HTTP client: an `httpx.Client` on a served app (reliability), or a
+Starlette `TestClient` on the app from the factory (app suite; `make_center`, `open_slots` and
+`new_patient` below are the calls of `IN_PROCESS`, the client with the test admin key)."""
 
 from __future__ import annotations
 
 import uuid
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    from loadtests.app_launcher import ServedApp
+
+with warnings.catch_warnings():
+    # Starlette's TestClient warns at import that it prefers `httpx2`; httpx works fine.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+__all__ = [
+    "ADMIN",
+    "ADMIN_KEY",
+    "DOSE2_OFFSET_DAYS",
+    "IN_PROCESS",
+    "BookingApi",
+    "Campaign",
+    "Patient",
+    "TestClient",
+    "api_for",
+    "broken",
+    "day_at",
+    "make_center",
+    "new_patient",
+    "open_slots",
+]
+
+ADMIN_KEY = "test-admin-key-0123456789"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 # Dose-1 day is tomorrow; Pfizer's dose-2 window is 21-49 days after dose 1.
 DOSE2_OFFSET_DAYS = 25
@@ -56,8 +90,10 @@ class BookingApi:
     def client(self, timeout_s: float = 30.0) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=timeout_s)
 
-    def make_center(self, http: httpx.Client, vaccines: list[str], postcode: str = "75011") -> int:
-        body = {"name": "Centre", "kind": "vaccination", "postcode": postcode, "vaccines": vaccines}
+    def make_center(
+        self, http: httpx.Client, vaccines: list[str], postcode: str = "75011", name: str = "Centre"
+    ) -> int:
+        body = {"name": name, "kind": "vaccination", "postcode": postcode, "vaccines": vaccines}
         response = http.post("/admin/centers", headers=self.admin, json=body)
         assert response.status_code == 201, response.text
         return response.json()["id"]
@@ -69,8 +105,9 @@ class BookingApi:
         vaccine: str,
         dose: int,
         start: datetime,
-        capacity: int,
-        count: int,
+        capacity: int = 3,
+        count: int = 1,
+        interval_minutes: int = 10,
     ) -> list[dict]:
         body = {
             "vaccine": vaccine,
@@ -78,7 +115,7 @@ class BookingApi:
             "start": start.isoformat(),
             "capacity": capacity,
             "count": count,
-            "interval_minutes": 10,
+            "interval_minutes": interval_minutes,
         }
         response = http.post(f"/admin/centers/{center_id}/slots", headers=self.admin, json=body)
         assert response.status_code == 201, response.text
@@ -112,12 +149,14 @@ class BookingApi:
         )
         return Campaign(center_id, dose1, dose2, janssen)
 
-    def new_patient(self, http: httpx.Client, last_name: str = "Dupont") -> Patient:
+    def new_patient(
+        self, http: httpx.Client, last_name: str = "Dupont", first_name: str = "Jeanne"
+    ) -> Patient:
         body = {
-            "first_name": "Jeanne",
+            "first_name": first_name,
             "last_name": last_name,
             "birth_date": "1980-05-17",
-            "email": f"jeanne.{uuid.uuid4().hex[:10]}@example.fr",
+            "email": f"{first_name}.{uuid.uuid4().hex[:10]}@example.fr".lower(),
             "phone": "+33 6 12 34 56 78",
         }
         response = http.post("/patients", json=body)
@@ -172,3 +211,14 @@ class BookingApi:
 def broken(invariants: dict[str, int]) -> dict[str, int]:
     """The invariant counters that are not zero (`appointments` is a count, not a rule)."""
     return {k: v for k, v in invariants.items() if k != "appointments" and v != 0}
+
+
+def api_for(app: ServedApp) -> BookingApi:
+    """The client of a served app (its URL and admin key)."""
+    return BookingApi(app.base_url, app.admin_key)
+
+
+IN_PROCESS = BookingApi("", ADMIN_KEY)
+make_center = IN_PROCESS.make_center
+open_slots = IN_PROCESS.open_slots
+new_patient = IN_PROCESS.new_patient

@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from booking_api import ADMIN, TestClient, new_patient
 from sqlalchemy import create_engine, text
+from support.booking_api import ADMIN, TestClient, new_patient
 
 from reference_app.app import create_app
 from reference_app.identity import generate_data_key
@@ -22,7 +22,7 @@ def test_admin_routes_need_the_admin_key(client: TestClient) -> None:
     wrong = client.get("/admin/invariants", headers={"Authorization": "Bearer not-the-key"})
     assert wrong.status_code == 403 and wrong.json()["error"] == "forbidden"
     patient = new_patient(client)
-    assert client.get("/admin/invariants", headers=patient["headers"]).status_code == 403
+    assert client.get("/admin/invariants", headers=patient.headers).status_code == 403
     assert (
         client.put("/admin/waiting-room", json={"enabled": True, "rate_per_s": 1}).status_code
         == 401
@@ -34,47 +34,43 @@ def test_a_patient_sees_and_cancels_only_their_own_appointments(
 ) -> None:
     alice, bob = new_patient(client, "Alice"), new_patient(client, "Bob")
     booked = client.post(
-        "/appointments", headers=alice["headers"], json={"slot_id": campaign["dose1"][0]["id"]}
+        "/appointments", headers=alice.headers, json={"slot_id": campaign["dose1"][0]["id"]}
     )
     appointment_id = booked.json()["id"]
-    assert client.get("/appointments", headers=bob["headers"]).json() == []
-    stolen = client.delete(f"/appointments/{appointment_id}", headers=bob["headers"])
+    assert client.get("/appointments", headers=bob.headers).json() == []
+    stolen = client.delete(f"/appointments/{appointment_id}", headers=bob.headers)
     assert stolen.status_code == 404
-    assert [a["status"] for a in client.get("/appointments", headers=alice["headers"]).json()] == [
+    assert [a["status"] for a in client.get("/appointments", headers=alice.headers).json()] == [
         "active"
     ]
 
 
-def test_booking_attempts_are_rate_limited_per_token(settings: Settings) -> None:
-    with TestClient(create_app(replace(settings, rate_limit_token_per_min=3))) as client:
+def test_booking_attempts_are_rate_limited_per_token(client_with) -> None:  # noqa: ANN001
+    with client_with(rate_limit_token_per_min=3) as client:
         patient = new_patient(client)
         codes = [
-            client.post(
-                "/appointments", headers=patient["headers"], json={"slot_id": 999}
-            ).status_code
+            client.post("/appointments", headers=patient.headers, json={"slot_id": 999}).status_code
             for _ in range(4)
         ]
         assert codes == [404, 404, 404, 429]
-        limited = client.post("/appointments", headers=patient["headers"], json={"slot_id": 999})
+        limited = client.post("/appointments", headers=patient.headers, json={"slot_id": 999})
         assert (
             limited.json()["error"] == "rate_limited"
             and 1 <= int(limited.headers["Retry-After"]) <= 61
         )
         other = new_patient(client, "Other")  # another token is not limited
         assert (
-            client.post(
-                "/appointments", headers=other["headers"], json={"slot_id": 999}
-            ).status_code
+            client.post("/appointments", headers=other.headers, json={"slot_id": 999}).status_code
             == 404
         )
 
 
-def test_booking_attempts_are_rate_limited_per_address(settings: Settings) -> None:
-    with TestClient(create_app(replace(settings, rate_limit_ip_per_min=2))) as client:
+def test_booking_attempts_are_rate_limited_per_address(client_with) -> None:  # noqa: ANN001
+    with client_with(rate_limit_ip_per_min=2) as client:
         codes = [
             client.post(
                 "/appointments",
-                headers=new_patient(client, f"P{i}")["headers"],
+                headers=new_patient(client, f"P{i}").headers,
                 json={"slot_id": 1},
             ).status_code
             for i in range(3)

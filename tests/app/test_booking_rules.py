@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from booking_api import ADMIN, TestClient, make_center, new_patient, open_slots, tomorrow_at
+from support.booking_api import ADMIN, TestClient, day_at, make_center, new_patient, open_slots
 
 
 def _start(slot: dict) -> datetime:
@@ -13,15 +13,15 @@ def _start(slot: dict) -> datetime:
 
 def test_auto_picked_dose2_is_the_earliest_open_slot_inside_the_window(client: TestClient) -> None:
     center = make_center(client, ["pfizer"])
-    dose1 = open_slots(client, center, "pfizer", 1, tomorrow_at(9), capacity=5)[0]
-    too_early = open_slots(client, center, "pfizer", 2, tomorrow_at(8, days=1 + 20), capacity=5)[0]
-    first_fit = open_slots(client, center, "pfizer", 2, tomorrow_at(10, days=1 + 21), capacity=1)[0]
-    second_fit = open_slots(client, center, "pfizer", 2, tomorrow_at(9, days=1 + 30), capacity=5)[0]
+    dose1 = open_slots(client, center, "pfizer", 1, day_at(1, 9), capacity=5)[0]
+    too_early = open_slots(client, center, "pfizer", 2, day_at(1 + 20, 8), capacity=5)[0]
+    first_fit = open_slots(client, center, "pfizer", 2, day_at(1 + 21, 10), capacity=1)[0]
+    second_fit = open_slots(client, center, "pfizer", 2, day_at(1 + 30, 9), capacity=5)[0]
     picks = []
     for _ in range(2):
         patient = new_patient(client)
         body = client.post(
-            "/appointments", headers=patient["headers"], json={"slot_id": dose1["id"]}
+            "/appointments", headers=patient.headers, json={"slot_id": dose1["id"]}
         ).json()
         picks.append(body["dose2"]["slot_id"])
         gap = _start(body["dose2"]) - _start(body["dose1"])
@@ -32,18 +32,16 @@ def test_auto_picked_dose2_is_the_earliest_open_slot_inside_the_window(client: T
 
 def test_no_dose2_slot_in_the_window_is_a_409_and_books_nothing(client: TestClient) -> None:
     center = make_center(client, ["pfizer"])
-    dose1 = open_slots(client, center, "pfizer", 1, tomorrow_at(9), capacity=5)[0]
-    open_slots(client, center, "pfizer", 2, tomorrow_at(9, days=1 + 60), capacity=5)  # too late
+    dose1 = open_slots(client, center, "pfizer", 1, day_at(1, 9), capacity=5)[0]
+    open_slots(client, center, "pfizer", 2, day_at(1 + 60, 9), capacity=5)  # too late
     patient = new_patient(client)
-    refused = client.post(
-        "/appointments", headers=patient["headers"], json={"slot_id": dose1["id"]}
-    )
+    refused = client.post("/appointments", headers=patient.headers, json={"slot_id": dose1["id"]})
     assert refused.status_code == 409 and refused.json()["error"] == "no_dose2_slot"
     seats = client.get(
         f"/centers/{center}/availability", params={"vaccine": "pfizer", "days": 2}
     ).json()
     assert seats[0]["remaining"] == 5  # dose 1 was rolled back with the failed dose 2
-    assert client.get("/appointments", headers=patient["headers"]).json() == []
+    assert client.get("/appointments", headers=patient.headers).json() == []
 
 
 def test_explicit_second_slot_outside_the_window_is_refused(
@@ -52,7 +50,7 @@ def test_explicit_second_slot_outside_the_window_is_refused(
     patient = new_patient(client)
     refused = client.post(
         "/appointments",
-        headers=patient["headers"],
+        headers=patient.headers,
         json={"slot_id": campaign["dose1"][0]["id"], "second_slot_id": campaign["late"][0]["id"]},
     )
     assert refused.status_code == 409 and refused.json()["error"] == "dose2_out_of_window"
@@ -62,13 +60,13 @@ def test_full_slot_is_a_409_slot_full(client: TestClient, campaign: dict) -> Non
     slot = campaign["dose1"][0]  # capacity 2
     codes = [
         client.post(
-            "/appointments", headers=new_patient(client)["headers"], json={"slot_id": slot["id"]}
+            "/appointments", headers=new_patient(client).headers, json={"slot_id": slot["id"]}
         ).status_code
         for _ in range(3)
     ]
     assert codes == [201, 201, 409]
     last = client.post(
-        "/appointments", headers=new_patient(client)["headers"], json={"slot_id": slot["id"]}
+        "/appointments", headers=new_patient(client).headers, json={"slot_id": slot["id"]}
     )
     assert last.json()["error"] == "slot_full"
 
@@ -76,15 +74,15 @@ def test_full_slot_is_a_409_slot_full(client: TestClient, campaign: dict) -> Non
 def test_a_patient_holds_one_booking_per_dose(client: TestClient, campaign: dict) -> None:
     patient = new_patient(client)
     first = client.post(
-        "/appointments", headers=patient["headers"], json={"slot_id": campaign["dose1"][0]["id"]}
+        "/appointments", headers=patient.headers, json={"slot_id": campaign["dose1"][0]["id"]}
     )
     assert first.status_code == 201
     again = client.post(
-        "/appointments", headers=patient["headers"], json={"slot_id": campaign["dose1"][1]["id"]}
+        "/appointments", headers=patient.headers, json={"slot_id": campaign["dose1"][1]["id"]}
     )
     assert again.status_code == 409 and again.json()["error"] == "dose_already_booked"
     other = client.post(
-        "/appointments", headers=patient["headers"], json={"slot_id": campaign["janssen"][0]["id"]}
+        "/appointments", headers=patient.headers, json={"slot_id": campaign["janssen"][0]["id"]}
     )
     assert other.status_code == 409 and other.json()["error"] == "dose_already_booked"
 
@@ -92,18 +90,18 @@ def test_a_patient_holds_one_booking_per_dose(client: TestClient, campaign: dict
 def test_single_dose_vaccine_books_no_dose2(client: TestClient, campaign: dict) -> None:
     patient = new_patient(client)
     body = client.post(
-        "/appointments", headers=patient["headers"], json={"slot_id": campaign["janssen"][0]["id"]}
+        "/appointments", headers=patient.headers, json={"slot_id": campaign["janssen"][0]["id"]}
     )
     assert body.status_code == 201 and body.json()["dose2"] is None
 
 
 def test_changing_the_window_applies_to_new_bookings_only(client: TestClient) -> None:
     center = make_center(client, ["pfizer"])
-    dose1 = open_slots(client, center, "pfizer", 1, tomorrow_at(9), capacity=5)[0]
-    at_day_22 = open_slots(client, center, "pfizer", 2, tomorrow_at(9, days=1 + 22), capacity=5)[0]
-    at_day_43 = open_slots(client, center, "pfizer", 2, tomorrow_at(9, days=1 + 43), capacity=5)[0]
+    dose1 = open_slots(client, center, "pfizer", 1, day_at(1, 9), capacity=5)[0]
+    at_day_22 = open_slots(client, center, "pfizer", 2, day_at(1 + 22, 9), capacity=5)[0]
+    at_day_43 = open_slots(client, center, "pfizer", 2, day_at(1 + 43, 9), capacity=5)[0]
     before = client.post(
-        "/appointments", headers=new_patient(client)["headers"], json={"slot_id": dose1["id"]}
+        "/appointments", headers=new_patient(client).headers, json={"slot_id": dose1["id"]}
     )
     assert before.json()["dose2"]["slot_id"] == at_day_22["id"]
 
@@ -113,7 +111,7 @@ def test_changing_the_window_applies_to_new_bookings_only(client: TestClient) ->
     assert changed.status_code == 200 and changed.json()["min_days"] == 42
 
     after = client.post(
-        "/appointments", headers=new_patient(client)["headers"], json={"slot_id": dose1["id"]}
+        "/appointments", headers=new_patient(client).headers, json={"slot_id": dose1["id"]}
     )
     assert after.json()["dose2"]["slot_id"] == at_day_43["id"]
     # The earlier appointment (day 22, valid under the old rule) is still counted as valid.
@@ -125,12 +123,12 @@ def test_changing_the_window_applies_to_new_bookings_only(client: TestClient) ->
 def test_cancelled_patient_can_book_again(client: TestClient, campaign: dict) -> None:
     patient = new_patient(client)
     first = client.post(
-        "/appointments", headers=patient["headers"], json={"slot_id": campaign["dose1"][0]["id"]}
+        "/appointments", headers=patient.headers, json={"slot_id": campaign["dose1"][0]["id"]}
     )
-    client.delete(f"/appointments/{first.json()['id']}", headers=patient["headers"])
+    client.delete(f"/appointments/{first.json()['id']}", headers=patient.headers)
     again = client.post(
-        "/appointments", headers=patient["headers"], json={"slot_id": campaign["dose1"][1]["id"]}
+        "/appointments", headers=patient.headers, json={"slot_id": campaign["dose1"][1]["id"]}
     )
     assert again.status_code == 201
-    twice = client.delete(f"/appointments/{first.json()['id']}", headers=patient["headers"])
+    twice = client.delete(f"/appointments/{first.json()['id']}", headers=patient.headers)
     assert twice.status_code == 404

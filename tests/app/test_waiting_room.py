@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from booking_api import ADMIN, ManualClock, TestClient, new_patient
+from support.booking_api import ADMIN, TestClient, new_patient
+from support.clock import ManualClock
 
 from reference_app.app import create_app
 from reference_app.settings import Settings
@@ -67,12 +68,12 @@ def test_without_a_pass_booking_and_availability_get_503_pointing_to_the_queue(
         client.get(f"/centers/{campaign['center_id']}/availability", params={"vaccine": "pfizer"}),
         client.post(
             "/appointments",
-            headers=patient["headers"],
+            headers=patient.headers,
             json={"slot_id": campaign["dose1"][0]["id"]},
         ),
         client.post(
             "/appointments",
-            headers={**patient["headers"], "X-Waiting-Room-Pass": "wp_forged"},
+            headers={**patient.headers, "X-Waiting-Room-Pass": "wp_forged"},
             json={"slot_id": campaign["dose1"][0]["id"]},
         ),
     ):
@@ -96,7 +97,7 @@ def test_queue_admits_in_order_and_the_pass_lets_the_visitor_book(
         assert client.get(f"/queue/{earlier['ticket']}").json()["status"] == "admitted"
     booked = client.post(
         "/appointments",
-        headers={**patient["headers"], "X-Waiting-Room-Pass": pass_token},
+        headers={**patient.headers, "X-Waiting-Room-Pass": pass_token},
         json={"slot_id": campaign["dose1"][0]["id"]},
     )
     assert booked.status_code == 201

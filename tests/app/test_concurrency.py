@@ -6,14 +6,14 @@ import http.client
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import psutil
 import pytest
-from booking_api import metric
-from conftest import _postgres_database
 from prometheus_client.parser import text_string_to_metric_families
+from support.metrics import metric
 
 from loadtests.app_launcher import ServedApp, served_app
 
@@ -30,18 +30,15 @@ def served(
 ) -> Iterator[ServedApp]:
     """The app served by uvicorn with two workers on a fresh database, stopped with SIGTERM."""
     tmp = tmp_path_factory.mktemp("served")
-    if request.param == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{tmp / 'app.db'}"])
-    else:
-        urls = _postgres_database(request.getfixturevalue("postgres_url"))
-    url = next(urls)
-    try:
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp / 'app.db'}"
+        else:
+            fresh = request.getfixturevalue("fresh_postgres_database")
+            url = stack.enter_context(fresh(request.getfixturevalue("postgres_url")))
         with served_app(url, workers=2, extra_args=OPEN_LIMITS, log_path=tmp / "server.log") as app:
             yield app
         assert app.process.returncode == 0  # SIGTERM: a clean exit
-    finally:
-        for _ in urls:  # drops the PostgreSQL database
-            pass
 
 
 def _race(count: int, action) -> list[httpx.Response]:  # noqa: ANN001

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from booking_api import ADMIN_KEY, TestClient, metric, new_patient
+from support.booking_api import ADMIN_KEY, TestClient, new_patient
+from support.metrics import metric
 
 from reference_app.app import create_app
 from reference_app.identity import generate_data_key
@@ -30,7 +31,7 @@ def test_sqlite_outage_is_a_503_with_retry_after_and_recovers(tmp_path: Path) ->
             for response in (
                 client.get("/healthz"),
                 client.get("/vaccines"),
-                client.post("/appointments", headers=patient["headers"], json={"slot_id": 1}),
+                client.post("/appointments", headers=patient.headers, json={"slot_id": 1}),
                 client.post(
                     "/patients",
                     json={
@@ -51,4 +52,4 @@ def test_sqlite_outage_is_a_503_with_retry_after_and_recovers(tmp_path: Path) ->
         finally:
             (tmp_path / "elsewhere").rename(home)
         assert client.get("/healthz").status_code == 200
-        assert client.get("/appointments", headers=patient["headers"]).status_code == 200
+        assert client.get("/appointments", headers=patient.headers).status_code == 200

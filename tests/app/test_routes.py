@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from booking_api import (
-    ADMIN,
-    TestClient,
-    make_center,
-    metric,
-    new_patient,
-    open_slots,
-    tomorrow_at,
-)
+from support.booking_api import ADMIN, TestClient, day_at, make_center, new_patient, open_slots
+from support.metrics import metric
 
 
 def test_healthz_reports_database_status(client: TestClient) -> None:
@@ -42,7 +35,7 @@ def test_centers_near_a_postcode_come_same_department_first(client: TestClient) 
 def test_availability_lists_open_slots_with_remaining_seats(
     client: TestClient, campaign: dict
 ) -> None:
-    day = tomorrow_at().date().isoformat()
+    day = day_at(1).date().isoformat()
     slots = client.get(
         f"/centers/{campaign['center_id']}/availability",
         params={"vaccine": "pfizer", "dose": 1, "from": day, "days": 1},
@@ -57,7 +50,7 @@ def test_booking_returns_both_doses_and_lists_and_cancels(
 ) -> None:
     patient = new_patient(client)
     slot = campaign["dose1"][0]
-    booked = client.post("/appointments", headers=patient["headers"], json={"slot_id": slot["id"]})
+    booked = client.post("/appointments", headers=patient.headers, json={"slot_id": slot["id"]})
     assert booked.status_code == 201, booked.text
     body = booked.json()
     assert body["dose1"] == {
@@ -66,13 +59,13 @@ def test_booking_returns_both_doses_and_lists_and_cancels(
         "center_id": campaign["center_id"],
     }
     assert body["dose2"]["slot_id"] == campaign["dose2"][0]["id"]
-    listed = client.get("/appointments", headers=patient["headers"]).json()
+    listed = client.get("/appointments", headers=patient.headers).json()
     assert [a["id"] for a in listed] == [body["id"]]
-    cancelled = client.delete(f"/appointments/{body['id']}", headers=patient["headers"])
+    cancelled = client.delete(f"/appointments/{body['id']}", headers=patient.headers)
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     seats = client.get(
         f"/centers/{campaign['center_id']}/availability",
-        params={"vaccine": "pfizer", "from": tomorrow_at().date().isoformat(), "days": 1},
+        params={"vaccine": "pfizer", "from": day_at(1).date().isoformat(), "days": 1},
     ).json()
     assert seats[0]["remaining"] == 2  # freed
     assert client.get("/admin/invariants", headers=ADMIN).json() == {
@@ -91,7 +84,7 @@ def test_explicit_second_slot_is_booked_when_inside_the_window(
     chosen = campaign["dose2"][2]["id"]
     body = client.post(
         "/appointments",
-        headers=patient["headers"],
+        headers=patient.headers,
         json={"slot_id": campaign["dose1"][0]["id"], "second_slot_id": chosen},
     ).json()
     assert body["dose2"]["slot_id"] == chosen
@@ -102,7 +95,7 @@ def test_admin_opens_slots_and_invariants_count_appointments(
 ) -> None:
     patient = new_patient(client)
     client.post(
-        "/appointments", headers=patient["headers"], json={"slot_id": campaign["janssen"][0]["id"]}
+        "/appointments", headers=patient.headers, json={"slot_id": campaign["janssen"][0]["id"]}
     )
     checks = client.get("/admin/invariants", headers=ADMIN).json()
     assert checks["appointments"] == 1 and checks["overbooked_slots"] == 0
@@ -128,9 +121,7 @@ def test_practitioner_agenda_becomes_bookable_slots(client: TestClient) -> None:
     ).json()
     assert len(slots) == 28  # 7 days x 4 slots, starting tomorrow
     patient = new_patient(client)
-    booked = client.post(
-        "/appointments", headers=patient["headers"], json={"slot_id": slots[0]["id"]}
-    )
+    booked = client.post("/appointments", headers=patient.headers, json={"slot_id": slots[0]["id"]})
     assert booked.status_code == 201 and booked.json()["dose2"] is not None
 
 
@@ -175,6 +166,6 @@ def test_openapi_schema_documents_the_contract(client: TestClient) -> None:
 
 def test_admin_slots_start_without_timezone_is_utc(client: TestClient) -> None:
     center = make_center(client, ["moderna"])
-    start = tomorrow_at(10).replace(tzinfo=None)
+    start = day_at(1, 10).replace(tzinfo=None)
     slots = open_slots(client, center, "moderna", 1, start, count=2, interval_minutes=30)
     assert [s["start"][11:16] for s in slots] == ["10:00", "10:30"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from booking_api import ADMIN, TestClient, new_patient
+from support.booking_api import ADMIN, TestClient, new_patient
 
 
 def test_replay_returns_the_original_result(client: TestClient, campaign: dict) -> None:
     patient = new_patient(client)
-    headers = {**patient["headers"], "Idempotency-Key": "retry-1"}
+    headers = {**patient.headers, "Idempotency-Key": "retry-1"}
     body = {"slot_id": campaign["dose1"][0]["id"]}
     first = client.post("/appointments", headers=headers, json=body)
     replay = client.post("/appointments", headers=headers, json=body)
@@ -19,7 +19,7 @@ def test_replay_returns_the_original_result(client: TestClient, campaign: dict) 
 
 def test_replay_of_a_refusal_returns_the_same_refusal(client: TestClient, campaign: dict) -> None:
     patient = new_patient(client)
-    headers = {**patient["headers"], "Idempotency-Key": "retry-2"}
+    headers = {**patient.headers, "Idempotency-Key": "retry-2"}
     body = {"slot_id": campaign["dose1"][0]["id"], "second_slot_id": campaign["late"][0]["id"]}
     first = client.post("/appointments", headers=headers, json=body)
     replay = client.post("/appointments", headers=headers, json=body)
@@ -29,7 +29,7 @@ def test_replay_of_a_refusal_returns_the_same_refusal(client: TestClient, campai
 
 def test_same_key_with_another_body_is_rejected(client: TestClient, campaign: dict) -> None:
     patient = new_patient(client)
-    headers = {**patient["headers"], "Idempotency-Key": "retry-3"}
+    headers = {**patient.headers, "Idempotency-Key": "retry-3"}
     client.post("/appointments", headers=headers, json={"slot_id": campaign["dose1"][0]["id"]})
     other = client.post(
         "/appointments", headers=headers, json={"slot_id": campaign["dose1"][1]["id"]}
@@ -42,7 +42,7 @@ def test_keys_are_scoped_per_patient(client: TestClient, campaign: dict) -> None
     for _ in range(2):
         patient = new_patient(client)
         response = client.post(
-            "/appointments", headers={**patient["headers"], "Idempotency-Key": "same"}, json=body
+            "/appointments", headers={**patient.headers, "Idempotency-Key": "same"}, json=body
         )
         assert response.status_code == 201
     assert client.get("/admin/invariants", headers=ADMIN).json()["appointments"] == 2

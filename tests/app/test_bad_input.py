@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from booking_api import ADMIN, TestClient, new_patient, tomorrow_at
+from support.booking_api import ADMIN, TestClient, day_at, new_patient
 
 
 def _error(response, status: int, code: str | None = None) -> None:  # noqa: ANN001
@@ -23,7 +23,7 @@ def test_bad_json_is_400(client: TestClient, campaign: dict) -> None:
     for raw in (b"{not json", b'{"slot_id": 1', "\xff\xfe{}".encode("latin-1"), b"[" * 5000):
         response = client.post(
             "/appointments",
-            headers={**patient["headers"], "Content-Type": "application/json"},
+            headers={**patient.headers, "Content-Type": "application/json"},
             content=raw,
         )
         assert response.status_code in (400, 422), response.text
@@ -46,7 +46,7 @@ def test_wrong_types_are_422_naming_the_field(client: TestClient, campaign: dict
         {"slot_id": 1, "extra": True},
         {},
     ):
-        response = client.post("/appointments", headers=patient["headers"], json=body)
+        response = client.post("/appointments", headers=patient.headers, json=body)
         _error(response, 422, "invalid_request")
     response = client.post(
         "/patients", json={"first_name": 3, "last_name": "X", "birth_date": "soon"}
@@ -62,29 +62,29 @@ def test_wrong_types_are_422_naming_the_field(client: TestClient, campaign: dict
 def test_unknown_ids_are_404(client: TestClient, campaign: dict) -> None:
     patient = new_patient(client)
     _error(
-        client.post("/appointments", headers=patient["headers"], json={"slot_id": 987654}),
+        client.post("/appointments", headers=patient.headers, json={"slot_id": 987654}),
         404,
         "not_found",
     )
     _error(
         client.post(
             "/appointments",
-            headers=patient["headers"],
+            headers=patient.headers,
             json={"slot_id": campaign["dose1"][0]["id"], "second_slot_id": 987654},
         ),
         404,
         "not_found",
     )
     _error(client.get("/centers/987654/availability", params={"vaccine": "pfizer"}), 404)
-    _error(client.delete("/appointments/987654", headers=patient["headers"]), 404)
+    _error(client.delete("/appointments/987654", headers=patient.headers), 404)
     _error(client.post("/admin/centers/987654/slots", headers=ADMIN, json={
-        "vaccine": "pfizer", "dose": 1, "start": tomorrow_at().isoformat(), "capacity": 1}), 404)  # fmt: skip
+        "vaccine": "pfizer", "dose": 1, "start": day_at(1).isoformat(), "capacity": 1}), 404)  # fmt: skip
     _error(client.get("/no/such/route"), 404, "not_found")
     _error(
         client.get("/centers/99999999999999999999999/availability", params={"vaccine": "pfizer"}),
         422,
     )
-    _error(client.post("/appointments", headers=patient["headers"], json={"slot_id": 2**70}), 422)
+    _error(client.post("/appointments", headers=patient.headers, json={"slot_id": 2**70}), 422)
     _nothing_booked(client)
 
 
@@ -129,7 +129,7 @@ def test_huge_body_is_413(client: TestClient, campaign: dict) -> None:
     patient = new_patient(client)
     padding = "x" * 200_000
     response = client.post(
-        "/appointments", headers=patient["headers"], content=f'{{"slot_id": 1, "p": "{padding}"}}'
+        "/appointments", headers=patient.headers, content=f'{{"slot_id": 1, "p": "{padding}"}}'
     )
     _error(response, 413, "body_too_large")
 

@@ -1,0 +1,1 @@
+"""Test-side helpers shared by several suites (importable as `support` under importlib mode)."""
