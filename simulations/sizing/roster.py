@@ -113,6 +113,8 @@ def size_roster(
     """The cheapest roster meeting every target (see the module docstring)."""
     if not targets:
         raise TargetError("give at least one --target")
+    if not 0 < alpha < 1:
+        raise TargetError(f"alpha must be between 0 and 1, got {alpha}")
     if replications < 2:
         raise TargetError("roster sizing needs at least 2 replications for its intervals")
     staffed = [s for s in config.stations if s.servers is not None]
