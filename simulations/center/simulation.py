@@ -30,13 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulations.center.config import (
-    AppointmentArrivals,
-    CenterConfig,
-    PoissonArrivals,
-    Station,
-    load_center,
-)
+from simulations.center.arrivals import arrival_times
+from simulations.center.config import CenterConfig, Station, load_center
 from simulations.center.roster import changes
 
 __all__ = ["CenterRun", "StationLog", "load_center", "simulate_center"]
@@ -84,41 +79,6 @@ class CenterRun:
     stranded: int = 0  # still inside when no event was left (see the module docstring)
     deadlock: bool = False
     end_min: float = 0.0  # instant of the last event
-
-
-def _appointments(
-    arrivals: AppointmentArrivals, streams: list[np.random.Generator]
-) -> tuple[np.ndarray, int]:
-    booked = arrivals.per_block * arrivals.blocks
-    block = np.repeat(np.arange(arrivals.blocks), arrivals.per_block)
-    scheduled = arrivals.first_block_min + block * arrivals.block_minutes
-    shows = streams[1].random(booked) >= arrivals.no_show
-    if arrivals.punctuality is not None:
-        lateness = arrivals.punctuality.sample(streams[2], booked)
-    else:
-        lateness = streams[2].normal(0.0, arrivals.punctuality_sd_min, booked)
-    times = np.maximum(scheduled + lateness, 0.0)[shows]
-    return np.sort(times), int(booked - shows.sum())
-
-
-def _arrival_times(
-    config: CenterConfig, streams: list[np.random.Generator]
-) -> tuple[np.ndarray, int]:
-    """Arrival instants of patients who come, sorted, and the number of no-shows."""
-    arrivals = config.arrivals
-    if isinstance(arrivals, AppointmentArrivals):
-        return _appointments(arrivals, streams)
-    assert isinstance(arrivals, PoissonArrivals)
-    rate = arrivals.rate_per_hour / 60
-    if rate == 0:
-        return np.empty(0), 0
-    expected = rate * config.open_minutes
-    gaps = streams[0].exponential(1 / rate, int(expected + 10 * np.sqrt(expected) + 20))
-    times = np.cumsum(gaps)
-    while times[-1] < config.open_minutes:
-        more = np.cumsum(streams[0].exponential(1 / rate, len(gaps))) + times[-1]
-        times = np.concatenate([times, more])
-    return times[times < config.open_minutes], 0
 
 
 class _Day:
@@ -351,7 +311,7 @@ def simulate_center(config: CenterConfig, seed: int | np.random.SeedSequence) ->
     k = len(config.stations)
     extra = 3 + _STREAMS_PER_STATION * k  # class, walk-ins, then one per class
     streams = _streams(seed, extra + 2 + len(config.classes))
-    arrivals, no_shows = _arrival_times(config, streams)
+    arrivals, no_shows = arrival_times(config, streams)
     booked = len(arrivals) + no_shows
     if config.walk_ins is not None:
         walk_ins = config.walk_ins.sample(streams[extra + 1])
