@@ -93,3 +93,23 @@ def test_bad_inputs_are_refused():
         size_roster(config, TARGETS, replications=1)
     with pytest.raises(ValueError, match="no station named 'nurse'"):
         size_roster(config, TARGETS, costs={"nurse": 2.0})
+
+
+def test_erlang_c_path_is_kept_only_for_plain_mmc_configs():
+    from simulations.sizing.center import is_mmc
+
+    mmc = {
+        "arrivals": {"kind": "poisson", "rate_per_hour": 480, "open_minutes": 600},
+        "stations": [
+            {"name": "desk", "servers": 10, "service": {"dist": "exponential", "mean": 1}}
+        ],
+    }
+    assert is_mmc(parse_center(mmc))
+    for extra in (
+        {"breaks": [{"start_min": 60, "minutes": 30}]},
+        {"roster": [{"from_min": 0, "to_min": 300, "servers": 9}]},
+        {"capacity": 20},
+    ):
+        station = mmc["stations"][0] | extra
+        assert not is_mmc(parse_center(mmc | {"stations": [station]}))
+    assert not is_mmc(parse_center(mmc | {"closing": {"at_min": 300}}))
