@@ -120,6 +120,8 @@ def parse_classes(raw: Any, stations: Sequence[str]) -> tuple[PatientClass, ...]
         for station in route:
             if station not in stations:
                 raise FlowError(f"{where}: route names unknown station {station!r}")
+        if len(set(route)) != len(route):
+            raise FlowError(f"{where}: route visits a station twice")
         services = table.get("service", {})
         if not isinstance(services, Mapping):
             raise FlowError(f"{where}: 'service' must map station names to distributions")

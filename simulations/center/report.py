@@ -55,6 +55,7 @@ def _station_kpis(config: CenterConfig, run: CenterRun, log: StationLog) -> dict
         "abandoned": float(log.abandoned.sum()),
         "mean_queue_length": time_average(log.queue_times_min, log.queue_lengths, end),
         "blocked_min": log.blocked_min,
+        "overtime_min": max(0.0, end - config.admission_end_min) if reached else 0.0,
     }
     if station.servers is None:
         for key in ("utilisation_offered", "utilisation_busy", "staff_hours_rostered"):
@@ -69,7 +70,7 @@ def _station_kpis(config: CenterConfig, run: CenterRun, log: StationLog) -> dict
     window = config.open_minutes
     mean_on_duty = rostered_minutes(station.roster, station.servers, window) / window
     out["utilisation_offered"] = (
-        out["offered_load_erlangs"] / mean_on_duty if mean_on_duty > 0 else math.inf
+        out["offered_load_erlangs"] / mean_on_duty if mean_on_duty > 0 else math.nan
     )
     available = rostered_minutes(station.roster, station.servers, end) - log.break_min
     out["utilisation_busy"] = busy / available if available > 0 else 0.0

@@ -117,6 +117,7 @@ def test_classes_keep_common_random_numbers_across_staffing():
             "not on its route",
         ),
         ([{"name": "a", "share": 1, "colour": "red"}], "unexpected key"),
+        ([{"name": "a", "share": 1, "route": ["check-in", "check-in"]}], "visits a station twice"),
         ([], "non-empty list"),
     ],
 )

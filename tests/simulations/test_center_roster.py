@@ -96,6 +96,7 @@ def test_closing_stops_admissions_and_measures_overtime():
     assert kpis["arrived"] == kpis["served"] + kpis["turned_away"] + kpis["abandoned"]
     assert kpis["stations.jab.staff_hours_rostered"] == pytest.approx(150 / 60)
     assert kpis["stations.jab.staff_hours_overtime"] == pytest.approx(75 / 60)
+    assert kpis["stations.jab.overtime_min"] == pytest.approx(75)
 
 
 def test_break_rule_staggers_one_break_per_server_from_when_they_join():
