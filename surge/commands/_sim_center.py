@@ -28,10 +28,8 @@ def run(args: argparse.Namespace) -> int:
             low, high = doc["ci95"][key]
             line += f"   [{low:.1f}, {high:.1f}]"
         print(line)
-    tis = doc["time_in_system_min"]
-    print(
-        f"  time in system (min)   mean {tis['mean']:.1f}  median {tis['median']:.1f}  p90 {tis['p90']:.1f}"
-    )
+    tis = {k: "-" if v is None else f"{v:.1f}" for k, v in doc["time_in_system_min"].items()}
+    print(f"  time in system (min)   mean {tis['mean']}  median {tis['median']}  p90 {tis['p90']}")
     print(
         f"  overtime (min)         {doc['overtime_min']:.1f}   inside at closing "
         f"{doc['inside_at_closing']:.1f}   turned away {doc['turned_away']:.1f}"

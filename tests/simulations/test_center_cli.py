@@ -63,3 +63,44 @@ def test_bad_roster_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["sim", "center", "--config", str(path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "roster[0]" in err[0] and "'servers'" in err[0]
+
+
+CROSSING = """
+[arrivals]
+kind = "appointments"
+block_minutes = 1
+per_block = 2
+blocks = 20
+[[stations]]
+name = "x"
+servers = 1
+capacity = 1
+service = { dist = "constant", value = 1.0 }
+[[stations]]
+name = "y"
+servers = 1
+capacity = 1
+service = { dist = "constant", value = 1.0 }
+[[classes]]
+name = "xy"
+share = 0.5
+route = ["x", "y"]
+[[classes]]
+name = "yx"
+share = 0.5
+route = ["y", "x"]
+"""
+
+
+def test_deadlocked_centre_is_reported_not_a_traceback(tmp_path, capsys):
+    path = tmp_path / "crossing.toml"
+    path.write_text(CROSSING)
+    out = tmp_path / "out"
+    assert (
+        main(["sim", "center", "--config", str(path), "--replications", "2", "--out", str(out)])
+        == 0
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["deadlock"] == 1 and summary["stranded"] == 40 and summary["served"] == 0
+    printed = capsys.readouterr().out
+    assert "WARNING" in printed and "deadlock" in printed and "mean -" in printed
