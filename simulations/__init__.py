@@ -34,6 +34,7 @@ _EXPORTS = {
     "run_center_replications": "simulations.center",
     "size_center": "simulations.sizing",
     "size_platform": "simulations.sizing",
+    "size_roster": "simulations.sizing",
     "size_supply": "simulations.sizing",
     "parse_target": "simulations.sizing",
     "run_sweep": "simulations.sweep",

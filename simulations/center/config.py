@@ -13,6 +13,25 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from simulations.center.flows import (
+    Closing,
+    FlowError,
+    PatientClass,
+    Punctuality,
+    WalkIns,
+    parse_classes,
+    parse_closing,
+    parse_punctuality,
+    parse_walk_ins,
+)
+from simulations.center.roster import (
+    Break,
+    RosterError,
+    Shift,
+    expand_break_rule,
+    parse_breaks,
+    parse_roster,
+)
 from simulations.distributions import Distribution, DistributionError, parse_distribution
 from surge.errors import SurgeError
 
@@ -49,14 +68,28 @@ class AppointmentArrivals:
     first_block_min: float = 0.0
     punctuality_sd_min: float = 0.0
     no_show: float = 0.0
+    punctuality: Punctuality | None = None  # asymmetric; replaces punctuality_sd_min
 
 
 @dataclass(frozen=True)
 class Station:
+    """`servers` is the count outside the roster's intervals (None: a pure delay, no staff);
+    `capacity` counts every patient at the station, waiting or in service (None: unlimited)."""
+
     name: str
     servers: int | None  # None: infinitely many (a pure delay, e.g. observation)
     service: Distribution
     patience: Distribution | None = None
+    capacity: int | None = None
+    roster: tuple[Shift, ...] = ()
+    breaks: tuple[Break, ...] = ()
+
+    @property
+    def nominal_servers(self) -> int | None:
+        """The most servers ever on duty (the fixed count without a roster)."""
+        if self.servers is None:
+            return None
+        return max([self.servers, *(s.servers for s in self.roster)])
 
 
 @dataclass(frozen=True)
@@ -67,14 +100,32 @@ class CenterConfig:
     stations: tuple[Station, ...]
     walk: Distribution | None = None
     description: str = ""
+    classes: tuple[PatientClass, ...] = ()
+    walk_ins: WalkIns | None = None
+    closing: Closing | None = None
+
+    @property
+    def admission_end_min(self) -> float:
+        """Overtime and "inside at closing" are measured from here."""
+        return self.closing.at_min if self.closing is not None else self.open_minutes
 
     @property
     def arrival_rate_per_min(self) -> float:
         """Expected rate of patients who actually come in, over the arrival window."""
+        walk_ins = 0.0
+        if self.walk_ins is not None and self.open_minutes > 0:
+            w = self.walk_ins
+            walk_ins = w.rate_per_hour / 60 * (w.to_min - w.from_min) / self.open_minutes
         if isinstance(self.arrivals, PoissonArrivals):
-            return self.arrivals.rate_per_hour / 60
+            return self.arrivals.rate_per_hour / 60 + walk_ins
         a = self.arrivals
-        return a.per_block * (1 - a.no_show) / a.block_minutes
+        return a.per_block * (1 - a.no_show) / a.block_minutes + walk_ins
+
+    def visit_share(self, station: str) -> float:
+        """Expected share of patients whose route includes `station`."""
+        if not self.classes:
+            return 1.0
+        return sum(c.share for c in self.classes if station in c.route)
 
     def station(self, name: str) -> Station:
         for station in self.stations:
@@ -84,11 +135,11 @@ class CenterConfig:
         raise CenterConfigError(f"no station named {name!r} (stations: {known})")
 
     def with_servers(self, servers: Mapping[str, int]) -> CenterConfig:
-        """A copy with some stations' server counts replaced."""
+        """A copy with some stations' server counts replaced (a fixed count drops the roster)."""
         for name in servers:
             self.station(name)
         stations = tuple(
-            replace(s, servers=int(servers[s.name])) if s.name in servers else s
+            replace(s, servers=int(servers[s.name]), roster=()) if s.name in servers else s
             for s in self.stations
         )
         return replace(self, stations=stations)
@@ -140,6 +191,7 @@ def _arrivals(table: Any) -> tuple[PoissonArrivals | AppointmentArrivals, float 
             first_block_min=_number(table, "first_block_min", "[arrivals]", default=0.0),
             punctuality_sd_min=_number(table, "punctuality_sd_min", "[arrivals]", default=0.0),
             no_show=no_show,
+            punctuality=parse_punctuality(table.get("punctuality")),
         )
         return arrivals, (open_minutes if open_minutes > 0 else None)
     raise CenterConfigError(f"[arrivals]: kind must be 'poisson' or 'appointments', got {kind!r}")
@@ -154,22 +206,42 @@ def _station(table: Any, index: int) -> Station:
         raise CenterConfigError(f"{where}: 'name' must be a non-empty string without dots")
     where = f"station {name!r}"
     raw = table.get("servers")
-    if raw == "infinite":
+    roster = parse_roster(table["roster"], where) if "roster" in table else ()
+    if raw is None and roster:
+        raw = roster[-1].servers
+    if raw == "infinite" and not roster:
         servers = None
-    elif isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1:
+    elif isinstance(raw, int) and not isinstance(raw, bool) and (raw >= 1 or roster and raw >= 0):
         servers = raw
     else:
         raise CenterConfigError(f"{where}: 'servers' must be a positive integer or \"infinite\"")
+    if servers is None and ("breaks" in table or "break_rule" in table):
+        raise CenterConfigError(f'{where}: breaks need staffed servers, not "infinite"')
+    breaks = parse_breaks(table["breaks"], where) if "breaks" in table else ()
+    if "break_rule" in table:
+        assert servers is not None
+        breaks = tuple(
+            sorted(
+                (*breaks, *expand_break_rule(table["break_rule"], where, roster, servers)),
+                key=lambda b: b.start_min,
+            )
+        )
+    capacity = table.get("capacity")
+    if capacity is not None and (
+        isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1
+    ):
+        raise CenterConfigError(f"{where}: 'capacity' must be a positive integer")
     if "service" not in table:
         raise CenterConfigError(f"{where}: missing 'service' distribution")
     service = parse_distribution(table["service"], f"{where} service")
     patience = None
     if "patience" in table:
         patience = parse_distribution(table["patience"], f"{where} patience")
-    unknown = set(table) - {"name", "servers", "service", "patience"}
+    keys = {"name", "servers", "service", "patience", "capacity", "roster", "breaks", "break_rule"}
+    unknown = set(table) - keys
     if unknown:
         raise CenterConfigError(f"{where}: unexpected key(s) {sorted(unknown)}")
-    return Station(name=name, servers=servers, service=service, patience=patience)
+    return Station(name, servers, service, patience, capacity, roster, breaks)
 
 
 def parse_center(data: Mapping[str, Any], name: str = "center") -> CenterConfig:
@@ -183,11 +255,15 @@ def parse_center(data: Mapping[str, Any], name: str = "center") -> CenterConfig:
         if len({s.name for s in stations}) != len(stations):
             raise CenterConfigError("station names must be unique")
         walk = parse_distribution(data["walk"], "[walk]") if "walk" in data else None
-    except DistributionError as exc:
+        if open_minutes is None:
+            a = arrivals
+            open_minutes = a.first_block_min + a.blocks * a.block_minutes
+        names = [s.name for s in stations]
+        classes = parse_classes(data.get("classes"), names) if "classes" in data else ()
+        walk_ins = parse_walk_ins(data["arrivals"].get("walk_ins"), open_minutes)
+        closing = parse_closing(data.get("closing"))
+    except (DistributionError, RosterError, FlowError) as exc:
         raise CenterConfigError(str(exc)) from exc
-    if open_minutes is None:
-        a = arrivals
-        open_minutes = a.first_block_min + a.blocks * a.block_minutes
     return CenterConfig(
         name=str(data.get("name", name)),
         description=str(data.get("description", "")),
@@ -195,6 +271,9 @@ def parse_center(data: Mapping[str, Any], name: str = "center") -> CenterConfig:
         arrivals=arrivals,
         stations=stations,
         walk=walk,
+        classes=classes,
+        walk_ins=walk_ins,
+        closing=closing,
     )
 
 

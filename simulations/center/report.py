@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from simulations.center.config import CenterConfig
+from simulations.center.roster import rostered_minutes
 from simulations.center.simulation import CenterRun, StationLog, simulate_center
 from simulations.replications import confidence_interval
 
@@ -45,6 +46,7 @@ def _station_kpis(config: CenterConfig, run: CenterRun, log: StationLog) -> dict
     reached = len(log.arrive_min)
     rate_per_min = config.arrival_rate_per_min * (reached / came if came else 0.0)
     end = log.last_departure_min
+    busy = float(log.service_min.sum())
     out = {
         "reached": float(reached),
         "offered_load_erlangs": rate_per_min * station.service.mean_min,
@@ -52,14 +54,30 @@ def _station_kpis(config: CenterConfig, run: CenterRun, log: StationLog) -> dict
         "p_wait": float((log.wait_min > 1e-9).mean()) if reached else 0.0,
         "abandoned": float(log.abandoned.sum()),
         "mean_queue_length": time_average(log.queue_times_min, log.queue_lengths, end),
+        "blocked_min": log.blocked_min,
+        "overtime_min": max(0.0, end - config.admission_end_min) if reached else 0.0,
     }
-    if log.servers is None:
-        out["utilisation_offered"] = math.nan
-        out["utilisation_busy"] = math.nan
-    else:
-        out["utilisation_offered"] = out["offered_load_erlangs"] / log.servers
-        busy = float(log.service_min.sum())
-        out["utilisation_busy"] = busy / (log.servers * end) if end > 0 else 0.0
+    if station.servers is None:
+        for key in ("utilisation_offered", "utilisation_busy", "staff_hours_rostered"):
+            out[key] = math.nan
+        for key in ("staff_hours_overtime", "staff_hours_busy", "break_hours"):
+            out[key] = math.nan
+        return out
+    # The roster's day: to closing (or the end of admissions) or the roster's last interval.
+    day_end = max([config.admission_end_min, *(s.to_min for s in station.roster)])
+    rostered = rostered_minutes(station.roster, station.servers, day_end)
+    paid = rostered_minutes(station.roster, station.servers, max(day_end, end))
+    window = config.open_minutes
+    mean_on_duty = rostered_minutes(station.roster, station.servers, window) / window
+    out["utilisation_offered"] = (
+        out["offered_load_erlangs"] / mean_on_duty if mean_on_duty > 0 else math.nan
+    )
+    available = rostered_minutes(station.roster, station.servers, end) - log.break_min
+    out["utilisation_busy"] = busy / available if available > 0 else 0.0
+    out["staff_hours_rostered"] = rostered / 60
+    out["staff_hours_overtime"] = (paid - rostered) / 60
+    out["staff_hours_busy"] = busy / 60
+    out["break_hours"] = log.break_min / 60
     return out
 
 
@@ -69,9 +87,16 @@ def run_kpis(run: CenterRun) -> dict[str, float]:
     time_in_system = (run.departure_min - run.arrival_min)[served]
     last = float(np.nanmax(run.departure_min)) if served.any() else 0.0
     came = len(run.arrival_min)
+    closing = run.config.admission_end_min
+    left = run.exit_min if run.exit_min is not None else np.full(came, np.inf)
     record: dict[str, float] = {
         "arrived": float(run.booked),
         "no_shows": float(run.no_shows),
+        "turned_away": float(run.turned_away),
+        "stranded": float(run.stranded),
+        "deadlock": float(run.deadlock),
+        "inside_at_closing": float(((run.arrival_min < closing) & (left > closing)).sum()),
+        "overtime_min": max(0.0, last - closing),
         "served": float(served.sum()),
         "abandoned": float((run.abandoned_at >= 0).sum()),
         "abandonment": float((run.abandoned_at >= 0).sum() / came) if came else 0.0,
@@ -85,9 +110,16 @@ def run_kpis(run: CenterRun) -> dict[str, float]:
         else:
             value = float(np.percentile(time_in_system, q))
         record[f"time_in_system_min.{name}"] = value
+    totals = dict.fromkeys(
+        ("staff_hours_rostered", "staff_hours_overtime", "staff_hours_busy"), 0.0
+    )
     for log in run.stations:
         for key, value in _station_kpis(run.config, run, log).items():
             record[f"stations.{log.name}.{key}"] = value
+            if key in totals and not math.isnan(value):
+                totals[key] += value
+    record.update(totals)
+    record["staff_hours_paid"] = totals["staff_hours_rostered"] + totals["staff_hours_overtime"]
     return record
 
 
@@ -167,14 +199,17 @@ def summary_document(reps: CenterReplications) -> dict[str, Any]:
     """The `summary.json` content: means (plus `ci95` intervals with several replications)."""
     summary = reps.summary()
     means = {k: _clean(float(v)) for k, v in summary["mean"].items()}
-    for name in ("arrived", "no_shows", "served", "abandoned"):
+    for name in ("arrived", "no_shows", "served", "abandoned", "turned_away", "stranded"):
         means[name] = round(means[name], 2)
     finite = [s.name for s in reps.config.stations if s.servers is not None]
     worst = max(finite, key=lambda n: means[f"stations.{n}.utilisation_offered"], default=None)
     for station in reps.config.stations:
         offered = means[f"stations.{station.name}.utilisation_offered"]
         limiting = station.name == worst or (offered is not None and offered >= 1)
-        means[f"stations.{station.name}.servers"] = station.servers or "infinite"
+        servers = "roster" if station.roster else station.servers
+        means[f"stations.{station.name}.servers"] = "infinite" if servers is None else servers
+        if station.capacity is not None:
+            means[f"stations.{station.name}.capacity"] = station.capacity
         means[f"stations.{station.name}.bottleneck"] = bool(limiting)
     doc = {
         "center": reps.config.name,

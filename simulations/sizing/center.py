@@ -157,10 +157,15 @@ def mmc_metric(
 
 
 def is_mmc(config: CenterConfig) -> bool:
-    """One station, Poisson arrivals, exponential service (no shift), exponential or no patience."""
+    """One station, Poisson arrivals, exponential service (no shift), exponential or no patience;
+    no roster, breaks, finite places, classes, walk-ins or closing time."""
     if len(config.stations) != 1 or config.walk is not None:
         return False
+    if config.classes or config.walk_ins is not None or config.closing is not None:
+        return False
     station = config.stations[0]
+    if station.roster or station.breaks or station.capacity is not None:
+        return False
     patience_ok = station.patience is None or (
         isinstance(station.patience, Exponential) and station.patience.shift == 0
     )

@@ -11,11 +11,13 @@ import pandas as pd
 
 from simulations.sizing.center import CenterSizing, Target
 from simulations.sizing.platform import PlatformSizing
+from simulations.sizing.roster import RosterSizing
 
 __all__ = [
     "write_center_sizing",
     "write_json",
     "write_platform_sizing",
+    "write_roster_sizing",
     "write_supply_sizing",
 ]
 
@@ -168,3 +170,29 @@ def write_supply_sizing(document: dict[str, Any], daily: pd.DataFrame, out_dir: 
     fig.tight_layout()
     fig.savefig(out_dir / "supply_sizing.png", dpi=110)
     plt.close(fig)
+
+
+def write_roster_sizing(result: RosterSizing, config_name: str, out_dir: Path) -> dict[str, Any]:
+    """roster_sizing.csv (every roster evaluated) and roster_sizing.json (the answer, its
+    targets' intervals and the local-optimality certificate)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(result.evaluations).to_csv(out_dir / "roster_sizing.csv", index=False)
+    document = {
+        "center": config_name,
+        "method": result.method,
+        "targets": [str(t) for t in result.targets],
+        "periods_min": result.periods_min,
+        "cost_per_staff_hour": result.costs,
+        "interval_level": result.confidence,
+        "roster": {k: list(v) for k, v in result.roster.items()} if result.roster else None,
+        "cost": result.cost,
+        "intervals": {
+            k: dict(zip(("mean", "low", "high"), v, strict=True))
+            for k, v in result.intervals.items()
+        },
+        "local_optimality": result.certificate,
+        "budget_exhausted": result.budget_exhausted,
+        "evaluations": len(result.evaluations),
+    }
+    write_json(out_dir / "roster_sizing.json", document)
+    return document

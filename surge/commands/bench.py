@@ -1,4 +1,4 @@
-"""`surge bench app|loadgen|room|sim|sweep|all|docs`: benchmarks.
+"""`surge bench app|center|loadgen|room|sim|sweep|all|docs`: benchmarks.
 
 Each benchmark lives in `surge.bench.<name>` with a frozen options dataclass, `run(options)`
 returning a `BenchRecord` and `describe(record)` giving the lines to print. This module parses
@@ -19,6 +19,7 @@ from surge.exit_codes import EXIT_OK
 # The benchmarks (module of surge.bench -> its options class), in the order `surge bench all`
 # runs them, fast first.
 BENCHMARKS = {
+    "center": "CenterBenchOptions",
     "sweep": "SweepBenchOptions",
     "sim": "SimBenchOptions",
     "room": "RoomBenchOptions",
@@ -101,6 +102,12 @@ def _sim(args: argparse.Namespace) -> object:
     return SimBenchOptions(scenario=args.scenario, scales=tuple(args.scales), seed=args.seed)
 
 
+def _center(args: argparse.Namespace) -> object:
+    from surge.bench.center import CenterBenchOptions
+
+    return CenterBenchOptions(replications=args.replications, seed=args.seed)
+
+
 def _sweep(args: argparse.Namespace) -> object:
     from surge.bench.sweep import SweepBenchOptions
 
@@ -176,6 +183,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     room.add_argument("--requests", type=types.positive_int, default=300,
                       help="requests per kind (default 300)")  # fmt: skip
     room.set_defaults(func=_handler("room", _room))
+
+    center = bench.add_parser(
+        "center",
+        help="centre model speed: 10-hour, 2,000-patient, 6-station day (bound < 1 s)",
+        description="Seconds per replication of a 10-hour centre day of about 2,000 patients "
+        "through 6 stations (bound: under 1 s per replication).",
+    )
+    center.add_argument("--replications", type=types.positive_int, default=10,
+                        help="replications (default 10)")  # fmt: skip
+    center.add_argument("--seed", type=int, default=1, help="seed (default 1)")
+    center.set_defaults(func=_handler("center", _center))
 
     sim = bench.add_parser(
         "sim",

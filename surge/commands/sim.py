@@ -51,7 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="simulate a vaccination centre day (TOML config or built-in name)",
         description=(
             "Simulate patients through a vaccination centre's stations. --center is a TOML file "
-            "or a built-in centre: mass-hub, berlin-messe, gp-practice, drive-through. Writes "
+            "or a built-in centre: mass-hub, berlin-messe, gp-practice, drive-through, "
+            "hanly-medium-hub, mmc-desk. Writes "
             "summary.json (means and 95%% intervals), replications.csv and queue_lengths.png."
         ),
     )
@@ -123,21 +124,33 @@ def _center(args: argparse.Namespace) -> int:
             low, high = doc["ci95"][key]
             line += f"   [{low:.1f}, {high:.1f}]"
         print(line)
-    tis = doc["time_in_system_min"]
+    tis = {k: "-" if v is None else f"{v:.1f}" for k, v in doc["time_in_system_min"].items()}
+    print(f"  time in system (min)   mean {tis['mean']}  median {tis['median']}  p90 {tis['p90']}")
     print(
-        f"  time in system (min)   mean {tis['mean']:.1f}  median {tis['median']:.1f}  p90 {tis['p90']:.1f}"
+        f"  overtime (min)         {doc['overtime_min']:.1f}   inside at closing "
+        f"{doc['inside_at_closing']:.1f}   turned away {doc['turned_away']:.1f}"
     )
     print(
-        f"  {'station':<16}{'servers':>9}{'offered':>9}{'busy':>7}{'wait':>7}{'P(wait)':>9}  note"
+        f"  staff-hours            rostered {doc['staff_hours_rostered']:.1f}   overtime "
+        f"{doc['staff_hours_overtime']:.1f}   busy {doc['staff_hours_busy']:.1f}"
+    )
+    print(
+        f"  {'station':<16}{'servers':>9}{'offered':>9}{'busy':>7}{'wait':>7}{'P(wait)':>9}"
+        f"{'blocked':>9}  note"
     )
     for name, s in doc["stations"].items():
         offered = "-" if s["utilisation_offered"] is None else f"{s['utilisation_offered']:.2f}"
         busy = "-" if s["utilisation_busy"] is None else f"{s['utilisation_busy']:.2f}"
         note = "bottleneck" if s["bottleneck"] else ""
+        if "capacity" in s:
+            note = f"{s['capacity']} places {note}"
         print(
             f"  {name:<16}{s['servers']!s:>9}{offered:>9}{busy:>7}"
-            f"{s['mean_wait_min']:>7.1f}{s['p_wait']:>9.2f}  {note}"
+            f"{s['mean_wait_min']:>7.1f}{s['p_wait']:>9.2f}{s['blocked_min']:>9.1f}  {note}"
         )
+    if doc["stranded"]:
+        kind = "deadlock (patients block each other)" if doc["deadlock"] else "no server left"
+        print(f"WARNING: {doc['stranded']:.1f} patients a day stranded inside: {kind}")
     print(f"wrote {args.out}/summary.json, replications.csv, queue_lengths.png")
     return EXIT_OK
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from surge.commands import types
-from surge.exit_codes import EXIT_OK, EXIT_SLO_BREACHED
+from surge.errors import UsageError
+from surge.exit_codes import EXIT_OK, EXIT_SLO_BREACHED, EXIT_UNDECIDED
+
+if TYPE_CHECKING:
+    from simulations.center.config import CenterConfig
+    from simulations.sizing.center import Target
 
 # Targets out of reach within the searched range: every size evaluated breaches them (exit 1).
 EXIT_UNREACHABLE = EXIT_SLO_BREACHED
@@ -19,6 +25,64 @@ def _fmt(value: float) -> str:
     )
 
 
+def _costs(items: list[str]) -> dict[str, float]:
+    costs = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            costs[name] = float(value)
+        except ValueError:
+            raise UsageError(f"--cost: expected station=number, got {item!r}") from None
+        if not math.isfinite(costs[name]) or costs[name] < 0:
+            raise UsageError(f"--cost: cost must be a non-negative number, got {item!r}")
+    return costs
+
+
+def run_roster(args: argparse.Namespace, config: CenterConfig, targets: list[Target]) -> int:
+    from simulations.sizing.outputs import write_roster_sizing
+    from simulations.sizing.roster import size_roster
+
+    result = size_roster(
+        config,
+        targets,
+        period_min=args.shift_min,
+        costs=_costs(args.cost),
+        replications=args.replications,
+        seed=args.seed,
+        alpha=args.alpha,
+        max_evaluations=args.max_evaluations,
+        max_servers=args.max_servers,
+    )
+    doc = write_roster_sizing(result, config.name, Path(args.out))
+    print(
+        f"{config.name}: roster sizing, {len(result.periods_min)} period(s), targets "
+        f"{', '.join(map(str, targets))}; intervals at {result.confidence:.5f} "
+        f"(Bonferroni over {args.max_evaluations} candidates), {len(result.evaluations)} evaluated"
+    )
+    wrote = f"wrote {args.out}/roster_sizing.csv, .json"
+    if result.budget_exhausted:
+        print(f"UNDECIDED: --max-evaluations {args.max_evaluations} reached before an answer")
+        print(wrote)
+        return EXIT_UNDECIDED
+    if result.roster is None:
+        print(f"NOT REACHABLE within --max-servers {args.max_servers} per station and period")
+        print(wrote)
+        return EXIT_UNREACHABLE
+    periods = "  ".join(f"{a:g}-{b:g}" for a, b in result.periods_min)
+    print(f"  {'station':<16}{periods}  (minutes; the last count also covers overtime)")
+    for name, counts in result.roster.items():
+        print(
+            f"  {name:<16}"
+            + "  ".join(f"{c:>{len(p)}}" for c, p in zip(counts, periods.split("  "), strict=True))
+        )
+    print(f"  cost {doc['cost']:.1f} (staff-hours x cost per role), found by {result.method}")
+    for target, (mean, low, high) in result.intervals.items():
+        print(f"  {target}: {mean:.4g} [{low:.4g}, {high:.4g}]")
+    print(f"  local optimality: all {len(result.certificate)} single removals fail a target")
+    print(wrote)
+    return 0
+
+
 def run_center(args: argparse.Namespace) -> int:
     from simulations.center.config import load_center
     from simulations.sizing.center import parse_target, size_center
@@ -26,6 +90,8 @@ def run_center(args: argparse.Namespace) -> int:
 
     config = load_center(args.center)
     targets = [parse_target(t) for t in args.target]
+    if args.method == "roster":
+        return run_roster(args, config, targets)
     result = size_center(
         config,
         targets,
@@ -175,7 +241,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     center.add_argument(
         "--max-servers", type=types.positive_int, default=200, help="per station (default 200)"
     )
-    center.add_argument("--method", choices=("auto", "exact", "simulate"), default="auto")
+    center.add_argument(
+        "--method",
+        choices=("auto", "exact", "simulate", "roster"),
+        default="auto",
+        help="roster: cheapest roster (servers per station per --shift-min period) by cost",
+    )
+    center.add_argument(
+        "--shift-min", type=float, default=0.0, help="roster period in minutes (0: whole day)"
+    )
+    center.add_argument(
+        "--cost", action="append", default=[], help="station=cost per staff-hour (default 1)"
+    )
+    center.add_argument("--alpha", type=float, default=0.05, help="family-wise error (roster)")
+    center.add_argument(
+        "--max-evaluations", type=types.positive_int, default=200, help="roster search budget"
+    )
     center.add_argument("--out", default="results/size/center")
     center.set_defaults(func=run_center)
 
