@@ -11,7 +11,7 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,14 +72,24 @@ def fresh_postgres_database(server_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _seed(database_url: str, log_path: Path, seed: int, centres: int) -> None:
+def _seed(
+    database_url: str, log_path: Path, seed: int, centres: int, source_dir: Path | None = None
+) -> None:
     command = [
         sys.executable, "-m", "surge", "app", "seed", "--db", database_url,
         "--centers", str(centres), "--days", str(SEED_DAYS), "--seed", str(seed),
     ]  # fmt: skip
     for _attempt in range(2):  # a busy machine can hit the app's statement timeout once
         with log_path.open("ab") as log:
-            done = subprocess.run(command, stdout=log, stderr=log, check=False, timeout=600)
+            done = subprocess.run(
+                command,
+                stdout=log,
+                stderr=log,
+                check=False,
+                timeout=600,
+                cwd=source_dir,
+                env={**os.environ, "PYTHONPATH": str(source_dir)} if source_dir else None,
+            )
         if done.returncode == 0:
             return
     raise OSError(f"seeding the app failed (exit {done.returncode}); see {log_path}")
@@ -95,23 +105,32 @@ def started_app(
     workers: int = 1,
     seed: int = 42,
     centres: int = SEED_CENTRES,
+    source_dir: Path | None = None,
+    serve_args: Sequence[str] = (),
 ) -> Iterator[AppUnderTest]:
     """Seed `centres` centres (at most SEED_CENTRES_MAX) with SEED_DAYS days of slots and serve
-    the app (per-address rate limit off: the load comes from one address)."""
+    the app (per-address rate limit off: the load comes from one address).
+
+    `source_dir` serves another checkout's code (a git worktree of another revision);
+    `serve_args` are extra `surge app serve` options (e.g. `--inject-cpu`)."""
     log_path = run_dir / "app.log"
-    extra = ["--rate-limit-ip", "0"]
+    extra = ["--rate-limit-ip", "0", *serve_args]
     if waiting_room_rate_per_s > 0:
         extra += ["--waiting-room-rate", f"{waiting_room_rate_per_s:g}"]
     centres = max(1, min(centres, SEED_CENTRES_MAX))
     if backend == "sqlite":
         url = f"sqlite:///{(run_dir / 'app.db').resolve()}"
-        _seed(url, log_path, seed, centres)
-        with served_app(url, workers=workers, extra_args=extra, log_path=log_path) as app:
+        _seed(url, log_path, seed, centres, source_dir)
+        with served_app(
+            url, workers=workers, extra_args=extra, log_path=log_path, source_dir=source_dir
+        ) as app:
             yield AppUnderTest(app.base_url, app.admin_key, "sqlite", app.pid)
     elif backend == "postgresql":
         with fresh_postgres_database(postgres_server_url(db_server)) as url:
-            _seed(url, log_path, seed, centres)
-            with served_app(url, workers=workers, extra_args=extra, log_path=log_path) as app:
+            _seed(url, log_path, seed, centres, source_dir)
+            with served_app(
+                url, workers=workers, extra_args=extra, log_path=log_path, source_dir=source_dir
+            ) as app:
                 yield AppUnderTest(app.base_url, app.admin_key, "postgresql", app.pid)
     else:
         raise ValueError(f"unknown --start-app {backend!r}: use sqlite or postgresql")

@@ -75,19 +75,26 @@ def served_app(
     extra_args: Sequence[str] = (),
     log_path: Path,
     startup_timeout_s: float = STARTUP_TIMEOUT_S,
+    source_dir: Path | None = None,
 ) -> Iterator[ServedApp]:
-    """Serve the app on a free 127.0.0.1 port with fresh keys until the block ends."""
+    """Serve the app on a free 127.0.0.1 port with fresh keys until the block ends.
+
+    `source_dir`: serve the code of that checkout (another revision) instead of this one."""
     admin_key = secrets.token_urlsafe(32)
     data_key = "kload:" + base64.urlsafe_b64encode(os.urandom(32)).decode()
     port = _free_port()
     env = {**os.environ, "SURGE_ADMIN_KEY": admin_key, "SURGE_DATA_KEY": data_key}
+    if source_dir is not None:
+        env["PYTHONPATH"] = str(source_dir)
     command = [
         sys.executable, "-m", "surge", "app", "serve", "--db", database_url,
         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *extra_args,
     ]  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("ab") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=log, start_new_session=True, cwd=source_dir
+        )
         try:
             _wait_healthy(base_url, process, startup_timeout_s)
             yield ServedApp(base_url, admin_key, process.pid)

@@ -16,11 +16,18 @@ import asyncio
 import fnmatch
 import json
 import math
+import os
 import random
 import re
+import signal
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -31,6 +38,7 @@ __all__ = [
     "parse_delay",
     "parse_error",
     "serve_proxy",
+    "started_proxy",
 ]
 
 # Headers that describe one hop, not the message (RFC 9110 section 7.6.1), plus the ones httpx
@@ -254,8 +262,6 @@ def make_proxy_app(config: ProxyConfig):  # noqa: ANN201 - an ASGI callable
 
 def serve_proxy(config: ProxyConfig, host: str = "127.0.0.1", port: int = 8080) -> int:
     """Serve until SIGTERM / Ctrl-C; returns 0."""
-    import sys
-
     import uvicorn
 
     rules = [f"delay {r.glob}={r.describe()}" for r in config.delays]
@@ -276,3 +282,53 @@ def serve_proxy(config: ProxyConfig, host: str = "127.0.0.1", port: int = 8080) 
         lifespan="on",
     )
     return 0
+
+
+@contextmanager
+def started_proxy(
+    target: str,
+    delays: Sequence[str] = (),
+    errors: Sequence[str] = (),
+    *,
+    log_path: Path | None = None,
+    startup_timeout_s: float = 30.0,
+) -> Iterator[str]:
+    """`surge proxy` as a subprocess on a free 127.0.0.1 port; yields its base URL.
+
+    The specs are checked here first, so bad input fails in this process with one line.
+    """
+    import httpx
+
+    config_from_specs(target, delays, errors)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "surge", "proxy", "--target", target, "--port", str(port)]
+    command += [arg for spec in delays for arg in ("--delay", spec)]
+    command += [arg for spec in errors for arg in ("--error", spec)]
+    url = f"http://127.0.0.1:{port}"
+    log = log_path.open("ab") if log_path else subprocess.DEVNULL
+    process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+    try:
+        deadline = time.monotonic() + startup_timeout_s
+        while True:
+            if process.poll() is not None:
+                raise OSError(f"surge proxy exited with code {process.returncode}")
+            try:
+                httpx.get(url + "/healthz", timeout=2.0)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise OSError(f"surge proxy at {url} did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+        if log_path:
+            log.close()

@@ -71,17 +71,21 @@ class RouteVerdict:
     p95: Interval
 
     def as_record(self) -> dict:
+        """Flat record; an unbounded or missing bound is None."""
         return {
             "route": self.route,
             "verdict": self.verdict,
             "pairs": self.p50.pairs,
-            "p50_ratio": self.p50.estimate,
-            "p50_low": self.p50.low,
-            "p50_high": self.p50.high,
-            "p95_ratio": self.p95.estimate,
-            "p95_low": self.p95.low,
-            "p95_high": self.p95.high,
+            **{
+                f"{name}_{part}": _finite(getattr(interval, attr))
+                for name, interval in (("p50", self.p50), ("p95", self.p95))
+                for part, attr in (("ratio", "estimate"), ("low", "low"), ("high", "high"))
+            },
         }
+
+
+def _finite(value: float) -> float | None:
+    return round(value, 6) if math.isfinite(value) else None
 
 
 def confidence_sequence(

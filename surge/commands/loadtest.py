@@ -142,6 +142,35 @@ def _baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ab(args: argparse.Namespace) -> int:
+    from loadtests.ab import ABOptions, describe, run_ab
+    from loadtests.shapes.profile import parse_duration_s
+    from loadtests.verdicts.ab import ABRule
+
+    options = ABOptions(
+        out_dir=Path(args.out),
+        host_a=args.host_a,
+        host_b=args.host_b,
+        a_ref=args.a_ref,
+        b_ref=args.b_ref,
+        start_app=args.start_app,
+        db=args.db,
+        budget_s=parse_duration_s(args.budget),
+        rule=ABRule(
+            max_slowdown=_number(args.max_slowdown, "--max-slowdown"),
+            alpha=_number(args.alpha, "--alpha"),
+        ),
+        requests_per_route=int(_number(args.slice_requests, "--slice-requests", int)),
+        seed=args.seed,
+        junit=Path(args.junit) if args.junit else None,
+    )
+    document = run_ab(options, echo=lambda line: print(line, file=sys.stderr))
+    for line in describe(document):
+        print(line)
+    print(f"written: {Path(args.out) / 'ab.json'}", file=sys.stderr)
+    return document["exit_code"]
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     group = sub.add_parser(
         "loadtest",
@@ -259,6 +288,41 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="significance level (default 0.001)")  # fmt: skip
     compare.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
     compare.set_defaults(func=_compare)
+
+    ab = lt.add_parser(
+        "ab",
+        help="A/B: the same requests against A and B in interleaved slices, until the ratio "
+        "B/A of each route's median is decided (exit 3 on a regression)",
+        description=(
+            "Play one read-only journey (search, availability, vaccines) against A and B in "
+            "alternating slices. Per route, the ratio B/A of slice medians (and p95) gets an "
+            "anytime-valid confidence sequence, read after every pair of slices: a route is a "
+            "regression when the whole interval is above --max-slowdown, clean when it is below. "
+            "Sampling stops when every route is decided, at the first regression, or when --budget "
+            "is spent. Writes ab.json, "
+            "ab.md and slices.csv to --out."
+        ),
+        epilog="exit codes: 0 clean, 3 regression, 4 undecided within the budget, 2 bad input",
+    )
+    ab.add_argument("--host-a", metavar="URL", help="base URL of A (the reference)")
+    ab.add_argument("--host-b", metavar="URL", help="base URL of B (the candidate)")
+    ab.add_argument("--a-ref", metavar="GITREF", help="with --start-app: A's revision")
+    ab.add_argument("--b-ref", metavar="GITREF", help="with --start-app: B's revision")
+    ab.add_argument("--start-app", choices=["sqlite", "postgresql"],
+                    help="seed and serve the reference app for each arm (git worktrees of "
+                    "--a-ref/--b-ref, else this checkout twice: an A/A run)")  # fmt: skip
+    ab.add_argument("--db", metavar="URL", help="--start-app postgresql: server to create dbs on")
+    ab.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    ab.add_argument("--budget", default="5m", help="sampling time budget (default 5m)")
+    ab.add_argument("--max-slowdown", default="1.10",
+                    help="B/A median ratio that counts as a regression (default 1.10)")  # fmt: skip
+    ab.add_argument("--alpha", default="0.05",
+                    help="error level over all routes (default 0.05)")  # fmt: skip
+    ab.add_argument("--slice-requests", default="20",
+                    help="requests per route per slice and arm (default 20)")  # fmt: skip
+    ab.add_argument("--seed", type=int, default=42, help="seed of requests and app data")
+    ab.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    ab.set_defaults(func=_ab)
 
     baseline = lt.add_parser(
         "baseline",
