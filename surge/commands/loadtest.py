@@ -171,6 +171,40 @@ def _ab(args: argparse.Namespace) -> int:
     return document["exit_code"]
 
 
+def _history_add(args: argparse.Namespace) -> int:
+    from loadtests.history import add_run
+
+    rows = add_run(Path(args.run), args.store, machine=args.machine, commit=args.commit)
+    print(
+        f"added {len(rows)} routes of {rows[0].commit[:12]} on {rows[0].machine}", file=sys.stderr
+    )
+    return 0
+
+
+def _history_check(args: argparse.Namespace) -> int:
+    import json
+
+    from loadtests.history import change_points, plot_history, read_history
+
+    penalty = _number(args.penalty, "--penalty")
+    rows = [r for r in read_history(args.store) if args.machine in (None, r.machine)]
+    if not rows:
+        raise UsageError(f"no history for machine {args.machine!r}")
+    points = change_points(rows, penalty=penalty)
+    for p in points:
+        print(f"{p.route:<16} {p.machine:<16} at {p.commit[:12]} ({p.time_utc}): "
+              f"p50 {p.before_p50_ms:.2f} -> {p.after_p50_ms:.2f} ms ({p.change:+.1%})")  # fmt: skip
+    if not points:
+        print("no change point")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "changes.json").write_text(json.dumps([p.as_record() for p in points], indent=2))
+        plot_history(rows, points, out / "history.png")
+        print(f"written: {out / 'changes.json'}, {out / 'history.png'}", file=sys.stderr)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     group = sub.add_parser(
         "loadtest",
@@ -323,6 +357,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     ab.add_argument("--seed", type=int, default=42, help="seed of requests and app data")
     ab.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     ab.set_defaults(func=_ab)
+
+    history = lt.add_parser(
+        "history",
+        help="keep per-route results by machine and commit; find change points",
+        description=(
+            "add: append a run's per-route medians to a store (CSV directory, or a "
+            "postgresql:// URL), keyed by machine, git commit and time. check: change-point "
+            "detection (ruptures PELT) over each machine's series of each route: the commit where "
+            "the median changed, and by how much. For triage and trends; `ab` is the gate."
+        ),
+    )
+    history.set_defaults(help_parser=history)
+    hist = history.add_subparsers(dest="history_command", metavar="SUBCOMMAND")
+    add = hist.add_parser("add", help="append a run directory (loadtest run or ab) to the store")
+    add.add_argument("run", help="run directory")
+    add.add_argument("--store", required=True, metavar="DIR|URL", help="CSV directory or URL")
+    add.add_argument("--machine", help="machine or runner name (default $SURGE_MACHINE, host)")
+    add.add_argument("--commit", help="git commit of the run (default HEAD)")
+    add.set_defaults(func=_history_add)
+    check = hist.add_parser("check", help="change points of each route's series")
+    check.add_argument("--store", required=True, metavar="DIR|URL", help="CSV directory or URL")
+    check.add_argument("--machine", help="only this machine's series")
+    check.add_argument("--penalty", default="5", help="PELT penalty x log n (default 5)")
+    check.add_argument("--out", metavar="DIR", help="write changes.json and history.png here")
+    check.set_defaults(func=_history_check)
 
     baseline = lt.add_parser(
         "baseline",
