@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import shutil
 import subprocess
 import tempfile
 import time
@@ -110,7 +111,7 @@ def _worktree(repo: Path, commit: str) -> Iterator[Path]:
             check=False,
             timeout=120,
         )
-        subprocess.run(["rm", "-rf", str(parent)], check=False)
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 def check_reachable(url: str, label: str) -> None:
@@ -244,7 +245,7 @@ def run_ab(
         finally:
             for client in clients.values():
                 client.close()
-        document["targets"] = {k: v for k, v in urls.items()}
+        document["targets"] = dict(urls)
     _write(options, document)
     return document
 
