@@ -5,8 +5,10 @@ processes, or against a second app with `--inject-cpu`:
 
 - **power**: for each slow-down factor of the `availability` route (x1.10, x1.25, x1.5, x2),
   `reps` A/B decisions with the slow-down injected as a proxy delay (`GLOB=xF`) and as in-app
-  CPU (`--inject-cpu`, F - 1 times the route's median measured by the first A/A decision);
-  power = share of decisions with exit 3, with a Clopper-Pearson 95 % interval;
+  CPU (`--inject-cpu`, F - 1 times the route's median measured in the A/A decisions, against a
+  second app); power = share of decisions with exit 3, with a Clopper-Pearson 95 % interval, and
+  the B/A ratio each decision measured. The CPU factor is nominal: CPU milliseconds stretch in
+  wall time on a contended machine, and the second app is another process;
 - **false alarms**: `aa` A/A decisions through two plain proxies; rate of exit 3 with its
   interval (zero alarms in n: the 95 % upper bound is about 3/n);
 - **proxy overhead**: B/A median ratio of the proxy against the app directly;
@@ -135,7 +137,7 @@ def measure_gate(
         power = []
         for factor in FACTORS:
             for kind in ("proxy", "cpu"):
-                hits = []
+                hits, ratios = [], []
                 for r in range(reps):
                     out = work / f"{kind}-{factor}-{r}"
                     if kind == "proxy":
@@ -152,10 +154,13 @@ def measure_gate(
                         with started_app("sqlite", app_dir, centres=20, serve_args=rule) as slow:
                             doc = _decide(out, base, slow.base_url, budget_s, seed=1000 + r)
                     hits.append(doc["exit_code"] == 3)
+                    route = next(r for r in doc["routes"] if r["route"] == "availability")
+                    ratios.append(route["p50_ratio"])
                     echo(f"gate bench: {kind} x{factor} {r + 1}/{reps}: exit {doc['exit_code']}")
                 power.append({"kind": kind, "factor": factor, "decisions": reps,
                               "detected": sum(hits), "power": round(sum(hits) / reps, 4),
-                              "ci95": _interval(sum(hits), reps)})  # fmt: skip
+                              "ci95": _interval(sum(hits), reps),
+                              "measured_ratios": ratios})  # fmt: skip
         result["power"] = power
     noise = np.asarray(logs, dtype=float)
     result["noise_pairs"] = int(noise.size)
