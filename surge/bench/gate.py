@@ -99,8 +99,19 @@ def measure_gate(
     aa_budget_s: float = 60.0,
     echo: Callable[[str], None] = lambda _line: None,
 ) -> dict:
+    with tempfile.TemporaryDirectory(prefix="surge-bench-gate-") as tmp:
+        return _measure(Path(tmp), aa, reps, budget_s, aa_budget_s, echo)
+
+
+def _measure(
+    work: Path,
+    aa: int,
+    reps: int,
+    budget_s: float,
+    aa_budget_s: float,
+    echo: Callable[[str], None],
+) -> dict:
     started = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix="surge-bench-gate-"))
     result: dict = {
         "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": platform.node(),
