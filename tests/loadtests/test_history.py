@@ -110,3 +110,16 @@ def test_bad_input_exits_2_in_one_line(
     assert main(["loadtest", "history", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_an_ab_directory_adds_arm_b_medians(tmp_path: Path) -> None:
+    run = tmp_path / "ab"
+    run.mkdir()
+    (run / "slices.csv").write_text(
+        "pair,arm,route,n,p50_ms,p95_ms\n"
+        "0,a,search,20,5.0,9.0\n0,b,search,20,6.0,10.0\n"
+        "1,a,search,20,5.0,9.0\n1,b,search,20,8.0,12.0\n"
+        "2,a,search,20,5.0,9.0\n2,b,search,20,7.0,11.0\n"
+    )
+    (row,) = add_run(run, str(tmp_path / "store"), machine="m", commit="c")
+    assert (row.route, row.p50_ms, row.p95_ms, row.count) == ("search", 7.0, 11.0, 60)
