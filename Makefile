@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint format bench reliability browser clean
+.PHONY: setup demo test gate lint format bench reliability browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ browser:
 
 test: lint browser
 	$(BIN)/python -m pytest
+	$(MAKE) gate
+
+# The A/B regression gate: HEAD against the revision in .ci/ab-reference (docs/ci.md).
+gate: setup
+	PYTHON=$(BIN)/python bash .ci/gate
 
 bench: setup
 	$(BIN)/surge bench all

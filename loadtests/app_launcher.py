@@ -197,8 +197,12 @@ def served_app(
     log_path: Path | None = None,
     startup_timeout_s: float = STARTUP_TIMEOUT_S,
     cwd: Path | None = None,
+    source_dir: Path | None = None,
 ) -> Iterator[ServedApp]:
     """Serve the app on a free 127.0.0.1 port until the block ends (fresh keys unless given).
+
+    `source_dir` serves the code of that checkout (a git worktree of another revision) instead
+    of this one.
 
     Output goes to `log_path` (appended), or to a temporary log kept only if the app fails to
     start. Raises AppDidNotStart when it exits or is not healthy within `startup_timeout_s`.
@@ -208,6 +212,9 @@ def served_app(
     data_key = data_key or generated_data
     port = free_port()
     env = {**os.environ, "SURGE_ADMIN_KEY": admin_key, "SURGE_DATA_KEY": data_key}
+    if source_dir is not None:
+        env["PYTHONPATH"] = str(source_dir)
+        cwd = cwd or source_dir
     command = _surge(
         "app", "serve", "--db", database_url, "--bind", "127.0.0.1", "--port", str(port),
         "--app-workers", str(workers), *extra_args,
@@ -238,6 +245,7 @@ def seed_app(
     days: int = SEED_DAYS,
     seed: int = 42,
     attempts: int = SEED_ATTEMPTS,
+    source_dir: Path | None = None,
 ) -> None:
     """`surge app seed` into `database_url` (output appended to `log_path`), tried `attempts`
     times. Raises AppDidNotStart when it fails."""
@@ -249,7 +257,13 @@ def seed_app(
     for _attempt in range(max(1, attempts)):
         with log_path.open("ab") as log:
             done = subprocess.run(
-                command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, timeout=SEED_TIMEOUT_S
+                command,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                timeout=SEED_TIMEOUT_S,
+                cwd=source_dir,
+                env={**os.environ, "PYTHONPATH": str(source_dir)} if source_dir else None,
             )
         if done.returncode == 0:
             return
@@ -283,24 +297,34 @@ def started_app(
     centers: int = SEED_CENTERS,
     days: int = SEED_DAYS,
     extra_args: Sequence[str] = (),
+    source_dir: Path | None = None,
 ) -> Iterator[AppUnderTest]:
     """A fresh database (`sqlite`: run_dir/app.db; `postgresql`: a new database on `db_server`,
     see `postgres_server_url`, dropped after), seeded with `centers` centres (at most
     SEED_CENTERS_MAX) and `days` days of slots, served with the per-address rate limit off (the
-    load comes from one address) plus `extra_args`; output in run_dir/app.log."""
+    load comes from one address) plus `extra_args`; output in run_dir/app.log. `source_dir`
+    seeds and serves another checkout's code (see `served_app`)."""
     log_path = run_dir / "app.log"
     serve_args = ["--rate-limit-ip", "0", *extra_args]
     centers = max(1, min(centers, SEED_CENTERS_MAX))
     if database == "sqlite":
         run_dir.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{(run_dir / 'app.db').resolve()}"
-        seed_app(url, log_path, centers=centers, days=days, seed=seed)
-        with served_app(url, workers=workers, extra_args=serve_args, log_path=log_path) as app:
+        seed_app(url, log_path, centers=centers, days=days, seed=seed, source_dir=source_dir)
+        with served_app(
+            url, workers=workers, extra_args=serve_args, log_path=log_path, source_dir=source_dir
+        ) as app:
             yield AppUnderTest(app.base_url, app.admin_key, "sqlite", app.pid)
     elif database == "postgresql":
         with fresh_database(postgres_server_url(db_server), prefix="surge_run") as url:
-            seed_app(url, log_path, centers=centers, days=days, seed=seed)
-            with served_app(url, workers=workers, extra_args=serve_args, log_path=log_path) as app:
+            seed_app(url, log_path, centers=centers, days=days, seed=seed, source_dir=source_dir)
+            with served_app(
+                url,
+                workers=workers,
+                extra_args=serve_args,
+                log_path=log_path,
+                source_dir=source_dir,
+            ) as app:
                 yield AppUnderTest(app.base_url, app.admin_key, "postgresql", app.pid)
     else:
         raise LoadTestInputError(f"unknown --start-app {database!r}: use sqlite or postgresql")

@@ -34,6 +34,7 @@ from reference_app.errors import DB_RETRY_AFTER_S, error_response, install_error
 from reference_app.identity import Keyring
 from reference_app.instrumentation import Instrumentation
 from reference_app.metrics import CONTENT_TYPE, MULTIPROC_DIR_ENV, Metrics, ScrapeGauge
+from reference_app.rehearsal import CpuInjection
 from reference_app.room_edge import WaitingRoomEdge
 from reference_app.settings import Settings, settings_from_env
 
@@ -81,6 +82,8 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     _add_service_routes(app)
     if settings.waiting_room_edge:  # inside Instrumentation, so its answers are measured too
         app.add_middleware(WaitingRoomEdge, ctx=ctx)
+    if settings.inject_cpu:  # inside Instrumentation: the burnt CPU counts in the route's time
+        app.add_middleware(CpuInjection, rules=settings.inject_cpu)
     app.add_middleware(Instrumentation, metrics=ctx.metrics, max_body_bytes=settings.max_body_bytes)
     return app
 

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from reference_app.rehearsal import ENV_INJECT_CPU, encode
 from reference_app.settings import DEV_DIR, MissingKeyError, load_secrets, normalize_database_url
 
 
@@ -39,6 +40,8 @@ class ServeOptions:
     # Idle keep-alive connections stay open this long; uvicorn's 5 s default closes pooled
     # connections that clients (and load generators) are about to reuse.
     keep_alive_s: int = 30
+    # Rehearsal: (path glob, CPU ms) pairs, see reference_app.rehearsal.
+    inject_cpu: tuple[tuple[str, float], ...] = ()
 
 
 def masked(url: str) -> str:
@@ -86,6 +89,7 @@ def prepare(options: ServeOptions) -> dict[str, str]:
         "SURGE_RATE_LIMIT_TOKEN": str(options.rate_limit_token_per_min),
         "SURGE_RATE_LIMIT_IP": str(options.rate_limit_ip_per_min),
         "SURGE_DB_POOL_SIZE": str(options.db_pool_size),
+        ENV_INJECT_CPU: encode(options.inject_cpu),
     }
 
 
@@ -135,7 +139,8 @@ def _serve(options: ServeOptions) -> int:
             f", waiting room {options.waiting_room_rate_per_s:g}/s"
             if options.waiting_room_rate_per_s > 0
             else ""
-        ),
+        )
+        + "".join(f", rehearsal: {ms:g} ms CPU in {glob}" for glob, ms in options.inject_cpu),
         file=sys.stderr,
         flush=True,
     )

@@ -43,6 +43,8 @@ class Settings:
     # Answer queue requests and turn passless visitors away in a pure-ASGI layer in front of the
     # app (reference_app.room_edge); off: the FastAPI routes and dependency do it.
     waiting_room_edge: bool = True
+    # Rehearsal: (path glob, CPU ms) pairs; matching requests spin that long (reference_app.rehearsal).
+    inject_cpu: tuple[tuple[str, float], ...] = ()
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)
@@ -137,6 +139,8 @@ def _env_float(name: str, default: float) -> float:
 
 def settings_from_env() -> Settings:
     """Settings for a uvicorn worker: `surge app serve` exports them as SURGE_* variables."""
+    from reference_app.rehearsal import ENV_INJECT_CPU, decode
+
     admin, data, _ = load_secrets(dev=os.environ.get("SURGE_DEV") == "1")
     return Settings(
         database_url=default_database_url(),
@@ -148,4 +152,5 @@ def settings_from_env() -> Settings:
         rate_limit_ip_per_min=int(_env_float("SURGE_RATE_LIMIT_IP", 600)),
         db_pool_size=int(_env_float("SURGE_DB_POOL_SIZE", 10)),
         waiting_room_edge=os.environ.get("SURGE_WAITING_ROOM_EDGE", "1") != "0",
+        inject_cpu=decode(os.environ.get(ENV_INJECT_CPU, "")),
     )

@@ -26,7 +26,18 @@ from surge.exit_codes import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 __all__ = ["COMMANDS", "UsageError", "build_parser", "main"]
 
 # The command groups, in the order of `surge --help`: one module each in surge/commands/.
-COMMANDS = ("app", "loadtest", "sim", "size", "sweep", "calibrate", "predict", "bench", "demo")
+COMMANDS = (
+    "app",
+    "loadtest",
+    "proxy",
+    "sim",
+    "size",
+    "sweep",
+    "calibrate",
+    "predict",
+    "bench",
+    "demo",
+)
 
 
 def build_parser() -> SurgeParser:

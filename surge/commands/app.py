@@ -55,9 +55,14 @@ def _seed(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from reference_app.rehearsal import parse_inject_cpu
     from reference_app.serve import ServeOptions, serve
     from reference_app.settings import MissingKeyError
 
+    try:
+        inject_cpu = tuple(parse_inject_cpu(spec) for spec in args.inject_cpu or ())
+    except ValueError as exc:  # a malformed GLOB=MS rehearsal rule
+        raise UsageError(str(exc)) from None
     options = ServeOptions(
         database_url=_database_url(args.db),
         host=args.bind,
@@ -70,6 +75,7 @@ def _serve(args: argparse.Namespace) -> int:
         dev=args.dev,
         db_pool_size=args.db_pool_size,
         keep_alive_s=args.keep_alive_s,
+        inject_cpu=inject_cpu,
     )
     try:
         return serve(options)
@@ -188,6 +194,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=30,
         help="seconds an idle keep-alive connection stays open (default 30; uvicorn's own is 5, "
         "which closes pooled connections that clients are about to reuse)",
+    )
+    serve.add_argument(
+        "--inject-cpu",
+        action="append",
+        metavar="GLOB=MS",
+        help="rehearsal: requests whose path matches GLOB (e.g. /centers/*/availability) spin MS "
+        "ms of CPU before the route runs (repeatable; first match applies)",
     )
     serve.add_argument(
         "--dev", action="store_true", help="development mode: create local key files in .surge/"

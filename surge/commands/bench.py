@@ -1,4 +1,4 @@
-"""`surge bench app|center|loadgen|room|sim|sweep|all|docs`: benchmarks.
+"""`surge bench app|center|gate|loadgen|room|sim|sweep|all|docs`: benchmarks.
 
 Each benchmark lives in `surge.bench.<name>` with a frozen options dataclass, `run(options)`
 returning a `BenchRecord` and `describe(record)` giving the lines to print. This module parses
@@ -108,6 +108,14 @@ def _center(args: argparse.Namespace) -> object:
     return CenterBenchOptions(replications=args.replications, seed=args.seed)
 
 
+def _gate(args: argparse.Namespace) -> object:
+    from surge.bench.gate import GateBenchOptions
+
+    return GateBenchOptions(
+        aa=args.aa, reps=args.reps, budget_s=args.budget, aa_budget_s=args.aa_budget
+    )
+
+
 def _sweep(args: argparse.Namespace) -> object:
     from surge.bench.sweep import SweepBenchOptions
 
@@ -194,6 +202,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="replications (default 10)")  # fmt: skip
     center.add_argument("--seed", type=int, default=1, help="seed (default 1)")
     center.set_defaults(func=_handler("center", _center))
+
+    gate = bench.add_parser(
+        "gate",
+        help="power and false alarms of the A/B gate, proxy overhead, change-point recall "
+        "(long: not in `bench all`)",
+        description="Power of `surge loadtest ab` against known slow-downs (a proxy delay and "
+        "in-app CPU), its false-alarm rate over A/A decisions, the proxy's overhead and "
+        "change-point recall on resampled real noise. At its defaults it runs for hours.",
+    )
+    gate.add_argument("--aa", type=types.positive_int, default=60,
+                      help="A/A decisions (default 60)")  # fmt: skip
+    gate.add_argument("--reps", type=types.positive_int, default=10,
+                      help="decisions per slow-down factor and kind (default 10)")  # fmt: skip
+    gate.add_argument("--budget", type=types.duration_s, default=300.0,
+                      help="budget per A/B decision (default 5m)")  # fmt: skip
+    gate.add_argument("--aa-budget", type=types.duration_s, default=60.0,
+                      help="budget per A/A decision (default 60s)")  # fmt: skip
+    gate.set_defaults(func=_handler("gate", _gate))
 
     sim = bench.add_parser(
         "sim",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from surge.commands import types
+from surge.errors import UsageError
 from surge.exit_codes import EXIT_OK, EXIT_REGRESSION, EXIT_SLO_BREACHED, EXIT_USAGE
 
 RULE_NAMES = (
@@ -105,6 +106,68 @@ def _baseline(args: argparse.Namespace) -> int:
 
     target = make_baseline(Path(args.run), Path(args.baseline))
     print(f"baseline written to {target}", file=sys.stderr)
+    return 0
+
+
+def _ab(args: argparse.Namespace) -> int:
+    from loadtests.ab import ABOptions, describe, run_ab
+    from loadtests.verdicts.ab import ABRule
+
+    options = ABOptions(
+        out_dir=Path(args.out),
+        host_a=args.host_a,
+        host_b=args.host_b,
+        a_ref=args.a_ref,
+        b_ref=args.b_ref,
+        start_app=args.start_app,
+        db=args.db,
+        budget_s=args.budget,
+        rule=ABRule(
+            max_slowdown=args.max_slowdown,
+            alpha=args.alpha,
+        ),
+        requests_per_route=args.slice_requests,
+        seed=args.seed,
+        junit=Path(args.junit) if args.junit else None,
+    )
+    document = run_ab(options, echo=lambda line: print(line, file=sys.stderr))
+    for line in describe(document):
+        print(line)
+    print(f"written: {Path(args.out) / 'ab.json'}", file=sys.stderr)
+    return document["exit_code"]
+
+
+def _history_add(args: argparse.Namespace) -> int:
+    from loadtests.history import add_run
+
+    rows = add_run(Path(args.run), args.store, machine=args.machine, commit=args.commit)
+    print(
+        f"added {len(rows)} routes of {rows[0].commit[:12]} on {rows[0].machine}", file=sys.stderr
+    )
+    return 0
+
+
+def _history_check(args: argparse.Namespace) -> int:
+    import json
+
+    from loadtests.history import change_points, plot_history, read_history
+
+    penalty = args.penalty
+    rows = [r for r in read_history(args.store) if args.machine in (None, r.machine)]
+    if not rows:
+        raise UsageError(f"no history for machine {args.machine!r}")
+    points = change_points(rows, penalty=penalty)
+    for p in points:
+        print(f"{p.route:<16} {p.machine:<16} at {p.commit[:12]} ({p.time_utc}): "
+              f"p50 {p.before_p50_ms:.2f} -> {p.after_p50_ms:.2f} ms ({p.change:+.1%})")  # fmt: skip
+    if not points:
+        print("no change point")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "changes.json").write_text(json.dumps([p.as_record() for p in points], indent=2))
+        plot_history(rows, points, out / "history.png")
+        print(f"written: {out / 'changes.json'}, {out / 'history.png'}", file=sys.stderr)
     return 0
 
 
@@ -238,6 +301,70 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="significance level (default 0.001)")  # fmt: skip
     compare.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
     compare.set_defaults(func=_compare)
+
+    ab = lt.add_parser(
+        "ab",
+        help="A/B: the same requests against A and B in interleaved slices, until the ratio "
+        "B/A of each route's median is decided (exit 3 on a regression)",
+        description=(
+            "Play one read-only journey (search, availability, vaccines) against A and B in "
+            "alternating slices. Per route, the ratio B/A of slice medians (and p95) gets an "
+            "anytime-valid confidence sequence, read after every pair of slices: a route is a "
+            "regression when the whole interval is above --max-slowdown, clean when it is below. "
+            "Sampling stops when every route is decided, at the first regression, or when --budget "
+            "is spent. Writes ab.json, "
+            "ab.md and slices.csv to --out."
+        ),
+        epilog="exit codes: 0 clean, 3 regression, 4 undecided within the budget, 2 bad input",
+    )
+    ab.add_argument("--host-a", metavar="URL", help="base URL of A (the reference)")
+    ab.add_argument("--host-b", metavar="URL", help="base URL of B (the candidate)")
+    ab.add_argument("--a-ref", metavar="GITREF", help="with --start-app: A's revision")
+    ab.add_argument("--b-ref", metavar="GITREF", help="with --start-app: B's revision")
+    ab.add_argument("--start-app", choices=["sqlite", "postgresql"],
+                    help="seed and serve the reference app for each arm (git worktrees of "
+                    "--a-ref/--b-ref, else this checkout twice: an A/A run)")  # fmt: skip
+    ab.add_argument("--db", metavar="URL", help="--start-app postgresql: server to create dbs on")
+    ab.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    ab.add_argument(
+        "--budget", type=types.duration_s, default=300.0, help="sampling time budget (default 5m)"
+    )
+    ab.add_argument("--max-slowdown", type=types.positive_float, default=1.10,
+                    help="B/A median ratio that counts as a regression (default 1.10)")  # fmt: skip
+    ab.add_argument("--alpha", type=types.positive_float, default=0.05,
+                    help="error level over all routes (default 0.05)")  # fmt: skip
+    ab.add_argument("--slice-requests", type=types.positive_int, default=20,
+                    help="requests per route per slice and arm (default 20)")  # fmt: skip
+    ab.add_argument("--seed", type=int, default=42, help="seed of requests and app data")
+    ab.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
+    ab.set_defaults(func=_ab)
+
+    history = lt.add_parser(
+        "history",
+        help="keep per-route results by machine and commit; find change points",
+        description=(
+            "add: append a run's per-route medians to a store (CSV directory, or a "
+            "postgresql:// URL), keyed by machine, git commit and time. check: change-point "
+            "detection (ruptures PELT) over each machine's series of each route: the commit where "
+            "the median changed, and by how much. For triage and trends; `ab` is the gate."
+        ),
+    )
+    history.set_defaults(help_parser=history)
+    hist = history.add_subparsers(dest="history_command", metavar="SUBCOMMAND")
+    add = hist.add_parser("add", help="append a run directory (loadtest run or ab) to the store")
+    add.add_argument("run", help="run directory")
+    add.add_argument("--store", required=True, metavar="DIR|URL", help="CSV directory or URL")
+    add.add_argument("--machine", help="machine or runner name (default $SURGE_MACHINE, host)")
+    add.add_argument("--commit", help="git commit of the run (default HEAD)")
+    add.set_defaults(func=_history_add)
+    check = hist.add_parser("check", help="change points of each route's series")
+    check.add_argument("--store", required=True, metavar="DIR|URL", help="CSV directory or URL")
+    check.add_argument("--machine", help="only this machine's series")
+    check.add_argument(
+        "--penalty", type=types.positive_float, default=5.0, help="PELT penalty x log n (default 5)"
+    )
+    check.add_argument("--out", metavar="DIR", help="write changes.json and history.png here")
+    check.set_defaults(func=_history_check)
 
     baseline = lt.add_parser(
         "baseline",
