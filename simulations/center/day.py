@@ -7,8 +7,9 @@ server's break). Same-instant order is SimPy's: roster and break events are sche
 so they run before patient events at the same instant, and events of equal priority run in the
 order they were created. Every timeout is created at the moment its cause happens (a service
 starts, a walk begins, a patient joins a queue), so that order is the order of causes. A
-patient waiting for a server or a place is woken with `Process.interrupt` (also URGENT) once
-a desk has started its next step, so the patient is waiting on that step before it ends.
+patient waiting for a server or a place is called by scheduling the event it waits on; one
+waiting on its patience when a desk serves it is interrupted (`Process.interrupt`, URGENT, so
+it switches to its service before any patient event of that instant).
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from collections.abc import Callable, Generator
 
 import numpy as np
 import simpy
-from simpy.events import URGENT
+from simpy.events import NORMAL, URGENT
 
 from simulations.center.config import CenterConfig
 from simulations.center.roster import changes
 
 __all__ = ["CenterDay"]
 
-_Step = tuple[simpy.Event, Callable[[int, int], None] | None, int]
+_Step = tuple["_Call", Callable[[int, int], None] | None, int]
 
 
 class _StaffTimeout(simpy.Event):
@@ -38,6 +39,23 @@ class _StaffTimeout(simpy.Event):
         self._ok = True
         self._value = None
         env.schedule(self, URGENT, delay)
+
+
+class _Call(simpy.Event):
+    """A patient's next step: a timeout scheduled when its cause happens (`ring`), or a wait.
+
+    A waiting patient is woken by scheduling the very event it waits on, which costs no extra
+    event; once scheduled it runs like `env.timeout(delay)` created at that moment.
+    """
+
+    @property
+    def pending(self) -> bool:
+        return not self.triggered
+
+    def ring(self, delay: float) -> None:
+        self._ok = True
+        self._value = None
+        self.env.schedule(self, NORMAL, delay)
 
 
 class _Rest:
@@ -99,7 +117,8 @@ class CenterDay:
         """Admit the patients at their instants and run until no event is left."""
         env = self.env
         for i, t in enumerate(arrivals):
-            self.next_step[i] = (env.timeout(t), self.arrive_at_center, -1)
+            self.next_step[i] = (arrival := _Call(env), self.arrive_at_center, -1)
+            arrival.ring(t)
             self.patients.append(env.process(self.visit(i)))
         env.run()
 
@@ -133,16 +152,23 @@ class CenterDay:
         yield rest.back
         self.server_free(k)
 
-    def set_step(self, i: int, event: simpy.Event, action: Callable | None, k: int) -> None:
-        """Patient i's next step; the patient is called if it is waiting on another one."""
-        self.next_step[i] = (event, action, k)
-        patient = self.patients[i]
-        if patient is not self.env.active_process:
-            patient.interrupt()
+    def set_step(self, i: int, delay: float | None, action: Callable | None, k: int) -> None:
+        """Patient i's next step, `delay` from now (None: until called).
 
-    def park(self, i: int) -> None:
-        """Patient i waits until a desk or a place calls it."""
-        self.set_step(i, self.env.event(), None, -1)
+        A patient waiting on a call not yet scheduled gets that call scheduled for the step; a
+        patient waiting on anything else is interrupted to wait on the new step instead.
+        """
+        patient = self.patients[i]
+        step = self.next_step[i]
+        if patient is not self.env.active_process and step is not None and step[0].pending:
+            call = step[0]
+        else:
+            call = _Call(self.env)
+            if patient is not self.env.active_process:
+                patient.interrupt()
+        if delay is not None:
+            call.ring(delay)
+        self.next_step[i] = (call, action, k)
 
     # staff
     def shift(self, k: int, count: int) -> None:
@@ -205,7 +231,7 @@ class CenterDay:
             if holding is not None:
                 self.blocked_since[i] = self.now
             self.waiting_place[k].append((i, -1 if holding is None else holding))
-            self.park(i)
+            self.set_step(i, None, None, -1)  # until a place or a desk calls
 
     def take_place(self, i: int, k: int, holding: int | None) -> None:
         self.present[k] += 1
@@ -218,7 +244,7 @@ class CenterDay:
         self.release(holding)
         walk = self.draws["walk"][k][i]
         if walk > 0:
-            self.set_step(i, self.env.timeout(walk), self.enter, k)
+            self.set_step(i, walk, self.enter, k)
         else:
             self.enter(i, k)
 
@@ -247,9 +273,9 @@ class CenterDay:
         self.note_queue(k)
         patience = self.draws["patience"][k][i]
         if patience < math.inf:
-            self.set_step(i, self.env.timeout(patience), self.leave_queue, k)
+            self.set_step(i, patience, self.leave_queue, k)
         else:
-            self.park(i)
+            self.set_step(i, None, None, -1)  # until a place or a desk calls
         self.serve_next(k)
 
     def serve_next(self, k: int) -> None:
@@ -268,7 +294,7 @@ class CenterDay:
         self.wait[k, i] = self.now - self.arrive[k, i]
         service = self.draws["service"][k][i]
         self.served[k, i] = service
-        self.set_step(i, self.env.timeout(service), self.end_service, k)
+        self.set_step(i, service, self.end_service, k)
 
     def end_service(self, i: int, k: int) -> None:
         self.next_step[i] = None
