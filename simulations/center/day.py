@@ -137,12 +137,14 @@ class CenterDay:
     def follow_roster(
         self, k: int, steps: list[tuple[float, int]]
     ) -> Generator[simpy.Event, None, None]:
+        """Station k's servers on duty: every change of the roster, all scheduled at opening."""
         changes_at = [_StaffTimeout(self.env, t) for t, _ in steps]  # all scheduled now
         for change, (_, count) in zip(changes_at, steps, strict=True):
             yield change
             self.shift(k, count)
 
     def take_break(self, k: int, start: float, end: float) -> Generator[simpy.Event, None, None]:
+        """One server of station k rests until `end`: from `start`, or when one comes free."""
         yield _StaffTimeout(self.env, start)
         rest = _Rest(end, self.env.active_process)
         self.start_break(k, rest)
