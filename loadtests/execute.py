@@ -30,12 +30,16 @@ __all__ = ["RunFailed", "execute"]
 MONITOR_INTERVAL_S = 1.0
 
 
-def check_reachable(base_url: str, timeout_s: float = 5.0) -> None:
+def check_reachable(
+    base_url: str, timeout_s: float = 5.0, health_path: str | None = "/healthz"
+) -> None:
+    """Raise `RunFailed` unless `base_url` answers: `health_path` with 200, or (None) any HTTP
+    answer at all at the base URL (a user's platform need not have a health route)."""
     try:
-        response = httpx.get(f"{base_url}/healthz", timeout=timeout_s)
+        response = httpx.get(f"{base_url}{health_path or '/'}", timeout=timeout_s)
     except httpx.HTTPError as exc:
         raise RunFailed(f"host {base_url} is unreachable: {type(exc).__name__}: {exc}") from None
-    if response.status_code != 200:
+    if health_path is not None and response.status_code != 200:
         raise RunFailed(f"host {base_url}/healthz answered {response.status_code}, not 200")
 
 
@@ -44,7 +48,7 @@ def _app(plan: RunPlan, out_dir: Path) -> Iterator[AppUnderTest]:
     options = plan.options
     if options.host:
         base = options.host.rstrip("/")
-        check_reachable(base)
+        check_reachable(base, health_path=plan.health_path)
         app = AppUnderTest(base, os.environ.get("SURGE_ADMIN_KEY", ""), "external")
         if options.waiting_room_rate is not None:
             _set_waiting_room(app, options.waiting_room_rate)
@@ -239,6 +243,8 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
                 "compress": plan.compress,
                 "expected_arrivals": plan.expected_arrivals,
                 "workers": plan.options.workers,
+                "journey_file": str(plan.journey.path) if plan.journey else None,
+                "reference_journey": plan.reference_journey,
                 "notes": list(plan.notes),
             },
             indent=2,
@@ -261,13 +267,14 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
         finally:
             monitor.stopped.set()
             monitor.join(timeout=5)
-        invariants = read_invariants(app)
+        invariants = read_invariants(app) if plan.reference_journey else None
         database = app.database
     if code not in (0, 1) or not (out_dir / "locust_stats.csv").exists():
         raise RunFailed(f"Locust failed (exit {code}); see {out_dir / 'locust.log'}")
     merge_request_logs(out_dir)
     return {
         "invariants": invariants,
+        "admin_key": bool(app.admin_key),
         "database": database,
         "wall_s": time.time() - started,
         "locust_exit_code": code,

@@ -3,7 +3,10 @@
 `plan_run()` validates the options against the scenario, picks the load model (closed users
 with `--users`, open arrivals with `--rate`, or the scenario's arrival curve replayed when
 neither is given), builds the load profile, and `locust_command()` turns the plan into Locust
-command lines. Bad input raises ValueError with a one-line message.
+command lines. The journeys are the reference ones, or a journey file of the user's own
+(`--locustfile`, read beforehand by `loadtests.journeys.journey_file`): its ArrivalUsers for the
+open model, its plain users for the closed one. Bad input raises ValueError with a one-line
+message.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from loadtests import shapes
 from loadtests.errors import LoadTestInputError
+from loadtests.journeys.journey_file import JourneyFile
 from loadtests.journeys.patient import PatientBehaviour
 from loadtests.shapes.profile import LoadProfile
 
@@ -30,6 +34,7 @@ LOADTESTS = Path(__file__).parent
 CLOSED_LOCUSTFILE = LOADTESTS / "journeys" / "locustfile.py"
 OPEN_LOCUSTFILE = LOADTESTS / "journeys" / "open_locustfile.py"
 SHAPE_FILE = LOADTESTS / "shapes" / "locust_shape.py"
+HOOKS_FILE = LOADTESTS / "driver" / "surge_hooks.py"
 FIXED_USERS = 2  # CenterAdmin + Practitioner (fixed_count = 1 each)
 GRACE_S = 3.0
 DISTRIBUTED_GRACE_S = 12.0  # workers connect and get their drivers a few seconds after the start
@@ -59,6 +64,8 @@ class RunOptions:
     overrides: tuple[str, ...] = ()
     waiting_room_rate: float | None = None  # admissions/s; 0 = off; None = the scenario's (replay)
     behaviour: tuple[tuple[str, Any], ...] = ()  # PatientBehaviour fields over the scenario's
+    locustfile: Path | None = None  # the user's journey file; None: the reference journeys
+    slo_file: Path | None = None  # an SLO file replacing the scenario's [slo] table
 
 
 @dataclass(frozen=True)
@@ -74,10 +81,35 @@ class RunPlan:
     compress: float = 1.0
     seed_centres: int = 40
     notes: tuple[str, ...] = field(default_factory=tuple)
+    journey: JourneyFile | None = None  # the user's journey file; None: the reference journeys
 
     @property
     def duration_s(self) -> float:
         return self.profile.duration_s
+
+    @property
+    def reference_journey(self) -> bool:
+        """True when the reference booking journey runs (its SLO rules apply)."""
+        return self.journey is None
+
+    @property
+    def health_path(self) -> str | None:
+        """What shows the target is up: the reference app's /healthz, or any HTTP answer."""
+        return "/healthz" if self.journey is None else None
+
+    @property
+    def fixed_users(self) -> int:
+        """Users with a fixed_count that run beside the arrivals (open model)."""
+        if self.journey is None:
+            return FIXED_USERS
+        return sum(c.fixed_count for c in self.journey.classes_for(self.model) if not c.arrival)
+
+    @property
+    def arrival_drivers(self) -> int:
+        """ArrivalUser instances: one per driver process and ArrivalUser class (Locust shares
+        them out by weight: several ArrivalUser classes in one file need equal weights)."""
+        classes = 1 if self.journey is None else len(self.journey.arrival_classes)
+        return max(self.options.workers, 1) * classes
 
 
 def _positive(name: str, value: float | None) -> None:
@@ -99,8 +131,14 @@ def _levels(text: str | None) -> list[float]:
     return levels
 
 
-def plan_run(options: RunOptions, scenario: Scenario) -> RunPlan:
-    """Check the options against a loaded scenario and decide the run."""
+def plan_run(
+    options: RunOptions,
+    scenario: Scenario,
+    journey: JourneyFile | None = None,
+    slo: Slo | None = None,
+) -> RunPlan:
+    """Check the options against a loaded scenario (and the user's journey file, when given)
+    and decide the run; `slo` replaces the scenario's objectives (`--slo FILE`)."""
     from simulations.scenario.arrivals import arrival_rate_per_min
 
     if (options.host is None) == (options.start_app is None):
@@ -185,34 +223,49 @@ def plan_run(options: RunOptions, scenario: Scenario) -> RunPlan:
     if options.waiting_room_rate is not None:
         waiting_room_rate = options.waiting_room_rate
         notes.append(f"waiting room set by --waiting-room-rate: {waiting_room_rate:g}/s")
+    model = "closed" if closed else "open"
+    if journey is not None:
+        journey.check_model(model)
+        if options.waiting_room_rate and options.start_app is None:
+            notes.append("--waiting-room-rate with --host: the target must be the reference app")
     behaviour = PatientBehaviour.from_scenario(scenario, compress)
     if options.behaviour:
         behaviour = replace(behaviour, **dict(options.behaviour))
     return RunPlan(
         options=options,
         scenario_name=scenario.name,
-        model="closed" if closed else "open",
+        model=model,
         profile=profile,
         behaviour=behaviour,
-        slo=scenario.slo,
+        slo=slo if slo is not None else scenario.slo,
         waiting_room_rate_per_s=waiting_room_rate,
         expected_arrivals=expected,
         compress=compress,
         seed_centres=scenario.supply.centres,
         notes=tuple(notes),
+        journey=journey,
     )
+
+
+def locust_files(plan: RunPlan) -> tuple[str, list[str]]:
+    """Locust's `-f` list and the user classes to start (empty: all of the files')."""
+    shape = [str(SHAPE_FILE)] if plan.model == "closed" else []
+    if plan.journey is None:
+        journey = CLOSED_LOCUSTFILE if plan.model == "closed" else OPEN_LOCUSTFILE
+        return ",".join([str(journey), *shape]), []
+    files = [str(plan.journey.path.resolve()), *shape, str(HOOKS_FILE)]
+    return ",".join(files), [c.name for c in plan.journey.classes_for(plan.model)]
 
 
 def locust_command(
     plan: RunPlan, host: str, out_dir: Path, role: str = "local", master_port: int = 0
 ) -> list[str]:
     """The Locust command line of one process: role is "local", "master" or "worker"."""
-    locustfile = (
-        f"{CLOSED_LOCUSTFILE},{SHAPE_FILE}" if plan.model == "closed" else str(OPEN_LOCUSTFILE)
-    )
+    locustfile, classes = locust_files(plan)
     command = [sys.executable, "-m", "locust", "-f", locustfile, "-H", host]
     if role == "worker":
-        return [*command, "--worker", "--master-port", str(master_port), "--loglevel", "WARNING"]
+        return [*command, "--worker", "--master-port", str(master_port), "--loglevel", "WARNING",
+                *classes]  # fmt: skip
     profile = {"kind": plan.profile.kind, "unit": plan.profile.unit,
                "points": plan.profile.to_json_points()}  # fmt: skip
     command += [
@@ -229,16 +282,16 @@ def locust_command(
     if plan.options.seed is not None:
         command += ["--surge-seed", str(plan.options.seed)]
     if plan.model == "open":
-        drivers = max(plan.options.workers, 1)
+        drivers = plan.arrival_drivers
         grace = DISTRIBUTED_GRACE_S if plan.options.workers else GRACE_S
         command += [
-            "-u", str(drivers + FIXED_USERS), "-r", "100",
+            "-u", str(drivers + plan.fixed_users), "-r", "100",
             "-t", f"{math.ceil(plan.duration_s + grace)}s",
-            "--arrival-users", str(drivers),
+            "--arrival-users", str(max(plan.options.workers, 1)),  # each class plays its rate
         ]  # fmt: skip
     if role == "master":
         command += [
             "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port),
             "--expect-workers", str(plan.options.workers), "--expect-workers-max-wait", "60",
         ]  # fmt: skip
-    return command
+    return [*command, *classes]

@@ -45,6 +45,8 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         overrides=tuple(args.set or ()),
         waiting_room_rate=args.waiting_room_rate,
+        locustfile=Path(args.locustfile) if args.locustfile else None,
+        slo_file=Path(args.slo) if args.slo else None,
     )
     return run_loadtest(options, echo=lambda line: print(line, file=sys.stderr))
 
@@ -129,6 +131,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
     )
     run.add_argument("--scenario", required=True, help="built-in scenario name or TOML file")
+    run.add_argument("--locustfile", metavar="FILE",
+                     help="your own journeys: ArrivalUser subclasses (open model: --rate, --shape "
+                     "or the scenario's replay) or plain Locust users (closed model: --users); "
+                     "default: the reference booking journey")  # fmt: skip
+    run.add_argument("--slo", metavar="FILE",
+                     help="SLO file (TOML, one [slo] table) replacing the scenario's")  # fmt: skip
     target = run.add_mutually_exclusive_group(required=True)
     target.add_argument("--host", help="base URL of a running app, e.g. http://127.0.0.1:8000")
     target.add_argument(
