@@ -243,7 +243,7 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
                 "compress": plan.compress,
                 "expected_arrivals": plan.expected_arrivals,
                 "workers": plan.options.workers,
-                "journey_file": str(plan.journey.path) if plan.journey else None,
+                "journey_file": str(plan.journey.path),
                 "reference_journey": plan.reference_journey,
                 "notes": list(plan.notes),
             },

@@ -100,7 +100,7 @@ def run_loadtest(options: RunOptions, echo: Callable[[str], None] = print) -> in
     extra = execute(plan, echo)
     run = read_run(options.out_dir)
     summary = build_summary(run, extra, plan.slo)
-    if plan.journey is not None and not summary["total"]["count"]:
+    if not plan.reference_journey and not summary["total"]["count"]:
         raise LoadTestInputError(
             f"journey file {plan.journey.path} made no request in {plan.duration_s:g}s (does "
             f"journey() or a task call self.client?); see {options.out_dir / 'locust.log'}"

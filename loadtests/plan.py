@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from loadtests import shapes
 from loadtests.errors import LoadTestInputError
-from loadtests.journeys.journey_file import JourneyFile
+from loadtests.journeys.journey_file import JourneyClass, JourneyFile
 from loadtests.journeys.patient import PatientBehaviour
 from loadtests.shapes.profile import LoadProfile
 
@@ -31,11 +31,18 @@ if TYPE_CHECKING:
 __all__ = ["RunOptions", "RunPlan", "locust_command", "plan_run"]
 
 LOADTESTS = Path(__file__).parent
-CLOSED_LOCUSTFILE = LOADTESTS / "journeys" / "locustfile.py"
-OPEN_LOCUSTFILE = LOADTESTS / "journeys" / "open_locustfile.py"
+REFERENCE_LOCUSTFILE = LOADTESTS / "journeys" / "locustfile.py"
+REFERENCE_JOURNEY = JourneyFile(
+    REFERENCE_LOCUSTFILE,
+    (
+        JourneyClass("CenterAdmin", arrival=False, fixed_count=1, weight=1.0),
+        JourneyClass("Patient", arrival=False, fixed_count=0, weight=20.0),
+        JourneyClass("PatientArrivals", arrival=True, fixed_count=0, weight=1.0),
+        JourneyClass("Practitioner", arrival=False, fixed_count=1, weight=1.0),
+    ),
+)  # what `read_journey_file(REFERENCE_LOCUSTFILE)` reads (a test checks), known without Locust
 SHAPE_FILE = LOADTESTS / "shapes" / "locust_shape.py"
 HOOKS_FILE = LOADTESTS / "driver" / "surge_hooks.py"
-FIXED_USERS = 2  # CenterAdmin + Practitioner (fixed_count = 1 each)
 GRACE_S = 3.0
 DISTRIBUTED_GRACE_S = 12.0  # workers connect and get their drivers a few seconds after the start
 
@@ -81,7 +88,7 @@ class RunPlan:
     compress: float = 1.0
     seed_centres: int = 40
     notes: tuple[str, ...] = field(default_factory=tuple)
-    journey: JourneyFile | None = None  # the user's journey file; None: the reference journeys
+    journey: JourneyFile = REFERENCE_JOURNEY
 
     @property
     def duration_s(self) -> float:
@@ -90,26 +97,23 @@ class RunPlan:
     @property
     def reference_journey(self) -> bool:
         """True when the reference booking journey runs (its SLO rules apply)."""
-        return self.journey is None
+        return self.journey.path == REFERENCE_LOCUSTFILE
 
     @property
     def health_path(self) -> str | None:
         """What shows the target is up: the reference app's /healthz, or any HTTP answer."""
-        return "/healthz" if self.journey is None else None
+        return "/healthz" if self.reference_journey else None
 
     @property
     def fixed_users(self) -> int:
         """Users with a fixed_count that run beside the arrivals (open model)."""
-        if self.journey is None:
-            return FIXED_USERS
         return sum(c.fixed_count for c in self.journey.classes_for(self.model) if not c.arrival)
 
     @property
     def arrival_drivers(self) -> int:
         """ArrivalUser instances: one per driver process and ArrivalUser class (Locust shares
         them out by weight: several ArrivalUser classes in one file need equal weights)."""
-        classes = 1 if self.journey is None else len(self.journey.arrival_classes)
-        return max(self.options.workers, 1) * classes
+        return max(self.options.workers, 1) * len(self.journey.arrival_classes)
 
 
 def _positive(name: str, value: float | None) -> None:
@@ -224,10 +228,8 @@ def plan_run(
         waiting_room_rate = options.waiting_room_rate
         notes.append(f"waiting room set by --waiting-room-rate: {waiting_room_rate:g}/s")
     model = "closed" if closed else "open"
-    if journey is not None:
-        journey.check_model(model)
-        if options.waiting_room_rate and options.start_app is None:
-            notes.append("--waiting-room-rate with --host: the target must be the reference app")
+    journey = journey or REFERENCE_JOURNEY
+    journey.check_model(model)
     behaviour = PatientBehaviour.from_scenario(scenario, compress)
     if options.behaviour:
         behaviour = replace(behaviour, **dict(options.behaviour))
@@ -250,9 +252,6 @@ def plan_run(
 def locust_files(plan: RunPlan) -> tuple[str, list[str]]:
     """Locust's `-f` list and the user classes to start (empty: all of the files')."""
     shape = [str(SHAPE_FILE)] if plan.model == "closed" else []
-    if plan.journey is None:
-        journey = CLOSED_LOCUSTFILE if plan.model == "closed" else OPEN_LOCUSTFILE
-        return ",".join([str(journey), *shape]), []
     files = [str(plan.journey.path.resolve()), *shape, str(HOOKS_FILE)]
     return ",".join(files), [c.name for c in plan.journey.classes_for(plan.model)]
 

@@ -239,3 +239,15 @@ def test_a_journey_file_must_fit_the_load_model(smoke):
     only_plain = JourneyFile(Path("/j/p.py"), (JourneyClass("P", False, 0, 1.0),))
     with pytest.raises(LoadTestInputError, match="no ArrivalUser subclass.*--users N"):
         plan_run(_options(rate=3.0), smoke, only_plain)
+
+
+def test_the_reference_journey_is_a_journey_file_like_any_other():
+    """The plan knows the reference file's classes without starting Locust: they must be what
+    Locust itself finds in it, and the file imports only from the `loadtests` top level."""
+    from loadtests.journeys.journey_file import read_journey_file
+    from loadtests.plan import REFERENCE_JOURNEY, REFERENCE_LOCUSTFILE
+
+    assert read_journey_file(REFERENCE_LOCUSTFILE) == REFERENCE_JOURNEY
+    source = REFERENCE_LOCUSTFILE.read_text()
+    imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+    assert all(not line.startswith(("from loadtests.", "import loadtests.")) for line in imports)
