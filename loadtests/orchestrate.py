@@ -114,6 +114,10 @@ def run_loadtest(options: RunOptions, echo: Callable[[str], None] = print) -> in
     summary["exit_code"] = code
     (options.out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     (options.out_dir / "report.html").write_text(render_report(run, summary))
+    if options.junit is not None:
+        from loadtests.reports.junit import run_cases, write_junit
+
+        write_junit(options.junit, f"loadtest run {summary['scenario']}", run_cases(summary))
     for line in describe(summary):
         echo(line)
     echo(f"run directory: {options.out_dir} (summary.json, report.html)")

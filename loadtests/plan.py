@@ -73,6 +73,7 @@ class RunOptions:
     behaviour: tuple[tuple[str, Any], ...] = ()  # PatientBehaviour fields over the scenario's
     locustfile: Path | None = None  # the user's journey file; None: the reference journeys
     slo_file: Path | None = None  # an SLO file replacing the scenario's [slo] table
+    junit: Path | None = None  # also write the verdict as JUnit XML here
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ def _run(args: argparse.Namespace) -> int:
         waiting_room_rate=args.waiting_room_rate,
         locustfile=Path(args.locustfile) if args.locustfile else None,
         slo_file=Path(args.slo) if args.slo else None,
+        junit=Path(args.junit) if args.junit else None,
     )
     return run_loadtest(options, echo=lambda line: print(line, file=sys.stderr))
 
@@ -72,6 +73,10 @@ def _overload(args: argparse.Namespace) -> int:
     result = run_overload(options, echo=lambda line: print(line, file=sys.stderr))
     for line in describe(result):
         print(line)
+    if args.junit:
+        from loadtests.reports.junit import overload_cases, write_junit
+
+        write_junit(Path(args.junit), "loadtest overload", overload_cases(result))
     print(f"written: {Path(args.out) / 'overload.json'}", file=sys.stderr)
     return EXIT_OK if result["verdict"]["passed"] else EXIT_SLO_BREACHED
 
@@ -98,6 +103,10 @@ def _compare(args: argparse.Namespace) -> int:
         )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
+    if args.junit:
+        from loadtests.reports.junit import compare_cases, write_junit
+
+        write_junit(Path(args.junit), "loadtest compare", compare_cases(result))
     print("REGRESSION" if result["regression"] else "no regression", file=sys.stderr)
     return EXIT_REGRESSION if result["regression"] else EXIT_OK
 
@@ -177,6 +186,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--waiting-room-rate", type=types.rate_or_off, metavar="R",
                      help="waiting room admitting R visitors/s (0 or off: no room); default: "
                      "the scenario's, scaled, on a replay; off otherwise")  # fmt: skip
+    run.add_argument("--junit", metavar="FILE", help="also write the verdict as JUnit XML "
+                     "(one case per SLO rule and per route judged against --baseline)")  # fmt: skip
     run.set_defaults(func=_run)
 
     overload = lt.add_parser(
@@ -221,6 +232,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     overload.add_argument("--seed", type=int, help="seed of the load generator and the app data")
     overload.add_argument("--set", action="append", metavar="KEY=VALUE",
                           help="override a scenario key")  # fmt: skip
+    overload.add_argument("--junit", metavar="FILE",
+                          help="also write the verdict as JUnit XML (one case per rule)")  # fmt: skip
     overload.set_defaults(func=_overload)
 
     compare = lt.add_parser(
@@ -245,6 +258,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     compare.add_argument("--alpha", type=types.positive_float,
                          help="significance level (default 0.001)")  # fmt: skip
     compare.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
+    compare.add_argument("--junit", metavar="FILE",
+                         help="also write the verdict as JUnit XML (one case per route)")  # fmt: skip
     compare.set_defaults(func=_compare)
 
     baseline = lt.add_parser(

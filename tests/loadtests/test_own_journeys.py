@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def test_open_model_journey_on_a_platform_from_pypi_is_judged_by_its_own_slo_fil
     slo.write_text(SLO_WITH_A_TYPO)
     code, summary, err = surge_run(
         tmp_path, OPEN_JOURNEY, "--host", pypiserver, "--rate", "8", "--duration", "4s",
-        "--slo", str(slo),
+        "--slo", str(slo), "--junit", str(tmp_path / "junit.xml"),
     )  # fmt: skip
     assert code == 1, err[-2000:]
     assert summary["model"] == "open" and summary["journey"]["reference"] is False
@@ -128,6 +129,9 @@ def test_open_model_journey_on_a_platform_from_pypi_is_judged_by_its_own_slo_fil
     assert not rules["p95_ms[indx]"]["passed"]
     assert rules["p95_ms[indx]"]["detail"] == "no data: no request named 'indx'"
     assert "p95_ms[indx]: no data: no request named 'indx'" in err
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    failed = [c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None]
+    assert failed == ["p95_ms[indx]"] and suite.get("tests") == "4"
 
 
 @pytest.mark.slow
