@@ -111,6 +111,21 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_REGRESSION if result["regression"] else EXIT_OK
 
 
+def _init(args: argparse.Namespace) -> int:
+    from loadtests.errors import LoadTestInputError
+    from loadtests.scaffold import journey_from_openapi, load_openapi
+
+    out = Path(args.out)
+    if out.exists():
+        raise LoadTestInputError(f"{out} exists: give another --out (nothing overwritten)")
+    text = journey_from_openapi(load_openapi(args.openapi), args.openapi)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"journey file written to {out}: edit it, then surge loadtest run --locustfile {out}",
+          file=sys.stderr)  # fmt: skip
+    return EXIT_OK
+
+
 def _baseline(args: argparse.Namespace) -> int:
     from loadtests.orchestrate import make_baseline
 
@@ -261,6 +276,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     compare.add_argument("--junit", metavar="FILE",
                          help="also write the verdict as JUnit XML (one case per route)")  # fmt: skip
     compare.set_defaults(func=_compare)
+
+    init = lt.add_parser(
+        "init",
+        help="scaffold a journey file from an OpenAPI document",
+        description="Write a journey file with one named request per operation of an OpenAPI 3 "
+        "document (JSON file or URL), with placeholder values to edit.",
+        epilog=f"exit codes: {EXIT_OK} written, {EXIT_USAGE} bad input",
+    )
+    init.add_argument("--openapi", required=True, metavar="FILE_OR_URL",
+                      help="OpenAPI 3 document (JSON), e.g. http://127.0.0.1:8000/openapi.json")  # fmt: skip
+    init.add_argument("--out", required=True, metavar="FILE", help="journey file to write")
+    init.set_defaults(func=_init)
 
     baseline = lt.add_parser(
         "baseline",
