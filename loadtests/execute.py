@@ -167,13 +167,13 @@ def _run_locust(plan: RunPlan, app: AppUnderTest, out_dir: Path) -> int:
     log_path = out_dir / "locust.log"
     timeout_s = plan.duration_s + 120.0
     with log_path.open("ab") as log:
-        if plan.options.workers <= 0:
+        if plan.worker_count <= 0:
             done = subprocess.run(
                 locust_command(plan, app.base_url, out_dir),
                 env=env, stdout=log, stderr=log, timeout=timeout_s, check=False,
             )  # fmt: skip
             return done.returncode
-        port = free_port()
+        port = plan.options.master_bind_port or free_port()
         master = subprocess.Popen(
             locust_command(plan, app.base_url, out_dir, "master", port),
             env=env, stdout=log, stderr=log,
@@ -185,7 +185,7 @@ def _run_locust(plan: RunPlan, app: AppUnderTest, out_dir: Path) -> int:
                 stdout=log,
                 stderr=log,
             )  # fmt: skip
-            for _ in range(plan.options.workers)
+            for _ in range(plan.options.workers)  # none with --expect-workers: they join
         ]
         try:
             return master.wait(timeout=timeout_s)
@@ -242,7 +242,7 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
                 "waiting_room_rate_per_s": plan.waiting_room_rate_per_s,
                 "compress": plan.compress,
                 "expected_arrivals": plan.expected_arrivals,
-                "workers": plan.options.workers,
+                "workers": plan.worker_count,
                 "journey_file": str(plan.journey.path),
                 "reference_journey": plan.reference_journey,
                 "notes": list(plan.notes),

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from simulations.scenario.scenario import Scenario
     from simulations.scenario.slo import Slo
 
-__all__ = ["RunOptions", "RunPlan", "locust_command", "plan_run"]
+__all__ = ["RunOptions", "RunPlan", "locust_command", "plan_run", "worker_command"]
 
 LOADTESTS = Path(__file__).parent
 REFERENCE_LOCUSTFILE = LOADTESTS / "journeys" / "locustfile.py"
@@ -74,6 +74,8 @@ class RunOptions:
     locustfile: Path | None = None  # the user's journey file; None: the reference journeys
     slo_file: Path | None = None  # an SLO file replacing the scenario's [slo] table
     junit: Path | None = None  # also write the verdict as JUnit XML here
+    expect_workers: int = 0  # workers joining from other machines (`surge loadtest worker`)
+    master_bind_port: int | None = None  # the port those workers connect to
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,12 @@ class RunPlan:
     def arrival_drivers(self) -> int:
         """ArrivalUser instances: one per driver process and ArrivalUser class (Locust shares
         them out by weight: several ArrivalUser classes in one file need equal weights)."""
-        return max(self.options.workers, 1) * len(self.journey.arrival_classes)
+        return max(self.worker_count, 1) * len(self.journey.arrival_classes)
+
+    @property
+    def worker_count(self) -> int:
+        """Locust worker processes: local ones (--locust-workers) or joining (--expect-workers)."""
+        return self.options.expect_workers or self.options.workers
 
 
 def _positive(name: str, value: float | None) -> None:
@@ -169,6 +176,13 @@ def plan_run(
         )
     if options.workers < 0:
         raise LoadTestInputError(f"invalid --locust-workers {options.workers}: must be >= 0")
+    if options.expect_workers and options.workers:
+        raise LoadTestInputError(
+            "give --locust-workers N (local workers) or --expect-workers N (workers joining "
+            "with `surge loadtest worker`), not both"
+        )
+    if options.expect_workers and not options.master_bind_port:
+        raise LoadTestInputError("--expect-workers needs --master-bind-port P (workers join it)")
     duration_s = shapes.parse_duration_s(options.duration) if options.duration else None
 
     closed = options.users is not None
@@ -257,6 +271,19 @@ def locust_files(plan: RunPlan) -> tuple[str, list[str]]:
     return ",".join(files), [c.name for c in plan.journey.classes_for(plan.model)]
 
 
+def worker_command(
+    locustfile: Path | None, master_host: str, master_port: int, processes: int = 1
+) -> list[str]:
+    """`surge loadtest worker`: Locust worker process(es) of this machine joining a master.
+    The master sends the host, the load and Surge's options; the worker needs the journeys."""
+    journey = (locustfile or REFERENCE_LOCUSTFILE).resolve()
+    return [
+        sys.executable, "-m", "locust", "-f", f"{journey},{HOOKS_FILE}", "--worker",
+        "--master-host", master_host, "--master-port", str(master_port),
+        "--processes", str(processes),
+    ]  # fmt: skip
+
+
 def locust_command(
     plan: RunPlan, host: str, out_dir: Path, role: str = "local", master_port: int = 0
 ) -> list[str]:
@@ -283,15 +310,18 @@ def locust_command(
         command += ["--surge-seed", str(plan.options.seed)]
     if plan.model == "open":
         drivers = plan.arrival_drivers
-        grace = DISTRIBUTED_GRACE_S if plan.options.workers else GRACE_S
+        grace = DISTRIBUTED_GRACE_S if plan.worker_count else GRACE_S
         command += [
             "-u", str(drivers + plan.fixed_users), "-r", "100",
             "-t", f"{math.ceil(plan.duration_s + grace)}s",
-            "--arrival-users", str(max(plan.options.workers, 1)),  # each class plays its rate
+            "--arrival-users", str(max(plan.worker_count, 1)),  # each class plays its rate
         ]  # fmt: skip
     if role == "master":
+        remote = plan.options.expect_workers > 0  # workers on other machines: listen on all
         command += [
-            "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port),
-            "--expect-workers", str(plan.options.workers), "--expect-workers-max-wait", "60",
+            "--master", "--master-bind-host", "*" if remote else "127.0.0.1",
+            "--master-bind-port", str(master_port),
+            "--expect-workers", str(plan.worker_count),
+            "--expect-workers-max-wait", "300" if remote else "60",
         ]  # fmt: skip
     return [*command, *classes]

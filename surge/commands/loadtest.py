@@ -48,6 +48,8 @@ def _run(args: argparse.Namespace) -> int:
         locustfile=Path(args.locustfile) if args.locustfile else None,
         slo_file=Path(args.slo) if args.slo else None,
         junit=Path(args.junit) if args.junit else None,
+        expect_workers=args.expect_workers,
+        master_bind_port=args.master_bind_port,
     )
     return run_loadtest(options, echo=lambda line: print(line, file=sys.stderr))
 
@@ -109,6 +111,20 @@ def _compare(args: argparse.Namespace) -> int:
         write_junit(Path(args.junit), "loadtest compare", compare_cases(result))
     print("REGRESSION" if result["regression"] else "no regression", file=sys.stderr)
     return EXIT_REGRESSION if result["regression"] else EXIT_OK
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from loadtests.plan import worker_command
+
+    command = worker_command(
+        Path(args.locustfile) if args.locustfile else None,
+        args.master_host,
+        args.master_port,
+        args.processes,
+    )
+    return subprocess.run(command, check=False).returncode
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -190,6 +206,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--locust-workers", type=types.non_negative_int, default=0, metavar="N",
                      help="Locust distributed mode: a master and N worker processes "
                      "(default 0: one local process)")  # fmt: skip
+    run.add_argument("--expect-workers", type=types.non_negative_int, default=0, metavar="N",
+                     help="Locust distributed across machines: wait for N worker processes "
+                     "joining with `surge loadtest worker` (needs --master-bind-port)")  # fmt: skip
+    run.add_argument("--master-bind-port", type=types.positive_int, metavar="P",
+                     help="--expect-workers: the port the workers connect to")  # fmt: skip
     run.add_argument("--baseline", metavar="DIR", help="compare with this run/baseline directory")
     run.add_argument("--compare-rule", choices=RULE_NAMES, default="default",
                      help="baseline comparison rule: default, or shared (noise-tolerant, for a "
@@ -276,6 +297,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     compare.add_argument("--junit", metavar="FILE",
                          help="also write the verdict as JUnit XML (one case per route)")  # fmt: skip
     compare.set_defaults(func=_compare)
+
+    worker = lt.add_parser(
+        "worker",
+        help="Locust worker processes of this machine joining a run's master",
+        description="Join `surge loadtest run ... --expect-workers N --master-bind-port P` from "
+        "this (or another) machine; the master sends the host, the load and the options. Give "
+        "the same --locustfile as the run (default: the reference journey).",
+    )
+    worker.add_argument("--master-host", required=True, help="host of the run's master")
+    worker.add_argument("--master-port", required=True, type=types.positive_int, metavar="P",
+                        help="the run's --master-bind-port")  # fmt: skip
+    worker.add_argument("--processes", type=types.positive_int, default=1, metavar="K",
+                        help="worker processes on this machine (default 1)")  # fmt: skip
+    worker.add_argument("--locustfile", metavar="FILE", help="the run's journey file")
+    worker.set_defaults(func=_worker)
 
     init = lt.add_parser(
         "init",

@@ -255,3 +255,36 @@ def test_the_reference_journey_is_a_journey_file_like_any_other():
     source = REFERENCE_LOCUSTFILE.read_text()
     imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert all(not line.startswith(("from loadtests.", "import loadtests.")) for line in imports)
+
+
+@pytest.mark.slow
+def test_workers_joining_from_another_machine_drive_the_run(tmp_path, pypiserver):
+    """`run --expect-workers 2 --master-bind-port P` waits; `surge loadtest worker --processes 2`,
+    started as a separate command (the code path of another machine), joins and drives it."""
+    locustfile = tmp_path / "journeys.py"
+    locustfile.write_text(OPEN_JOURNEY)
+    port, out = free_port(), tmp_path / "run"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "surge", "loadtest", "run", "--scenario", "smoke",
+         "--locustfile", str(locustfile), "--host", pypiserver, "--rate", "6",
+         "--duration", "5s", "--expect-workers", "2", "--master-bind-port", str(port),
+         "--out", str(out)],
+        cwd=REPO, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "surge", "loadtest", "worker", "--master-host", "127.0.0.1",
+         "--master-port", str(port), "--processes", "2", "--locustfile", str(locustfile)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _, err = run.communicate(timeout=240)
+        # exit 1: the smoke scenario's SLO names the reference routes, which this journey lacks
+        assert run.returncode == 1 and "no request named 'book'" in err, err[-2000:]
+    finally:
+        _stop(run)
+        _stop(worker)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["workers"] == 2 and set(summary["routes"]) == {"home", "index"}
+    arrivals = summary["arrivals"]
+    assert arrivals["started"] == pytest.approx(arrivals["expected"], rel=0.5)
+    assert summary["routes"]["home"]["count"] == arrivals["started"]
