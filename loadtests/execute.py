@@ -24,6 +24,7 @@ from loadtests.app_launcher import AppDidNotStart, AppUnderTest, free_port, star
 from loadtests.errors import RunFailed
 from loadtests.plan import RunPlan, locust_command
 from loadtests.postgres import PostgresUnavailable
+from loadtests.reports.live import LiveStatus
 
 __all__ = ["RunFailed", "execute"]
 
@@ -257,6 +258,8 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
         )
         monitor = _Monitor(app, out_dir / "monitor.csv")
         monitor.start()
+        live = LiveStatus(out_dir, plan.duration_s, quiet=plan.options.quiet)
+        live.start()
         started = time.time()
         try:
             code = _run_locust(plan, app, out_dir)
@@ -265,6 +268,7 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
                 f"Locust did not finish in time; see {out_dir / 'locust.log'}"
             ) from None
         finally:
+            live.stop()
             monitor.stopped.set()
             monitor.join(timeout=5)
         invariants = read_invariants(app) if plan.reference_journey else None

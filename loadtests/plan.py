@@ -74,6 +74,7 @@ class RunOptions:
     locustfile: Path | None = None  # the user's journey file; None: the reference journeys
     slo_file: Path | None = None  # an SLO file replacing the scenario's [slo] table
     junit: Path | None = None  # also write the verdict as JUnit XML here
+    quiet: bool = False  # no live status line while the run lasts
     expect_workers: int = 0  # workers joining from other machines (`surge loadtest worker`)
     master_bind_port: int | None = None  # the port those workers connect to
 

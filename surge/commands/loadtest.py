@@ -48,6 +48,7 @@ def _run(args: argparse.Namespace) -> int:
         locustfile=Path(args.locustfile) if args.locustfile else None,
         slo_file=Path(args.slo) if args.slo else None,
         junit=Path(args.junit) if args.junit else None,
+        quiet=args.quiet,
         expect_workers=args.expect_workers,
         master_bind_port=args.master_bind_port,
     )
@@ -206,6 +207,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--locust-workers", type=types.non_negative_int, default=0, metavar="N",
                      help="Locust distributed mode: a master and N worker processes "
                      "(default 0: one local process)")  # fmt: skip
+    run.add_argument("--quiet", action="store_true",
+                     help="no live status line (a terminal: redrawn each second; else a line "
+                     "every 10 s)")  # fmt: skip
     run.add_argument("--expect-workers", type=types.non_negative_int, default=0, metavar="N",
                      help="Locust distributed across machines: wait for N worker processes "
                      "joining with `surge loadtest worker` (needs --master-bind-port)")  # fmt: skip

@@ -129,6 +129,7 @@ def test_open_model_journey_on_a_platform_from_pypi_is_judged_by_its_own_slo_fil
     assert not rules["p95_ms[indx]"]["passed"]
     assert rules["p95_ms[indx]"]["detail"] == "no data: no request named 'indx'"
     assert "p95_ms[indx]: no data: no request named 'indx'" in err
+    assert "/4s | " in err and " req/s | " in err  # the live status: plain lines without a TTY
     suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
     failed = [c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None]
     assert failed == ["p95_ms[indx]"] and suite.get("tests") == "4"
@@ -288,3 +289,26 @@ def test_workers_joining_from_another_machine_drive_the_run(tmp_path, pypiserver
     arrivals = summary["arrivals"]
     assert arrivals["started"] == pytest.approx(arrivals["expected"], rel=0.5)
     assert summary["routes"]["home"]["count"] == arrivals["started"]
+
+
+def test_the_status_line_of_a_real_run_directory(tmp_path):
+    """`status_line` on rows copied from a real run's history and monitor files (the slow test
+    above sees the plain lines of a real run)."""
+    import pandas as pd
+
+    from loadtests.reports.live import status_line
+
+    header = ("Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,"
+              "99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count")  # fmt: skip
+    rows = [
+        "1796084300,1,GET,index,0.0,0.0,0,0,0,0,0,0,0,0,0,0,0,11,0",
+        "1796084304,1,GET,index,7.67,0.0,5,8,13,14,28,33,190,190,190,190,190,47,1",
+        "1796084304,1,GET,home,7.67,0.0,3,5,6,7,20,23,43,43,43,43,43,46,0",
+        "1796084304,1,,Aggregated,15.33,0.0,4,7,9,13,27,32,43,190,190,190,190,93,1",
+    ]
+    (tmp_path / "h.csv").write_text("\n".join([header, *rows]) + "\n")
+    (tmp_path / "m.csv").write_text("epoch_s,waiting_room_queued\n1.0,12\n2.0,7\n")
+    line = status_line(pd.read_csv(tmp_path / "h.csv"), pd.read_csv(tmp_path / "m.csv"), 60)
+    assert line == ("   4/60s | 15.3 req/s | 93 requests, 1 failed | p95 ms (10 s): index 33, "
+                    "home 23 | waiting room 7 queued")  # fmt: skip
+    assert status_line(pd.DataFrame(), pd.DataFrame(), 60) is None
