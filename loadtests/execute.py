@@ -75,7 +75,8 @@ def _app(plan: RunPlan, out_dir: Path) -> Iterator[AppUnderTest]:
 def _set_waiting_room(app: AppUnderTest, rate_per_s: float) -> None:
     if not app.admin_key:
         raise RunFailed(
-            "--waiting-room-rate with --host needs the app's admin key in SURGE_ADMIN_KEY"
+            "--waiting-room-rate with --host drives the reference app's waiting room: it needs "
+            "that app's admin key in SURGE_ADMIN_KEY"
         )
     body = {"enabled": rate_per_s > 0, "rate_per_s": rate_per_s}
     try:
@@ -87,6 +88,11 @@ def _set_waiting_room(app: AppUnderTest, rate_per_s: float) -> None:
         )
     except httpx.HTTPError as exc:
         raise RunFailed(f"could not set the waiting room: {type(exc).__name__}: {exc}") from None
+    if r.status_code in (404, 405):
+        raise RunFailed(
+            f"--waiting-room-rate: {app.base_url} has no PUT /admin/waiting-room "
+            f"({r.status_code}); the waiting-room options need the reference app"
+        )
     if r.status_code != 200:
         raise RunFailed(f"could not set the waiting room: {r.status_code} {r.text[:200]}")
 

@@ -312,3 +312,18 @@ def test_the_status_line_of_a_real_run_directory(tmp_path):
     assert line == ("   4/60s | 15.3 req/s | 93 requests, 1 failed | p95 ms (10 s): index 33, "
                     "home 23 | waiting room 7 queued")  # fmt: skip
     assert status_line(pd.DataFrame(), pd.DataFrame(), 60) is None
+
+
+@pytest.mark.parametrize(("admin_key", "message"),
+                         [("", "needs that app's admin key"), ("k" * 32, "need the reference app")])  # fmt: skip
+def test_waiting_room_options_are_refused_on_a_target_that_is_not_the_reference_app(
+    tmp_path, capsys, monkeypatch, pypiserver, admin_key, message
+):
+    monkeypatch.setenv("SURGE_ADMIN_KEY", admin_key)
+    locustfile = tmp_path / "journeys.py"
+    locustfile.write_text(OPEN_JOURNEY)
+    code = main(["loadtest", "run", "--scenario", "smoke", "--locustfile", str(locustfile),
+                 "--host", pypiserver, "--rate", "2", "--waiting-room-rate", "3",
+                 "--out", str(tmp_path / "o")])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith("surge: error:") and message in err[-1], err
