@@ -262,6 +262,8 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
             f"surge loadtest: {plan.scenario_name}, {plan.model} model, {plan.profile.kind} "
             f"shape, {plan.duration_s:.0f}s against {app.base_url} ({app.database})"
         )
+        if plan.options.web_port:
+            echo(f"Locust web UI: http://127.0.0.1:{plan.options.web_port}")
         monitor = _Monitor(app, out_dir / "monitor.csv")
         monitor.start()
         live = LiveStatus(out_dir, plan.duration_s, quiet=plan.options.quiet)

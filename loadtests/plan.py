@@ -75,6 +75,7 @@ class RunOptions:
     slo_file: Path | None = None  # an SLO file replacing the scenario's [slo] table
     junit: Path | None = None  # also write the verdict as JUnit XML here
     quiet: bool = False  # no live status line while the run lasts
+    web_port: int | None = None  # run under Locust's web UI on 127.0.0.1:PORT (--web)
     expect_workers: int = 0  # workers joining from other machines (`surge loadtest worker`)
     master_bind_port: int | None = None  # the port those workers connect to
 
@@ -296,8 +297,12 @@ def locust_command(
                 *classes]  # fmt: skip
     profile = {"kind": plan.profile.kind, "unit": plan.profile.unit,
                "points": plan.profile.to_json_points()}  # fmt: skip
+    if plan.options.web_port:  # the same surge, watched (and stoppable) in a browser
+        command += ["--autostart", "--autoquit", "3", "--surge-quit-after-stop", "3",
+                    "--web-host", "127.0.0.1", "--web-port", str(plan.options.web_port)]  # fmt: skip
+    else:
+        command += ["--headless"]
     command += [
-        "--headless",
         "--csv", str(out_dir / "locust"),
         "--csv-full-history",
         "--load-profile", json.dumps(profile),

@@ -49,10 +49,21 @@ def _run(args: argparse.Namespace) -> int:
         slo_file=Path(args.slo) if args.slo else None,
         junit=Path(args.junit) if args.junit else None,
         quiet=args.quiet,
+        web_port=_web_port(args.web),
         expect_workers=args.expect_workers,
         master_bind_port=args.master_bind_port,
     )
     return run_loadtest(options, echo=lambda line: print(line, file=sys.stderr))
+
+
+def _web_port(web: int | None) -> int | None:
+    if web is None:
+        return None
+    if web:
+        return web
+    from loadtests.app_launcher import free_port
+
+    return free_port()
 
 
 def _overload(args: argparse.Namespace) -> int:
@@ -207,6 +218,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--locust-workers", type=types.non_negative_int, default=0, metavar="N",
                      help="Locust distributed mode: a master and N worker processes "
                      "(default 0: one local process)")  # fmt: skip
+    run.add_argument("--web", nargs="?", const=0, type=types.non_negative_int, metavar="PORT",
+                     help="run under Locust's web UI on 127.0.0.1:PORT (default: a free port), "
+                     "to watch it and stop it in a browser; the verdict follows as usual")  # fmt: skip
     run.add_argument("--quiet", action="store_true",
                      help="no live status line (a terminal: redrawn each second; else a line "
                      "every 10 s)")  # fmt: skip

@@ -327,3 +327,39 @@ def test_waiting_room_options_are_refused_on_a_target_that_is_not_the_reference_
                  "--out", str(tmp_path / "o")])  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("surge: error:") and message in err[-1], err
+
+
+@pytest.mark.slow
+def test_web_runs_the_surge_under_locusts_web_ui_and_a_browser_can_stop_it(tmp_path, pypiserver):
+    locustfile = tmp_path / "journeys.py"
+    locustfile.write_text(OPEN_JOURNEY)
+    port, out = free_port(), tmp_path / "run"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "surge", "loadtest", "run", "--scenario", "smoke",
+         "--locustfile", str(locustfile), "--host", pypiserver, "--rate", "5",
+         "--duration", "120s", "--web", str(port), "--out", str(out)],
+        cwd=REPO, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        ui = f"http://127.0.0.1:{port}"
+        head = [run.stderr.readline() for _ in range(2)]  # the run's header, then the UI's URL
+        assert head[1].startswith(f"Locust web UI: {ui}"), head
+        deadline = time.monotonic() + 90
+        while True:  # the UI answers, and the surge is running in it
+            try:
+                stats = httpx.get(f"{ui}/stats/requests", timeout=2).json()
+                if stats["state"] == "running" and stats["total_rps"] > 0:
+                    break
+            except (httpx.HTTPError, ValueError):
+                pass
+            assert time.monotonic() < deadline, "the web UI never showed the run"
+            time.sleep(0.5)
+        stopped_at = time.monotonic()
+        assert httpx.post(f"{ui}/stop", timeout=5).status_code == 200  # the Stop button
+        err = run.communicate(timeout=120)[1]
+        assert time.monotonic() - stopped_at < 60, "the run did not end when stopped"
+        assert run.returncode in (0, 1), err[-2000:]
+    finally:
+        _stop(run)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["routes"]["home"]["count"] > 0
