@@ -2,7 +2,8 @@
 `loadtests` top level, and `surge loadtest run` plays it as it plays `--locustfile FILE`.
 
     surge loadtest run --scenario smoke --start-app sqlite                 # the default journeys
-    locust -f loadtests/journeys/locustfile.py -H http://127.0.0.1:8000    # closed model, web UI
+    locust -f loadtests/journeys/locustfile.py -H http://127.0.0.1:8000 \
+        Patient CenterAdmin Practitioner                                   # closed model, web UI
     locust -f loadtests/journeys/locustfile.py -H URL --headless -u 3 -t 2m --arrival-rate 20 \\
         --arrival-users 1 PatientArrivals CenterAdmin Practitioner         # open model
 
@@ -13,6 +14,9 @@ Users:
 - `CenterAdmin` (opens slots in batches, checks the invariants; needs `--admin-key` or
   SURGE_ADMIN_KEY, else it stays idle) and `Practitioner` (teleconsultation self-onboarding):
   one each (`fixed_count`), beside either model.
+
+Under plain `locust -f`, name the classes of the model (as `surge loadtest run` does): without
+names Locust would start the open and the closed patients together.
 """
 
 from __future__ import annotations
