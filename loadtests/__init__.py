@@ -24,6 +24,12 @@ _EXPORTS = {
     # journeys (these import Locust)
     "ArrivalUser": "loadtests.driver.open_model",
     "RECORDER": "loadtests.driver.recorder",
+    # the reference booking journey's parts (loadtests/journeys/locustfile.py uses them)
+    "POSTCODES": "loadtests.journeys.patient",
+    "PatientBehaviour": "loadtests.journeys.patient",
+    "patient_behaviour": "loadtests.journeys.patient",
+    "scenario_replay": "loadtests.journeys.patient",
+    "visit": "loadtests.journeys.patient",
     # shapes
     "LoadProfile": "loadtests.shapes",
     "ramp": "loadtests.shapes",

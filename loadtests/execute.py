@@ -24,18 +24,23 @@ from loadtests.app_launcher import AppDidNotStart, AppUnderTest, free_port, star
 from loadtests.errors import RunFailed
 from loadtests.plan import RunPlan, locust_command
 from loadtests.postgres import PostgresUnavailable
+from loadtests.reports.live import LiveStatus
 
 __all__ = ["RunFailed", "execute"]
 
 MONITOR_INTERVAL_S = 1.0
 
 
-def check_reachable(base_url: str, timeout_s: float = 5.0) -> None:
+def check_reachable(
+    base_url: str, timeout_s: float = 5.0, health_path: str | None = "/healthz"
+) -> None:
+    """Raise `RunFailed` unless `base_url` answers: `health_path` with 200, or (None) any HTTP
+    answer at all at the base URL (a user's platform need not have a health route)."""
     try:
-        response = httpx.get(f"{base_url}/healthz", timeout=timeout_s)
+        response = httpx.get(f"{base_url}{health_path or '/'}", timeout=timeout_s)
     except httpx.HTTPError as exc:
         raise RunFailed(f"host {base_url} is unreachable: {type(exc).__name__}: {exc}") from None
-    if response.status_code != 200:
+    if health_path is not None and response.status_code != 200:
         raise RunFailed(f"host {base_url}/healthz answered {response.status_code}, not 200")
 
 
@@ -44,7 +49,7 @@ def _app(plan: RunPlan, out_dir: Path) -> Iterator[AppUnderTest]:
     options = plan.options
     if options.host:
         base = options.host.rstrip("/")
-        check_reachable(base)
+        check_reachable(base, health_path=plan.health_path)
         app = AppUnderTest(base, os.environ.get("SURGE_ADMIN_KEY", ""), "external")
         if options.waiting_room_rate is not None:
             _set_waiting_room(app, options.waiting_room_rate)
@@ -70,7 +75,8 @@ def _app(plan: RunPlan, out_dir: Path) -> Iterator[AppUnderTest]:
 def _set_waiting_room(app: AppUnderTest, rate_per_s: float) -> None:
     if not app.admin_key:
         raise RunFailed(
-            "--waiting-room-rate with --host needs the app's admin key in SURGE_ADMIN_KEY"
+            "--waiting-room-rate with --host drives the reference app's waiting room: it needs "
+            "that app's admin key in SURGE_ADMIN_KEY"
         )
     body = {"enabled": rate_per_s > 0, "rate_per_s": rate_per_s}
     try:
@@ -82,6 +88,11 @@ def _set_waiting_room(app: AppUnderTest, rate_per_s: float) -> None:
         )
     except httpx.HTTPError as exc:
         raise RunFailed(f"could not set the waiting room: {type(exc).__name__}: {exc}") from None
+    if r.status_code in (404, 405):
+        raise RunFailed(
+            f"--waiting-room-rate: {app.base_url} has no PUT /admin/waiting-room "
+            f"({r.status_code}); the waiting-room options need the reference app"
+        )
     if r.status_code != 200:
         raise RunFailed(f"could not set the waiting room: {r.status_code} {r.text[:200]}")
 
@@ -163,13 +174,13 @@ def _run_locust(plan: RunPlan, app: AppUnderTest, out_dir: Path) -> int:
     log_path = out_dir / "locust.log"
     timeout_s = plan.duration_s + 120.0
     with log_path.open("ab") as log:
-        if plan.options.workers <= 0:
+        if plan.worker_count <= 0:
             done = subprocess.run(
                 locust_command(plan, app.base_url, out_dir),
                 env=env, stdout=log, stderr=log, timeout=timeout_s, check=False,
             )  # fmt: skip
             return done.returncode
-        port = free_port()
+        port = plan.options.master_bind_port or free_port()
         master = subprocess.Popen(
             locust_command(plan, app.base_url, out_dir, "master", port),
             env=env, stdout=log, stderr=log,
@@ -181,7 +192,7 @@ def _run_locust(plan: RunPlan, app: AppUnderTest, out_dir: Path) -> int:
                 stdout=log,
                 stderr=log,
             )  # fmt: skip
-            for _ in range(plan.options.workers)
+            for _ in range(plan.options.workers)  # none with --expect-workers: they join
         ]
         try:
             return master.wait(timeout=timeout_s)
@@ -238,7 +249,9 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
                 "waiting_room_rate_per_s": plan.waiting_room_rate_per_s,
                 "compress": plan.compress,
                 "expected_arrivals": plan.expected_arrivals,
-                "workers": plan.options.workers,
+                "workers": plan.worker_count,
+                "journey_file": str(plan.journey.path),
+                "reference_journey": plan.reference_journey,
                 "notes": list(plan.notes),
             },
             indent=2,
@@ -249,8 +262,12 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
             f"surge loadtest: {plan.scenario_name}, {plan.model} model, {plan.profile.kind} "
             f"shape, {plan.duration_s:.0f}s against {app.base_url} ({app.database})"
         )
+        if plan.options.web_port:
+            echo(f"Locust web UI: http://127.0.0.1:{plan.options.web_port}")
         monitor = _Monitor(app, out_dir / "monitor.csv")
         monitor.start()
+        live = LiveStatus(out_dir, plan.duration_s, quiet=plan.options.quiet)
+        live.start()
         started = time.time()
         try:
             code = _run_locust(plan, app, out_dir)
@@ -259,15 +276,17 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
                 f"Locust did not finish in time; see {out_dir / 'locust.log'}"
             ) from None
         finally:
+            live.stop()
             monitor.stopped.set()
             monitor.join(timeout=5)
-        invariants = read_invariants(app)
+        invariants = read_invariants(app) if plan.reference_journey else None
         database = app.database
     if code not in (0, 1) or not (out_dir / "locust_stats.csv").exists():
         raise RunFailed(f"Locust failed (exit {code}); see {out_dir / 'locust.log'}")
     merge_request_logs(out_dir)
     return {
         "invariants": invariants,
+        "admin_key": bool(app.admin_key),
         "database": database,
         "wall_s": time.time() - started,
         "locust_exit_code": code,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loadtests.errors import RunDirectoryError
+from loadtests.errors import LoadTestInputError, RunDirectoryError
 from loadtests.plan import RunOptions, plan_run
 from surge.exit_codes import EXIT_OK as EXIT_PASS
 from surge.exit_codes import EXIT_REGRESSION
@@ -68,7 +68,21 @@ def run_loadtest(options: RunOptions, echo: Callable[[str], None] = print) -> in
     from simulations.scenario.scenario import load_scenario
 
     scenario = load_scenario(options.scenario, options.overrides)
-    plan = plan_run(options, scenario)
+    slo = None
+    if options.slo_file is not None:
+        from simulations.scenario.slo import load_slo
+
+        slo = load_slo(options.slo_file)
+    journey = None
+    if options.locustfile is not None:
+        from loadtests.execute import check_reachable
+        from loadtests.journeys.journey_file import read_journey_file
+
+        if options.host:  # before importing the file (seconds): a dead host fails at once
+            check_reachable(options.host.rstrip("/"), health_path=None)
+
+        journey = read_journey_file(options.locustfile)
+    plan = plan_run(options, scenario, journey, slo)
     if options.baseline is not None and not (options.baseline / "requests.csv").exists():
         raise RunDirectoryError(f"baseline {options.baseline} has no requests.csv")
     from loadtests.verdicts.compare import named_rule
@@ -77,7 +91,7 @@ def run_loadtest(options: RunOptions, echo: Callable[[str], None] = print) -> in
     from loadtests.execute import check_reachable, execute
 
     if options.host:
-        check_reachable(options.host.rstrip("/"))
+        check_reachable(options.host.rstrip("/"), health_path=plan.health_path)
     # Heavy imports (pandas, scipy, matplotlib) only once the input is known to be good.
     from loadtests.reports.html import render_report
     from loadtests.reports.summary import build_summary, read_run
@@ -86,6 +100,11 @@ def run_loadtest(options: RunOptions, echo: Callable[[str], None] = print) -> in
     extra = execute(plan, echo)
     run = read_run(options.out_dir)
     summary = build_summary(run, extra, plan.slo)
+    if not plan.reference_journey and not summary["total"]["count"]:
+        raise LoadTestInputError(
+            f"journey file {plan.journey.path} made no request in {plan.duration_s:g}s (does "
+            f"journey() or a task call self.client?); see {options.out_dir / 'locust.log'}"
+        )
     summary["command"] = {"wall_s": extra["wall_s"], "locust_exit_code": extra["locust_exit_code"]}
     code = EXIT_PASS if summary["slo"]["passed"] else EXIT_SLO
     if options.baseline is not None:
@@ -95,6 +114,10 @@ def run_loadtest(options: RunOptions, echo: Callable[[str], None] = print) -> in
     summary["exit_code"] = code
     (options.out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     (options.out_dir / "report.html").write_text(render_report(run, summary))
+    if options.junit is not None:
+        from loadtests.reports.junit import run_cases, write_junit
+
+        write_junit(options.junit, f"loadtest run {summary['scenario']}", run_cases(summary))
     for line in describe(summary):
         echo(line)
     echo(f"run directory: {options.out_dir} (summary.json, report.html)")
@@ -103,10 +126,11 @@ def run_loadtest(options: RunOptions, echo: Callable[[str], None] = print) -> in
 
 def describe(summary: dict[str, Any]) -> list[str]:
     total = summary["total"]
-    lines = [
-        f"{total['count']} requests, {total['failures']} failed, "
-        f"{(total['rps'] or 0):.1f} req/s; bookings {summary['bookings']}"
-    ]
+    journey = summary.get("journey") or {"reference": True}
+    line = f"{total['count']} requests, {total['failures']} failed, {(total['rps'] or 0):.1f} req/s"
+    if journey["reference"]:
+        line += f"; bookings {summary['bookings']}"
+    lines = [line]
     arrivals = summary["arrivals"]
     if arrivals["scheduled"]:
         lines.append(

@@ -3,7 +3,10 @@
 `plan_run()` validates the options against the scenario, picks the load model (closed users
 with `--users`, open arrivals with `--rate`, or the scenario's arrival curve replayed when
 neither is given), builds the load profile, and `locust_command()` turns the plan into Locust
-command lines. Bad input raises ValueError with a one-line message.
+command lines. The journeys are the reference ones, or a journey file of the user's own
+(`--locustfile`, read beforehand by `loadtests.journeys.journey_file`): its ArrivalUsers for the
+open model, its plain users for the closed one. Bad input raises ValueError with a one-line
+message.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from loadtests import shapes
 from loadtests.errors import LoadTestInputError
+from loadtests.journeys.journey_file import JourneyClass, JourneyFile
 from loadtests.journeys.patient import PatientBehaviour
 from loadtests.shapes.profile import LoadProfile
 
@@ -24,13 +28,21 @@ if TYPE_CHECKING:
     from simulations.scenario.scenario import Scenario
     from simulations.scenario.slo import Slo
 
-__all__ = ["RunOptions", "RunPlan", "locust_command", "plan_run"]
+__all__ = ["RunOptions", "RunPlan", "locust_command", "plan_run", "worker_command"]
 
 LOADTESTS = Path(__file__).parent
-CLOSED_LOCUSTFILE = LOADTESTS / "journeys" / "locustfile.py"
-OPEN_LOCUSTFILE = LOADTESTS / "journeys" / "open_locustfile.py"
+REFERENCE_LOCUSTFILE = LOADTESTS / "journeys" / "locustfile.py"
+REFERENCE_JOURNEY = JourneyFile(
+    REFERENCE_LOCUSTFILE,
+    (
+        JourneyClass("CenterAdmin", arrival=False, fixed_count=1, weight=1.0),
+        JourneyClass("Patient", arrival=False, fixed_count=0, weight=20.0),
+        JourneyClass("PatientArrivals", arrival=True, fixed_count=0, weight=1.0),
+        JourneyClass("Practitioner", arrival=False, fixed_count=1, weight=1.0),
+    ),
+)  # what `read_journey_file(REFERENCE_LOCUSTFILE)` reads (a test checks), known without Locust
 SHAPE_FILE = LOADTESTS / "shapes" / "locust_shape.py"
-FIXED_USERS = 2  # CenterAdmin + Practitioner (fixed_count = 1 each)
+HOOKS_FILE = LOADTESTS / "driver" / "surge_hooks.py"
 GRACE_S = 3.0
 DISTRIBUTED_GRACE_S = 12.0  # workers connect and get their drivers a few seconds after the start
 
@@ -59,6 +71,13 @@ class RunOptions:
     overrides: tuple[str, ...] = ()
     waiting_room_rate: float | None = None  # admissions/s; 0 = off; None = the scenario's (replay)
     behaviour: tuple[tuple[str, Any], ...] = ()  # PatientBehaviour fields over the scenario's
+    locustfile: Path | None = None  # the user's journey file; None: the reference journeys
+    slo_file: Path | None = None  # an SLO file replacing the scenario's [slo] table
+    junit: Path | None = None  # also write the verdict as JUnit XML here
+    quiet: bool = False  # no live status line while the run lasts
+    web_port: int | None = None  # run under Locust's web UI on 127.0.0.1:PORT (--web)
+    expect_workers: int = 0  # workers joining from other machines (`surge loadtest worker`)
+    master_bind_port: int | None = None  # the port those workers connect to
 
 
 @dataclass(frozen=True)
@@ -74,10 +93,37 @@ class RunPlan:
     compress: float = 1.0
     seed_centres: int = 40
     notes: tuple[str, ...] = field(default_factory=tuple)
+    journey: JourneyFile = REFERENCE_JOURNEY
 
     @property
     def duration_s(self) -> float:
         return self.profile.duration_s
+
+    @property
+    def reference_journey(self) -> bool:
+        """True when the reference booking journey runs (its SLO rules apply)."""
+        return self.journey.path == REFERENCE_LOCUSTFILE
+
+    @property
+    def health_path(self) -> str | None:
+        """What shows the target is up: the reference app's /healthz, or any HTTP answer."""
+        return "/healthz" if self.reference_journey else None
+
+    @property
+    def fixed_users(self) -> int:
+        """Users with a fixed_count that run beside the arrivals (open model)."""
+        return sum(c.fixed_count for c in self.journey.classes_for(self.model) if not c.arrival)
+
+    @property
+    def arrival_drivers(self) -> int:
+        """ArrivalUser instances: one per driver process and ArrivalUser class (Locust shares
+        them out by weight: several ArrivalUser classes in one file need equal weights)."""
+        return max(self.worker_count, 1) * len(self.journey.arrival_classes)
+
+    @property
+    def worker_count(self) -> int:
+        """Locust worker processes: local ones (--locust-workers) or joining (--expect-workers)."""
+        return self.options.expect_workers or self.options.workers
 
 
 def _positive(name: str, value: float | None) -> None:
@@ -99,8 +145,14 @@ def _levels(text: str | None) -> list[float]:
     return levels
 
 
-def plan_run(options: RunOptions, scenario: Scenario) -> RunPlan:
-    """Check the options against a loaded scenario and decide the run."""
+def plan_run(
+    options: RunOptions,
+    scenario: Scenario,
+    journey: JourneyFile | None = None,
+    slo: Slo | None = None,
+) -> RunPlan:
+    """Check the options against a loaded scenario (and the user's journey file, when given)
+    and decide the run; `slo` replaces the scenario's objectives (`--slo FILE`)."""
     from simulations.scenario.arrivals import arrival_rate_per_min
 
     if (options.host is None) == (options.start_app is None):
@@ -126,6 +178,13 @@ def plan_run(options: RunOptions, scenario: Scenario) -> RunPlan:
         )
     if options.workers < 0:
         raise LoadTestInputError(f"invalid --locust-workers {options.workers}: must be >= 0")
+    if options.expect_workers and options.workers:
+        raise LoadTestInputError(
+            "give --locust-workers N (local workers) or --expect-workers N (workers joining "
+            "with `surge loadtest worker`), not both"
+        )
+    if options.expect_workers and not options.master_bind_port:
+        raise LoadTestInputError("--expect-workers needs --master-bind-port P (workers join it)")
     duration_s = shapes.parse_duration_s(options.duration) if options.duration else None
 
     closed = options.users is not None
@@ -185,38 +244,65 @@ def plan_run(options: RunOptions, scenario: Scenario) -> RunPlan:
     if options.waiting_room_rate is not None:
         waiting_room_rate = options.waiting_room_rate
         notes.append(f"waiting room set by --waiting-room-rate: {waiting_room_rate:g}/s")
+    model = "closed" if closed else "open"
+    journey = journey or REFERENCE_JOURNEY
+    journey.check_model(model)
     behaviour = PatientBehaviour.from_scenario(scenario, compress)
     if options.behaviour:
         behaviour = replace(behaviour, **dict(options.behaviour))
     return RunPlan(
         options=options,
         scenario_name=scenario.name,
-        model="closed" if closed else "open",
+        model=model,
         profile=profile,
         behaviour=behaviour,
-        slo=scenario.slo,
+        slo=slo if slo is not None else scenario.slo,
         waiting_room_rate_per_s=waiting_room_rate,
         expected_arrivals=expected,
         compress=compress,
         seed_centres=scenario.supply.centres,
         notes=tuple(notes),
+        journey=journey,
     )
+
+
+def locust_files(plan: RunPlan) -> tuple[str, list[str]]:
+    """Locust's `-f` list and the user classes to start (empty: all of the files')."""
+    shape = [str(SHAPE_FILE)] if plan.model == "closed" else []
+    files = [str(plan.journey.path.resolve()), *shape, str(HOOKS_FILE)]
+    return ",".join(files), [c.name for c in plan.journey.classes_for(plan.model)]
+
+
+def worker_command(
+    locustfile: Path | None, master_host: str, master_port: int, processes: int = 1
+) -> list[str]:
+    """`surge loadtest worker`: Locust worker process(es) of this machine joining a master.
+    The master sends the host, the load and Surge's options; the worker needs the journeys."""
+    journey = (locustfile or REFERENCE_LOCUSTFILE).resolve()
+    return [
+        sys.executable, "-m", "locust", "-f", f"{journey},{HOOKS_FILE}", "--worker",
+        "--master-host", master_host, "--master-port", str(master_port),
+        "--processes", str(processes),
+    ]  # fmt: skip
 
 
 def locust_command(
     plan: RunPlan, host: str, out_dir: Path, role: str = "local", master_port: int = 0
 ) -> list[str]:
     """The Locust command line of one process: role is "local", "master" or "worker"."""
-    locustfile = (
-        f"{CLOSED_LOCUSTFILE},{SHAPE_FILE}" if plan.model == "closed" else str(OPEN_LOCUSTFILE)
-    )
+    locustfile, classes = locust_files(plan)
     command = [sys.executable, "-m", "locust", "-f", locustfile, "-H", host]
     if role == "worker":
-        return [*command, "--worker", "--master-port", str(master_port), "--loglevel", "WARNING"]
+        return [*command, "--worker", "--master-port", str(master_port), "--loglevel", "WARNING",
+                *classes]  # fmt: skip
     profile = {"kind": plan.profile.kind, "unit": plan.profile.unit,
                "points": plan.profile.to_json_points()}  # fmt: skip
+    if plan.options.web_port:  # the same surge, watched (and stoppable) in a browser
+        command += ["--autostart", "--autoquit", "3", "--surge-quit-after-stop", "3",
+                    "--web-host", "127.0.0.1", "--web-port", str(plan.options.web_port)]  # fmt: skip
+    else:
+        command += ["--headless"]
     command += [
-        "--headless",
         "--csv", str(out_dir / "locust"),
         "--csv-full-history",
         "--load-profile", json.dumps(profile),
@@ -229,16 +315,19 @@ def locust_command(
     if plan.options.seed is not None:
         command += ["--surge-seed", str(plan.options.seed)]
     if plan.model == "open":
-        drivers = max(plan.options.workers, 1)
-        grace = DISTRIBUTED_GRACE_S if plan.options.workers else GRACE_S
+        drivers = plan.arrival_drivers
+        grace = DISTRIBUTED_GRACE_S if plan.worker_count else GRACE_S
         command += [
-            "-u", str(drivers + FIXED_USERS), "-r", "100",
+            "-u", str(drivers + plan.fixed_users), "-r", "100",
             "-t", f"{math.ceil(plan.duration_s + grace)}s",
-            "--arrival-users", str(drivers),
+            "--arrival-users", str(max(plan.worker_count, 1)),  # each class plays its rate
         ]  # fmt: skip
     if role == "master":
+        remote = plan.options.expect_workers > 0  # workers on other machines: listen on all
         command += [
-            "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port),
-            "--expect-workers", str(plan.options.workers), "--expect-workers-max-wait", "60",
+            "--master", "--master-bind-host", "*" if remote else "127.0.0.1",
+            "--master-bind-port", str(master_port),
+            "--expect-workers", str(plan.worker_count),
+            "--expect-workers-max-wait", "300" if remote else "60",
         ]  # fmt: skip
-    return command
+    return [*command, *classes]

@@ -93,6 +93,14 @@ def add_surge_arguments(parser) -> None:
         help="JSON overrides of loadtests.journeys.patient.PatientBehaviour fields",
     )
     parser.add_argument(
+        "--surge-quit-after-stop",
+        type=float,
+        default=-1.0,
+        env_var="SURGE_QUIT_AFTER_STOP",
+        help="web UI runs (`surge loadtest run --web`): quit this many seconds after the test "
+        "stops, whether at its end or from the browser (default -1: never)",
+    )
+    parser.add_argument(
         "--surge-seed",
         type=int,
         default=-1,

@@ -1,13 +1,22 @@
-"""Opening-evening traffic against the booking API (closed model: a pool of users).
+"""The reference booking journey, as a journey file like any user's: it imports only from the
+`loadtests` top level, and `surge loadtest run` plays it as it plays `--locustfile FILE`.
 
-    locust -f loadtests/journeys/locustfile.py -H http://127.0.0.1:8000            # web UI
-    locust -f loadtests/journeys/locustfile.py -H URL --headless -u 50 -r 10 -t 2m
+    surge loadtest run --scenario smoke --start-app sqlite                 # the default journeys
+    locust -f loadtests/journeys/locustfile.py -H http://127.0.0.1:8000 \
+        Patient CenterAdmin Practitioner                                   # closed model, web UI
+    locust -f loadtests/journeys/locustfile.py -H URL --headless -u 3 -t 2m --arrival-rate 20 \\
+        --arrival-users 1 PatientArrivals CenterAdmin Practitioner         # open model
 
-Users: `Patient` (the booking journey of `loadtests.journeys.patient`, one new visitor per iteration),
-`CenterAdmin` (opens slots in batches, checks the invariants; needs `--admin-key` or
-SURGE_ADMIN_KEY, else it stays idle) and `Practitioner` (teleconsultation self-onboarding).
-The open-model variant (Poisson arrivals) is `loadtests/journeys/open_locustfile.py`; a load shape from
-`--load-profile` is added with `-f loadtests/journeys/locustfile.py,loadtests/shapes/locust_shape.py`.
+Users:
+- `PatientArrivals` (an `ArrivalUser`: the open model, Poisson arrivals, each a new visitor
+  playing `visit`); `surge loadtest run` starts it with `--rate`, `--shape` or a replay;
+- `Patient` (a plain Locust user: the closed model, one visitor after another); with `--users`;
+- `CenterAdmin` (opens slots in batches, checks the invariants; needs `--admin-key` or
+  SURGE_ADMIN_KEY, else it stays idle) and `Practitioner` (teleconsultation self-onboarding):
+  one each (`fixed_count`), beside either model.
+
+Under plain `locust -f`, name the classes of the model (as `surge loadtest run` does): without
+names Locust would start the open and the closed patients together.
 """
 
 from __future__ import annotations
@@ -19,15 +28,37 @@ from datetime import UTC, datetime, timedelta
 from locust import FastHttpUser, between, task
 from locust.exception import StopUser
 
-from loadtests.driver.recorder import RECORDER
-from loadtests.journeys.patient import POSTCODES, PatientBehaviour, visit
+from loadtests import (
+    POSTCODES,
+    RECORDER,
+    ArrivalUser,
+    patient_behaviour,
+    scenario_replay,
+    visit,
+)
 
 log = logging.getLogger("surge.locustfile")
 
 
-def behaviour_of(environment) -> PatientBehaviour:
-    options = environment.parsed_options
-    return PatientBehaviour.from_json(options.patient_behaviour if options else "")
+class PatientArrivals(ArrivalUser):
+    """Poisson arrivals of new visitors, however slow the app (the open model)."""
+
+    rate = 5.0
+
+    def __init__(self, environment) -> None:
+        super().__init__(environment)
+        self.behaviour = patient_behaviour(environment)
+        options = environment.parsed_options
+        if options is not None and options.scenario and self._profile is None:
+            self._profile, self.behaviour = scenario_replay(
+                options.scenario, options.replay_scale, options.replay_compress
+            )
+
+    def on_start(self) -> None:
+        self.visitor_rng = random.Random(int(self.rng.integers(2**63)))
+
+    def journey(self) -> None:
+        visit(self.client, self.behaviour, self.visitor_rng, RECORDER.count, RECORDER.record_wait)
 
 
 class Patient(FastHttpUser):
@@ -36,7 +67,7 @@ class Patient(FastHttpUser):
     weight = 20
 
     def on_start(self) -> None:
-        self.behaviour = behaviour_of(self.environment)
+        self.behaviour = patient_behaviour(self.environment)
         self.rng = random.Random()
 
     def wait_time(self) -> float:

@@ -23,11 +23,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # a type only: journeys run in Locust processes, which need not load pydantic
+    from loadtests.shapes.profile import LoadProfile
     from simulations.scenario.scenario import Scenario
 
 from loadtests.errors import LoadTestInputError
 
-__all__ = ["POSTCODES", "PatientBehaviour", "visit"]
+__all__ = ["POSTCODES", "PatientBehaviour", "patient_behaviour", "scenario_replay", "visit"]
 
 # Prefecture postcodes of populous departments (the seed spreads centres over departments).
 POSTCODES = (
@@ -336,3 +337,29 @@ def _after_booking(client, b: PatientBehaviour, rng: random.Random, headers, app
         )
         return "booked_then_cancelled" if status == 200 else "error"
     return "booked"
+
+
+def patient_behaviour(environment) -> PatientBehaviour:
+    """The behaviour `surge loadtest run` passed to Locust (`--patient-behaviour`), or the
+    defaults under plain `locust -f`."""
+    options = environment.parsed_options
+    return PatientBehaviour.from_json(options.patient_behaviour if options else "")
+
+
+def scenario_replay(
+    ref: str, scale: float, compress: float
+) -> tuple[LoadProfile, PatientBehaviour]:
+    """The arrival curve and patient behaviour of a scenario, as `surge loadtest run` plays it
+    (for `locust -f ... --scenario NAME` without Surge's CLI)."""
+    from loadtests.shapes.profile import replay
+    from simulations.scenario.arrivals import arrival_rate_per_min
+    from simulations.scenario.scenario import load_scenario
+
+    scenario = load_scenario(ref).scaled()
+    profile = replay(
+        lambda t_min: arrival_rate_per_min(scenario.demand, t_min),
+        scenario.duration_min,
+        scale,
+        compress,
+    )
+    return profile, PatientBehaviour.from_scenario(scenario, compress)

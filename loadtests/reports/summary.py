@@ -162,7 +162,11 @@ def step_aggregates(
 
 def measured_of(summary: dict[str, Any]) -> Measured:
     """The figures the SLO verdict reads: HDR percentiles when recorded, else Locust's; the
-    reference journey's figures (every run plays it)."""
+    reference journey's figures when it ran (not with a journey file of the user's own). The
+    reference journey may leave some of its routes unused (the queue routes without a waiting
+    room); a user's journey must use every request name its SLO names."""
+    from simulations.scenario.slo import ROUTES
+
     p95, p99 = {}, {}
     for name, route in summary["routes"].items():
         if not route["count"]:
@@ -171,6 +175,9 @@ def measured_of(summary: dict[str, Any]) -> Measured:
             value = route["hdr"].get(key)
             target[name] = value if value is not None else route["locust"].get(key)
     invariants = summary.get("invariants")
+    journey = summary.get("journey") or {"reference": True, "admin_key": True}
+    if not journey["reference"]:
+        return Measured(p95_ms=p95, p99_ms=p99, error_rate=summary["total"]["error_rate"])
     return Measured(
         p95_ms=p95,
         p99_ms=p99,
@@ -179,7 +186,9 @@ def measured_of(summary: dict[str, Any]) -> Measured:
             booking_success=summary["bookings"]["success_rate"],
             waiting_room_wait_max_s=summary["waiting_room"]["wait_max_real_s"],
             overbooked=None if invariants is None else int(invariants.get("overbooked_slots", 0)),
+            invariants_applicable=journey.get("admin_key", True),
         ),
+        may_be_unused=frozenset(ROUTES),
     )
 
 
@@ -218,6 +227,11 @@ def build_summary(run: RunData, extra: dict[str, Any], slo: Slo) -> dict[str, An
         "database": extra.get("database"),
         "workers": run.plan.get("workers", 0),
         "duration_s": profile.duration_s if profile else None,
+        "journey": {
+            "file": run.plan.get("journey_file"),
+            "reference": bool(run.plan.get("reference_journey", True)),
+            "admin_key": bool(extra.get("admin_key", True)),
+        },
         "test_start_epoch_s": run.start_epoch_s,
         "routes": routes,
         "total": {

@@ -26,6 +26,9 @@ class JourneyMeasured:
     booking_success: float | None = None
     waiting_room_wait_max_s: float | None = None
     overbooked: int | None = None
+    invariants_applicable: bool = True
+    """False when the target gave no way to read its invariants (no admin key): the
+    overbooking rule is then reported as not applicable instead of breached."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ class Measured:
     p99_ms: Mapping[str, float] = field(default_factory=dict)
     error_rate: float | None = None
     journey: JourneyMeasured | None = None
+    may_be_unused: frozenset[str] = frozenset()
+    """Request names the journey has but a run may not use (the reference journey's queue
+    routes without a waiting room): a latency target on one of them passes with "no data"."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,17 @@ def _at_most(rule: str, target: float, measured: float | None, unit: str) -> Rul
     )
 
 
+def _latency(
+    rule: str, name: str, target: float, measured: Measured, values: Mapping[str, float]
+) -> RuleResult:
+    """A latency target: a request name no request used fails with "no data" naming it (a
+    typo in the SLO cannot pass silently), unless the journey may legitimately not use it."""
+    value = values.get(name)
+    if _missing(value) and name not in measured.may_be_unused:
+        return RuleResult(rule, target, None, False, f"no data: no request named {name!r}")
+    return _at_most(rule, target, value, "ms")
+
+
 def _at_least(rule: str, target: float, measured: float | None) -> RuleResult:
     if _missing(measured):
         return RuleResult(rule, target, None, True, "no data")
@@ -95,17 +112,20 @@ def _at_least(rule: str, target: float, measured: float | None) -> RuleResult:
 def judge(measured: Measured, slo: Slo) -> Verdict:
     """Check every objective of `slo` against `measured`.
 
-    A rule without a measurement passes with detail "no data", except the overbooking rule:
-    unreadable invariants breach it (safety cannot be assumed). The journey's rules are judged
+    A latency target on a request name no request used fails with "no data" naming it, unless
+    the name is in `measured.may_be_unused`. Another rule without a measurement passes with
+    detail "no data", except the overbooking rule: unreadable invariants breach it (safety
+    cannot be assumed) unless reading them was not possible at all (no admin key: "not
+    applicable"). The journey's rules are judged
     only when the reference journey ran (`measured.journey` is not None); of them, the load test
     checks booking success, the longest waiting-room wait and overbooking (the waiting-room p95
     and abandonment targets are the model's).
     """
     rules: list[RuleResult] = []
     for route, target in sorted(slo.p95_ms.items()):
-        rules.append(_at_most(f"p95_ms[{route}]", target, measured.p95_ms.get(route), "ms"))
+        rules.append(_latency(f"p95_ms[{route}]", route, target, measured, measured.p95_ms))
     for route, target in sorted(slo.p99_ms.items()):
-        rules.append(_at_most(f"p99_ms[{route}]", target, measured.p99_ms.get(route), "ms"))
+        rules.append(_latency(f"p99_ms[{route}]", route, target, measured, measured.p99_ms))
     rules.append(_at_most("error_rate_max", slo.error_rate_max, measured.error_rate, ""))
     ran = measured.journey
     if ran is not None:
@@ -121,7 +141,17 @@ def judge(measured: Measured, slo: Slo) -> Verdict:
                 "s",
             )
         )
-        if ran.overbooked is None:
+        if ran.overbooked is None and not ran.invariants_applicable:
+            rules.append(
+                RuleResult(
+                    "overbooked_max",
+                    goal.overbooked_max,
+                    None,
+                    True,
+                    "not applicable: no admin key",
+                )
+            )
+        elif ran.overbooked is None:
             rules.append(
                 RuleResult(
                     "overbooked_max", goal.overbooked_max, None, False, "invariants unreadable"

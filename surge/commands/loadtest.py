@@ -46,8 +46,25 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         overrides=tuple(args.set or ()),
         waiting_room_rate=args.waiting_room_rate,
+        locustfile=Path(args.locustfile) if args.locustfile else None,
+        slo_file=Path(args.slo) if args.slo else None,
+        junit=Path(args.junit) if args.junit else None,
+        quiet=args.quiet,
+        web_port=_web_port(args.web),
+        expect_workers=args.expect_workers,
+        master_bind_port=args.master_bind_port,
     )
     return run_loadtest(options, echo=lambda line: print(line, file=sys.stderr))
+
+
+def _web_port(web: int | None) -> int | None:
+    if web is None:
+        return None
+    if web:
+        return web
+    from loadtests.app_launcher import free_port
+
+    return free_port()
 
 
 def _overload(args: argparse.Namespace) -> int:
@@ -71,6 +88,10 @@ def _overload(args: argparse.Namespace) -> int:
     result = run_overload(options, echo=lambda line: print(line, file=sys.stderr))
     for line in describe(result):
         print(line)
+    if args.junit:
+        from loadtests.reports.junit import overload_cases, write_junit
+
+        write_junit(Path(args.junit), "loadtest overload", overload_cases(result))
     print(f"written: {Path(args.out) / 'overload.json'}", file=sys.stderr)
     return EXIT_OK if result["verdict"]["passed"] else EXIT_SLO_BREACHED
 
@@ -97,8 +118,41 @@ def _compare(args: argparse.Namespace) -> int:
         )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
+    if args.junit:
+        from loadtests.reports.junit import compare_cases, write_junit
+
+        write_junit(Path(args.junit), "loadtest compare", compare_cases(result))
     print("REGRESSION" if result["regression"] else "no regression", file=sys.stderr)
     return EXIT_REGRESSION if result["regression"] else EXIT_OK
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from loadtests.plan import worker_command
+
+    command = worker_command(
+        Path(args.locustfile) if args.locustfile else None,
+        args.master_host,
+        args.master_port,
+        args.processes,
+    )
+    return subprocess.run(command, check=False).returncode
+
+
+def _init(args: argparse.Namespace) -> int:
+    from loadtests.errors import LoadTestInputError
+    from loadtests.scaffold import journey_from_openapi, load_openapi
+
+    out = Path(args.out)
+    if out.exists():
+        raise LoadTestInputError(f"{out} exists: give another --out (nothing overwritten)")
+    text = journey_from_openapi(load_openapi(args.openapi), args.openapi)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"journey file written to {out}: edit it, then surge loadtest run --locustfile {out}",
+          file=sys.stderr)  # fmt: skip
+    return EXIT_OK
 
 
 def _baseline(args: argparse.Namespace) -> int:
@@ -192,6 +246,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
     )
     run.add_argument("--scenario", required=True, help="built-in scenario name or TOML file")
+    run.add_argument("--locustfile", metavar="FILE",
+                     help="your own journeys: ArrivalUser subclasses (open model: --rate, --shape "
+                     "or the scenario's replay) or plain Locust users (closed model: --users); "
+                     "default: the reference booking journey")  # fmt: skip
+    run.add_argument("--slo", metavar="FILE",
+                     help="SLO file (TOML, one [slo] table) replacing the scenario's")  # fmt: skip
     target = run.add_mutually_exclusive_group(required=True)
     target.add_argument("--host", help="base URL of a running app, e.g. http://127.0.0.1:8000")
     target.add_argument(
@@ -221,6 +281,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--locust-workers", type=types.non_negative_int, default=0, metavar="N",
                      help="Locust distributed mode: a master and N worker processes "
                      "(default 0: one local process)")  # fmt: skip
+    run.add_argument("--web", nargs="?", const=0, type=types.non_negative_int, metavar="PORT",
+                     help="run under Locust's web UI on 127.0.0.1:PORT (default: a free port), "
+                     "to watch it and stop it in a browser; the verdict follows as usual")  # fmt: skip
+    run.add_argument("--quiet", action="store_true",
+                     help="no live status line (a terminal: redrawn each second; else a line "
+                     "every 10 s)")  # fmt: skip
+    run.add_argument("--expect-workers", type=types.non_negative_int, default=0, metavar="N",
+                     help="Locust distributed across machines: wait for N worker processes "
+                     "joining with `surge loadtest worker` (needs --master-bind-port)")  # fmt: skip
+    run.add_argument("--master-bind-port", type=types.positive_int, metavar="P",
+                     help="--expect-workers: the port the workers connect to")  # fmt: skip
     run.add_argument("--baseline", metavar="DIR", help="compare with this run/baseline directory")
     run.add_argument("--compare-rule", choices=RULE_NAMES, default="default",
                      help="baseline comparison rule: default, or shared (noise-tolerant, for a "
@@ -232,6 +303,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--waiting-room-rate", type=types.rate_or_off, metavar="R",
                      help="waiting room admitting R visitors/s (0 or off: no room); default: "
                      "the scenario's, scaled, on a replay; off otherwise")  # fmt: skip
+    run.add_argument("--junit", metavar="FILE", help="also write the verdict as JUnit XML "
+                     "(one case per SLO rule and per route judged against --baseline)")  # fmt: skip
     run.set_defaults(func=_run)
 
     overload = lt.add_parser(
@@ -276,6 +349,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     overload.add_argument("--seed", type=int, help="seed of the load generator and the app data")
     overload.add_argument("--set", action="append", metavar="KEY=VALUE",
                           help="override a scenario key")  # fmt: skip
+    overload.add_argument("--junit", metavar="FILE",
+                          help="also write the verdict as JUnit XML (one case per rule)")  # fmt: skip
     overload.set_defaults(func=_overload)
 
     compare = lt.add_parser(
@@ -300,6 +375,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     compare.add_argument("--alpha", type=types.positive_float,
                          help="significance level (default 0.001)")  # fmt: skip
     compare.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
+    compare.add_argument("--junit", metavar="FILE",
+                         help="also write the verdict as JUnit XML (one case per route)")  # fmt: skip
     compare.set_defaults(func=_compare)
 
     ab = lt.add_parser(
@@ -365,6 +442,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     check.add_argument("--out", metavar="DIR", help="write changes.json and history.png here")
     check.set_defaults(func=_history_check)
+
+    worker = lt.add_parser(
+        "worker",
+        help="Locust worker processes of this machine joining a run's master",
+        description="Join `surge loadtest run ... --expect-workers N --master-bind-port P` from "
+        "this (or another) machine; the master sends the host, the load and the options. Give "
+        "the same --locustfile as the run (default: the reference journey).",
+    )
+    worker.add_argument("--master-host", required=True, help="host of the run's master")
+    worker.add_argument("--master-port", required=True, type=types.positive_int, metavar="P",
+                        help="the run's --master-bind-port")  # fmt: skip
+    worker.add_argument("--processes", type=types.positive_int, default=1, metavar="K",
+                        help="worker processes on this machine (default 1)")  # fmt: skip
+    worker.add_argument("--locustfile", metavar="FILE", help="the run's journey file")
+    worker.set_defaults(func=_worker)
+
+    init = lt.add_parser(
+        "init",
+        help="scaffold a journey file from an OpenAPI document",
+        description="Write a journey file with one named request per operation of an OpenAPI 3 "
+        "document (JSON file or URL), with placeholder values to edit.",
+        epilog=f"exit codes: {EXIT_OK} written, {EXIT_USAGE} bad input",
+    )
+    init.add_argument("--openapi", required=True, metavar="FILE_OR_URL",
+                      help="OpenAPI 3 document (JSON), e.g. http://127.0.0.1:8000/openapi.json")  # fmt: skip
+    init.add_argument("--out", required=True, metavar="FILE", help="journey file to write")
+    init.set_defaults(func=_init)
 
     baseline = lt.add_parser(
         "baseline",

@@ -71,6 +71,8 @@ def test_locust_commands_for_open_closed_and_distributed_runs(smoke_scenario):
     assert "--worker" in worker and "--headless" not in worker
     closed = locust_command(plan_run(options(users=3), smoke_scenario), "http://h", Path("/o"))
     assert closed[closed.index("-f") + 1].split(",")[0].endswith("loadtests/journeys/locustfile.py")
+    assert closed[-3:] == ["CenterAdmin", "Patient", "Practitioner"]
+    assert master[-3:] == ["PatientArrivals", "CenterAdmin", "Practitioner"]
     assert "locust_shape.py" in closed[closed.index("-f") + 1]
     assert "-t" not in closed  # the shape ends the run
 

@@ -63,8 +63,15 @@ def test_error_rate_booking_success_wait_and_overbooking_each_breach():
         assert [r.rule for r in verdict.breached] == [rule]
 
 
-def test_route_without_requests_is_reported_as_no_data_not_a_breach():
+def test_route_without_requests_fails_as_no_data_naming_it():
     m = replace(good(), p95_ms={"book": 700.0})
+    rule = next(r for r in judge(m, SLO).rules if r.rule == "p95_ms[search]")
+    assert not rule.passed and rule.measured is None
+    assert rule.detail == "no data: no request named 'search'"
+
+
+def test_route_the_journey_may_leave_unused_is_reported_as_no_data_not_a_breach():
+    m = replace(good(), p95_ms={"book": 700.0}, may_be_unused=frozenset({"search"}))
     rule = next(r for r in judge(m, SLO).rules if r.rule == "p95_ms[search]")
     assert rule.passed and rule.measured is None and rule.detail == "no data"
 
