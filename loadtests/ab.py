@@ -370,25 +370,18 @@ def _write(options: ABOptions, document: dict) -> None:
 
 def write_junit(document: dict, path: Path) -> None:
     """One test case per route; a regression is a failure, an undecided route is skipped."""
-    import xml.etree.ElementTree as ET
+    from loadtests.reports.junit import Case
+    from loadtests.reports.junit import write_junit as write_cases
 
-    suite = ET.Element(
-        "testsuite",
-        name="surge-loadtest-ab",
-        tests=str(len(document["routes"])),
-        failures=str(sum(r["verdict"] == "regression" for r in document["routes"])),
-        skipped=str(sum(r["verdict"] == "undecided" for r in document["routes"])),
-        time=f"{document['elapsed_s']:.3f}",
-    )
-    for r in document["routes"]:
-        case = ET.SubElement(suite, "testcase", classname="ab", name=r["route"])
-        text = (
-            f"B/A median x{_fmt(r['p50_ratio'])} [{_fmt(r['p50_low'])}, {_fmt(r['p50_high'])}] "
-            f"after {r['pairs']} pairs"
+    cases = [
+        Case(
+            "ab",
+            r["route"],
+            r["verdict"] != "regression",
+            f"{r['verdict']}: B/A median x{_fmt(r['p50_ratio'])} "
+            f"[{_fmt(r['p50_low'])}, {_fmt(r['p50_high'])}] after {r['pairs']} pairs",
+            skipped=r["verdict"] == "undecided",
         )
-        if r["verdict"] == "regression":
-            ET.SubElement(case, "failure", message=f"regression: {text}")
-        elif r["verdict"] == "undecided":
-            ET.SubElement(case, "skipped", message=f"undecided: {text}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+        for r in document["routes"]
+    ]
+    write_cases(path, "surge-loadtest-ab", cases)

@@ -68,7 +68,7 @@ def test_a_2x_slow_down_of_one_route_through_the_proxy_is_exit_3_naming_it(
     assert any(
         line.startswith("availability") and "regression" in line for line in out.splitlines()
     )
-    failures = ET.parse(tmp_path / "junit.xml").getroot().findall("testcase/failure/..")
+    failures = ET.parse(tmp_path / "junit.xml").getroot().findall("testsuite/testcase/failure/..")
     assert [case.get("name") for case in failures] == ["availability"]
     assert (tmp_path / "slices.csv").read_text().count("\n") > 6 * document["pairs"]
 
