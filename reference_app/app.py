@@ -24,6 +24,7 @@ from reference_app import (
     centers,
     patients,
     practitioners,
+    retention,
     room_line,
     waiting_room,
 )
@@ -34,6 +35,7 @@ from reference_app.errors import DB_RETRY_AFTER_S, error_response, install_error
 from reference_app.identity import Keyring
 from reference_app.instrumentation import Instrumentation
 from reference_app.metrics import CONTENT_TYPE, MULTIPROC_DIR_ENV, Metrics, ScrapeGauge
+from reference_app.patient_keys import check_index_key
 from reference_app.room_edge import WaitingRoomEdge
 from reference_app.settings import Settings, settings_from_env
 
@@ -46,10 +48,12 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     engine = make_engine(settings.database_url, settings.db_pool_size, settings.db_timeout_s)
     with contextlib.suppress(IntegrityError):  # another worker created the default rows at once
         init_db(engine)
+    keyring = Keyring.parse(settings.data_keys, settings.index_key)
+    check_index_key(engine, keyring)
     ctx = AppContext(
         settings=settings,
         engine=engine,
-        keyring=Keyring.parse(settings.data_keys),
+        keyring=keyring,
         metrics=Metrics(os.environ.get(MULTIPROC_DIR_ENV) or None),
         clock=clock,
     )
@@ -74,6 +78,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     install_error_handlers(app)
     app.include_router(centers.router)
     app.include_router(patients.router)
+    app.include_router(retention.router)
     app.include_router(appointments.router)
     app.include_router(practitioners.router)
     app.include_router(waiting_room.router)

@@ -82,3 +82,8 @@ def remember_error(
             )
             .on_conflict_do_nothing(index_elements=["patient_id", "key"])
         )
+
+
+def forget_patient(conn: Connection, patient_id: int) -> None:
+    """Drop a patient's stored keys and responses (on erasure)."""
+    conn.execute(delete(idempotency_keys).where(idempotency_keys.c.patient_id == patient_id))

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from reference_app.settings import DEV_DIR, load_secrets, normalize_database_url
+from reference_app.settings import DEV_DIR, load_index_key, load_secrets, normalize_database_url
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,14 @@ def prepare(options: ServeOptions) -> dict[str, str]:
     for note in notes:
         print(f"surge app: {note}", file=sys.stderr)
     from reference_app.identity import Keyring
+    from reference_app.patient_keys import check_index_key
 
-    Keyring.parse(data_keys)  # fail now, in one line, if the key is malformed
+    # Fail now, in one line, if a key is malformed or would break the email index.
+    keyring = Keyring.parse(data_keys, load_index_key())
     engine = make_engine(url, pool_size=2)
     try:
         init_db(engine)
+        check_index_key(engine, keyring)
         room_line.configure(
             engine,
             options.waiting_room_rate_per_s > 0,

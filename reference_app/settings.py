@@ -18,6 +18,8 @@ ENV_ADMIN_KEY = "SURGE_ADMIN_KEY"
 ENV_DATA_KEY = "SURGE_DATA_KEY"
 ENV_DATA_KEY_FILE = "SURGE_DATA_KEY_FILE"
 ENV_ADMIN_KEY_FILE = "SURGE_ADMIN_KEY_FILE"
+ENV_INDEX_KEY = "SURGE_INDEX_KEY"
+ENV_INDEX_KEY_FILE = "SURGE_INDEX_KEY_FILE"
 
 
 class MissingKeyError(ValueError):
@@ -32,6 +34,8 @@ class Settings:
     admin_key: str = field(repr=False)
     # "kid:base64,kid:base64": the first key encrypts, all of them decrypt (rotation).
     data_keys: str = field(repr=False)
+    # "iid:base64": the blind-index key; empty: derived from the last data key (see identity).
+    index_key: str = field(default="", repr=False)
     waiting_room_rate_per_s: float = 0.0
     pass_lifetime_s: float = 600.0
     rate_limit_token_per_min: int = 30
@@ -130,6 +134,20 @@ def _write_private(path: Path | None, value: str) -> None:
     path.chmod(0o600)
 
 
+def load_keyring_spec() -> tuple[str, str]:
+    """(data keys, index key) for the offline commands (rotate-keys, purge); the data key is
+    required. Raises MissingKeyError."""
+    data = _read_secret(ENV_DATA_KEY, ENV_DATA_KEY_FILE, None)
+    if data is None:
+        raise MissingKeyError(f"no patient-data key: set {ENV_DATA_KEY} (or {ENV_DATA_KEY_FILE})")
+    return data, load_index_key()
+
+
+def load_index_key() -> str:
+    """`SURGE_INDEX_KEY` (or the file `SURGE_INDEX_KEY_FILE` names); empty when unset."""
+    return _read_secret(ENV_INDEX_KEY, ENV_INDEX_KEY_FILE, None) or ""
+
+
 def _env_float(name: str, default: float) -> float:
     raw = os.environ.get(name, "").strip()
     return float(raw) if raw else default
@@ -142,6 +160,7 @@ def settings_from_env() -> Settings:
         database_url=default_database_url(),
         admin_key=admin,
         data_keys=data,
+        index_key=load_index_key(),
         waiting_room_rate_per_s=_env_float("SURGE_WAITING_ROOM_RATE", 0.0),
         pass_lifetime_s=_env_float("SURGE_PASS_LIFETIME_S", 600.0),
         rate_limit_token_per_min=int(_env_float("SURGE_RATE_LIMIT_TOKEN", 30)),
