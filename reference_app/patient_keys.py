@@ -84,31 +84,35 @@ def without_key() -> exists:
 
 
 def check_index_key(engine: Engine, keyring: Keyring) -> None:
-    """Record this keyring's blind-index id on first use; refuse one that differs."""
+    """Record this keyring's blind-index id (on first use, or while no patient is indexed);
+    refuse one that differs from the id the stored emails are indexed under."""
     with writing(engine) as conn:
         recorded = conn.execute(
             select(key_facts.c.value).where(key_facts.c.name == INDEX_KID)
         ).scalar_one_or_none()
-        if recorded is None:  # first start; several workers may get here at once
+        if recorded == keyring.index_kid:
+            return
+        indexed = conn.execute(
+            select(patients.c.id).where(~patients.c.token_hash.startswith("erased:")).limit(1)
+        ).first()
+        if recorded is None or indexed is None:  # several workers may get here at once
+            conn.execute(delete(key_facts).where(key_facts.c.name == INDEX_KID))
             conn.execute(
                 insert_statement(conn, key_facts)
                 .values(name=INDEX_KID, value=keyring.index_kid)
                 .on_conflict_do_nothing(index_elements=["name"])
             )
-            recorded = conn.execute(
-                select(key_facts.c.value).where(key_facts.c.name == INDEX_KID)
-            ).scalar_one()
-    if recorded != keyring.index_kid:
-        how = (
-            "derived from the last key of SURGE_DATA_KEY (was the oldest key dropped?)"
-            if keyring.index_derived
-            else "from SURGE_INDEX_KEY"
-        )
-        raise IndexKeyMismatch(
-            f"patient emails are indexed under blind-index key {recorded!r} but this keyring's "
-            f"is {keyring.index_kid!r} ({how}): restore the key, or re-index with "
-            "`surge app rotate-index-key` (see docs/reference-app.md#keys)"
-        )
+            return
+    how = (
+        "derived from the last key of SURGE_DATA_KEY (was the oldest key dropped?)"
+        if keyring.index_derived
+        else "from SURGE_INDEX_KEY"
+    )
+    raise IndexKeyMismatch(
+        f"patient emails are indexed under blind-index key {recorded!r} but this keyring's "
+        f"is {keyring.index_kid!r} ({how}): restore the key, or re-index with "
+        "`surge app rotate-index-key` (see docs/app.md#keys)"
+    )
 
 
 def record_index_key(conn: Connection, keyring: Keyring) -> None:

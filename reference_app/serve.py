@@ -39,6 +39,9 @@ class ServeOptions:
     # Idle keep-alive connections stay open this long; uvicorn's 5 s default closes pooled
     # connections that clients (and load generators) are about to reuse.
     keep_alive_s: int = 30
+    # X-Forwarded-For is believed only from these peers (CIDR blocks); uvicorn's own
+    # proxy-header handling is off, so no other client can choose its address.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 def masked(url: str) -> str:
@@ -54,9 +57,11 @@ def masked(url: str) -> str:
 def prepare(options: ServeOptions) -> dict[str, str]:
     """Check keys and database, create the schema, set the waiting room; returns worker env."""
     from reference_app import room_line
+    from reference_app.client_address import parse_networks
     from reference_app.database import init_db, make_engine
 
     url = normalize_database_url(options.database_url)
+    parse_networks(options.trusted_proxies)  # one line, exit 2, on a bad block
     admin_key, data_keys, notes = load_secrets(dev=options.dev, dev_dir=DEV_DIR)
     for note in notes:
         print(f"surge app: {note}", file=sys.stderr)
@@ -86,6 +91,7 @@ def prepare(options: ServeOptions) -> dict[str, str]:
         "SURGE_RATE_LIMIT_TOKEN": str(options.rate_limit_token_per_min),
         "SURGE_RATE_LIMIT_IP": str(options.rate_limit_ip_per_min),
         "SURGE_DB_POOL_SIZE": str(options.db_pool_size),
+        "SURGE_TRUSTED_PROXIES": ",".join(options.trusted_proxies),
     }
 
 
@@ -149,6 +155,7 @@ def _serve(options: ServeOptions) -> int:
         log_level="warning",
         timeout_graceful_shutdown=5,
         timeout_keep_alive=options.keep_alive_s,
+        proxy_headers=False,  # the app reads X-Forwarded-For from trusted proxies only
         app_dir=str(Path.cwd()),
     )
     return 0

@@ -47,6 +47,8 @@ class Settings:
     # Answer queue requests and turn passless visitors away in a pure-ASGI layer in front of the
     # app (reference_app.room_edge); off: the FastAPI routes and dependency do it.
     waiting_room_edge: bool = True
+    # Peers whose X-Forwarded-For is believed (CIDR blocks); empty: the TCP peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)
@@ -167,4 +169,7 @@ def settings_from_env() -> Settings:
         rate_limit_ip_per_min=int(_env_float("SURGE_RATE_LIMIT_IP", 600)),
         db_pool_size=int(_env_float("SURGE_DB_POOL_SIZE", 10)),
         waiting_room_edge=os.environ.get("SURGE_WAITING_ROOM_EDGE", "1") != "0",
+        trusted_proxies=tuple(
+            c for c in os.environ.get("SURGE_TRUSTED_PROXIES", "").split(",") if c.strip()
+        ),
     )

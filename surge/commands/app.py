@@ -72,6 +72,7 @@ def _serve(args: argparse.Namespace) -> int:
         dev=args.dev,
         db_pool_size=args.db_pool_size,
         keep_alive_s=args.keep_alive_s,
+        trusted_proxies=tuple(args.trusted_proxy or ()),
     )
     try:
         return serve(options)
@@ -201,6 +202,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=30,
         help="seconds an idle keep-alive connection stays open (default 30; uvicorn's own is 5, "
         "which closes pooled connections that clients are about to reuse)",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        action="append",
+        metavar="CIDR",
+        help="a reverse proxy whose X-Forwarded-For names the client (repeatable; default "
+        "none: the TCP peer is the client, the header is ignored)",
     )
     serve.add_argument(
         "--dev", action="store_true", help="development mode: create local key files in .surge/"
