@@ -167,18 +167,18 @@ def _run_locust(plan: RunPlan, app: AppUnderTest, out_dir: Path) -> int:
     timeout_s = plan.duration_s + 120.0
     with log_path.open("ab") as log:
         if plan.options.workers <= 0:
-            done = subprocess.run(
+            done = subprocess.run(  # noqa: S603 - an argument list of our own, no shell
                 locust_command(plan, app.base_url, out_dir),
                 env=env, stdout=log, stderr=log, timeout=timeout_s, check=False,
             )  # fmt: skip
             return done.returncode
         port = free_port()
-        master = subprocess.Popen(
+        master = subprocess.Popen(  # noqa: S603 - an argument list of our own, no shell
             locust_command(plan, app.base_url, out_dir, "master", port),
             env=env, stdout=log, stderr=log,
         )  # fmt: skip
         workers = [
-            subprocess.Popen(
+            subprocess.Popen(  # noqa: S603 - an argument list of our own, no shell
                 locust_command(plan, app.base_url, out_dir, "worker", port),
                 env=env,
                 stdout=log,

@@ -131,7 +131,8 @@ def load_secrets(dev: bool = False, dev_dir: Path = DEV_DIR) -> tuple[str, str, 
 
 
 def _write_private(path: Path | None, value: str) -> None:
-    assert path is not None
+    if path is None:
+        raise RuntimeError("key files are written in --dev mode only")
     path.write_text(value + "\n")
     path.chmod(0o600)
 

@@ -53,7 +53,7 @@ class PatientArrivals(ArrivalUser):
             )
 
     def on_start(self) -> None:
-        self.visitor_rng = random.Random(int(self.rng.integers(2**63)))
+        self.visitor_rng = random.Random(int(self.rng.integers(2**63)))  # noqa: S311 - load and simulation randomness, not security
 
     def journey(self) -> None:
         visit(self.client, self.behaviour, self.visitor_rng, RECORDER.count, RECORDER.record_wait)

@@ -73,7 +73,8 @@ def _arrival_times(
             more = np.cumsum(streams[0].exponential(1 / rate, len(gaps))) + times[-1]
             times = np.concatenate([times, more])
         return times[times < config.open_minutes], 0
-    assert isinstance(arrivals, AppointmentArrivals)
+    if not isinstance(arrivals, AppointmentArrivals):
+        raise TypeError(f"unknown arrivals model: {type(arrivals).__name__}")
     booked = arrivals.per_block * arrivals.blocks
     block = np.repeat(np.arange(arrivals.blocks), arrivals.per_block)
     scheduled = arrivals.first_block_min + block * arrivals.block_minutes

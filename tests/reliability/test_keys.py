@@ -88,7 +88,7 @@ def legacy_patients(url: str, data_key: str, index_key: str, count: int) -> list
 
 
 def rotate(url: str, data_key: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 - an argument list of our own, no shell
         [sys.executable, "-m", "surge", "app", "rotate-keys", "--db", url, *args],
         env={**os.environ, "SURGE_DATA_KEY": data_key},
         capture_output=True,
@@ -150,7 +150,7 @@ def test_a_rotation_killed_midway_resumes_without_losing_a_row(
     people += legacy_patients(database_url, old, index_key, 10)
     both = f"{new},{old}"
     command = [sys.executable, "-m", "surge", "app", "rotate-keys", "--db", database_url]
-    first = subprocess.Popen(
+    first = subprocess.Popen(  # noqa: S603 - an argument list of our own, no shell
         [*command, "--batch", "2", "--pause-s", "0.5"],
         env={**os.environ, "SURGE_DATA_KEY": both},
         stderr=subprocess.PIPE,
@@ -213,7 +213,7 @@ def test_dropping_the_key_that_derives_the_index_is_refused_until_reindexed(
         people = register(app, 3, "d")
     both = f"{new},{old}"
     assert rotate(database_url, both).returncode == 0
-    refused = subprocess.run(
+    refused = subprocess.run(  # noqa: S603 - an argument list of our own, no shell
         [sys.executable, "-m", "surge", "app", "serve", "--db", database_url, "--port", "0"],
         env={**os.environ, "SURGE_DATA_KEY": new, "SURGE_ADMIN_KEY": "a" * 40},
         capture_output=True,
@@ -224,7 +224,7 @@ def test_dropping_the_key_that_derives_the_index_is_refused_until_reindexed(
     assert "rotate-index-key" in refused.stderr and "Traceback" not in refused.stderr
     pinned = "i" + generate_data_key()[1:]
     monkeypatch.setenv("SURGE_INDEX_KEY", pinned)
-    reindexed = subprocess.run(
+    reindexed = subprocess.run(  # noqa: S603 - an argument list of our own, no shell
         [sys.executable, "-m", "surge", "app", "rotate-index-key", "--db", database_url],
         env={**os.environ, "SURGE_DATA_KEY": both},
         capture_output=True,

@@ -67,8 +67,8 @@ def stored_bytes(url: str) -> bytes:
         files = [p for p in (path, Path(f"{path}-wal")) if p.exists()]
         return b"".join(p.read_bytes() for p in files)
     parsed = make_url(url)
-    dump = subprocess.run(
-        ["pg_dump", "--no-owner", "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432),
+    dump = subprocess.run(  # noqa: S603 - an argument list of our own, no shell
+        ["pg_dump", "--no-owner", "-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432),  # noqa: S607 - a client tool found on PATH, as a user runs it
          "-U", parsed.username or "postgres", parsed.database or ""],
         capture_output=True, check=True, timeout=60,
     )  # fmt: skip
@@ -164,7 +164,7 @@ def test_purge_erases_patients_beyond_retention_and_keeps_the_counts(
             secrets = {p["id"]: stored_secrets(database_url, p["id"]) for p in (idle, cancelled)}
             for who in (idle, cancelled, holder):
                 _age(database_url, who["id"], 100)
-            done = subprocess.run(
+            done = subprocess.run(  # noqa: S603 - an argument list of our own, no shell
                 [sys.executable, "-m", "surge", "app", "purge", "--db", database_url,
                  "--older-than", "90d"],
                 capture_output=True, text=True, timeout=120, env=os.environ,
@@ -183,7 +183,7 @@ def test_purge_erases_patients_beyond_retention_and_keeps_the_counts(
 
 
 def test_purge_refuses_a_bad_age_in_one_line(tmp_path: Path) -> None:
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - an argument list of our own, no shell
         [sys.executable, "-m", "surge", "app", "purge", "--db", f"sqlite:///{tmp_path / 'x.db'}",
          "--older-than", "ninety days"],
         capture_output=True, text=True, timeout=60,
