@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -62,9 +63,14 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        purging = None
+        if settings.purge_older_than_s > 0:
+            purging = asyncio.create_task(retention.purge_periodically(ctx))
         try:
             yield
         finally:
+            if purging is not None:
+                purging.cancel()
             ctx.metrics.close()
             engine.dispose()
 

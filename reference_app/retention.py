@@ -15,12 +15,15 @@ deletes tombstones left without any appointment.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from reference_app.bookings import cancel, list_for_patient
 from reference_app.context import AppContext, context
@@ -31,6 +34,7 @@ from reference_app.patients import current_patient, patient_token
 from reference_app.schema import appointments, patients, slots
 
 router = APIRouter(tags=["patients"])
+log = logging.getLogger("reference_app")
 ERASED_PREFIX = "erased:"
 ERASED_INDEX = "erased"
 PURGE_BATCH = 200
@@ -156,6 +160,22 @@ def purge(engine: Engine, older_than_s: int, now_s: int | None = None) -> dict[s
         "appointments_deleted": int(dropped),
         "tombstones_deleted": int(removed),
     }
+
+
+async def purge_periodically(ctx: AppContext) -> None:
+    """`serve --purge-older-than AGE`: purge every `purge_every_s` on the app's clock (each
+    worker does; a purge is idempotent). A failed purge is logged and tried again later."""
+    while True:
+        await asyncio.sleep(ctx.settings.purge_every_s)
+        try:
+            done = await asyncio.to_thread(
+                purge, ctx.engine, ctx.settings.purge_older_than_s, int(ctx.clock())
+            )
+        except SQLAlchemyError as exc:
+            log.warning("periodic purge failed: %s", type(exc).__name__)
+            continue
+        if done["patients_erased"] or done["appointments_deleted"]:
+            log.warning("periodic purge: %s", done)
 
 
 def purge_command(database_url: str, older_than: str) -> dict:

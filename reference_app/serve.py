@@ -42,6 +42,7 @@ class ServeOptions:
     # X-Forwarded-For is believed only from these peers (CIDR blocks); uvicorn's own
     # proxy-header handling is off, so no other client can choose its address.
     trusted_proxies: tuple[str, ...] = ()
+    purge_older_than: str = ""  # e.g. "90d"; empty: no periodic purge
 
 
 def masked(url: str) -> str:
@@ -61,7 +62,10 @@ def prepare(options: ServeOptions) -> dict[str, str]:
     from reference_app.database import init_db, make_engine
 
     url = normalize_database_url(options.database_url)
+    from reference_app.retention import parse_age_s
+
     parse_networks(options.trusted_proxies)  # one line, exit 2, on a bad block
+    purge_s = parse_age_s(options.purge_older_than) if options.purge_older_than else 0
     admin_key, data_keys, notes = load_secrets(dev=options.dev, dev_dir=DEV_DIR)
     for note in notes:
         print(f"surge app: {note}", file=sys.stderr)
@@ -92,6 +96,7 @@ def prepare(options: ServeOptions) -> dict[str, str]:
         "SURGE_RATE_LIMIT_IP": str(options.rate_limit_ip_per_min),
         "SURGE_DB_POOL_SIZE": str(options.db_pool_size),
         "SURGE_TRUSTED_PROXIES": ",".join(options.trusted_proxies),
+        "SURGE_PURGE_OLDER_THAN_S": str(purge_s),
     }
 
 

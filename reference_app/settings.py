@@ -49,6 +49,9 @@ class Settings:
     waiting_room_edge: bool = True
     # Peers whose X-Forwarded-For is believed (CIDR blocks); empty: the TCP peer is the client.
     trusted_proxies: tuple[str, ...] = ()
+    # `serve --purge-older-than`: erase what is beyond retention every purge_every_s (0: off).
+    purge_older_than_s: int = 0
+    purge_every_s: float = 3600.0
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)
@@ -170,6 +173,7 @@ def settings_from_env() -> Settings:
         rate_limit_ip_per_min=int(_env_float("SURGE_RATE_LIMIT_IP", 600)),
         db_pool_size=int(_env_float("SURGE_DB_POOL_SIZE", 10)),
         waiting_room_edge=os.environ.get("SURGE_WAITING_ROOM_EDGE", "1") != "0",
+        purge_older_than_s=int(_env_float("SURGE_PURGE_OLDER_THAN_S", 0)),
         trusted_proxies=tuple(
             c for c in os.environ.get("SURGE_TRUSTED_PROXIES", "").split(",") if c.strip()
         ),

@@ -73,6 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
         db_pool_size=args.db_pool_size,
         keep_alive_s=args.keep_alive_s,
         trusted_proxies=tuple(args.trusted_proxy or ()),
+        purge_older_than=args.purge_older_than or "",
     )
     try:
         return serve(options)
@@ -202,6 +203,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=30,
         help="seconds an idle keep-alive connection stays open (default 30; uvicorn's own is 5, "
         "which closes pooled connections that clients are about to reuse)",
+    )
+    serve.add_argument(
+        "--purge-older-than",
+        metavar="AGE",
+        help="erase patient data beyond retention every hour, as `surge app purge` does "
+        "(e.g. 90d; default off)",
     )
     serve.add_argument(
         "--trusted-proxy",

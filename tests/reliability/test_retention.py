@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -17,11 +18,18 @@ from sqlalchemy import create_engine, select, update
 from sqlalchemy.engine import make_url
 
 from loadtests.app_launcher import ServedApp, served_app
+from reference_app.app import create_app
+from reference_app.identity import generate_data_key
 from reference_app.schema import appointments, patient_keys, patients
-from reference_app.settings import normalize_database_url
+from reference_app.settings import Settings, normalize_database_url
 
 from .booking_api import BookingApi, broken
 from .conftest import NO_RATE_LIMITS, api_for
+
+with warnings.catch_warnings():
+    # Starlette's TestClient warns at import that it prefers `httpx2`; httpx works fine.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
@@ -190,3 +198,30 @@ def test_purge_refuses_a_bad_age_in_one_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "90d" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_serve_purges_periodically_on_its_clock_when_asked(database_url: str) -> None:
+    """`purge_older_than_s` set: the app purges by itself; the app's clock (injected) decides
+    what is beyond retention."""
+    now = [time.time()]
+    settings = Settings(
+        database_url=normalize_database_url(database_url),
+        admin_key="retention-admin-key-0123456789",
+        data_keys=generate_data_key(),
+        rate_limit_token_per_min=0,
+        rate_limit_ip_per_min=0,
+        purge_older_than_s=90 * DAY_S,
+        purge_every_s=0.05,
+    )
+    with TestClient(create_app(settings, clock=lambda: now[0])) as client:
+        api = BookingApi("", settings.admin_key)
+        patient = api.new_patient(client)
+        mine = {"Authorization": f"Bearer {patient.token}"}
+        time.sleep(0.3)  # several purge periods: nobody is beyond retention yet
+        assert client.get("/patients/me/export", headers=mine).status_code == 200
+        now[0] += 91 * DAY_S
+        for _ in range(100):  # bounded: the next purge period erases the patient
+            if client.get("/patients/me/export", headers=mine).status_code == 401:
+                break
+            time.sleep(0.05)
+        assert client.get("/patients/me/export", headers=mine).status_code == 401
