@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sqlalchemy import Connection, Engine, delete, exists, insert, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from reference_app.database import insert_statement, writing
 from reference_app.identity import (
@@ -27,6 +28,7 @@ from reference_app.schema import key_facts, patient_keys, patients
 
 IDENTITY_FIELDS = ("first_name", "last_name", "birth_date", "email", "phone")
 INDEX_KID = "index_kid"
+ERASED_PREFIX = "erased:"  # the token hash of an erased patient's tombstone row
 
 
 class IndexKeyMismatch(ValueError):
@@ -78,7 +80,7 @@ def shred(conn: Connection, patient_id: int) -> bool:
     return bool(done.rowcount)
 
 
-def without_key() -> exists:
+def without_key() -> ColumnElement[bool]:
     """`WHERE` clause: patient rows that have no per-patient key."""
     return ~exists().where(patient_keys.c.patient_id == patients.c.id)
 
@@ -93,7 +95,7 @@ def check_index_key(engine: Engine, keyring: Keyring) -> None:
         if recorded == keyring.index_kid:
             return
         indexed = conn.execute(
-            select(patients.c.id).where(~patients.c.token_hash.startswith("erased:")).limit(1)
+            select(patients.c.id).where(~patients.c.token_hash.startswith(ERASED_PREFIX)).limit(1)
         ).first()
         if recorded is None or indexed is None:  # several workers may get here at once
             conn.execute(delete(key_facts).where(key_facts.c.name == INDEX_KID))

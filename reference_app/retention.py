@@ -24,18 +24,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
 
 from reference_app.bookings import cancel, list_for_patient
 from reference_app.context import AppContext, context
 from reference_app.database import is_sqlite, reading, writing
 from reference_app.idempotency import forget_patient
-from reference_app.patient_keys import IDENTITY_FIELDS, identity, load, shred
+from reference_app.patient_keys import ERASED_PREFIX, IDENTITY_FIELDS, identity, load, shred
 from reference_app.patients import current_patient, patient_token
 from reference_app.schema import appointments, patients, slots
 
 router = APIRouter(tags=["patients"])
 log = logging.getLogger("reference_app")
-ERASED_PREFIX = "erased:"
 ERASED_INDEX = "erased"
 PURGE_BATCH = 200
 _UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
@@ -49,7 +49,8 @@ def parse_age_s(text_value: str) -> int:
     return int(match.group(1)) * _UNITS_S[match.group(2)]
 
 
-def is_live() -> object:
+def is_live() -> ColumnElement[bool]:
+    """`WHERE` clause: patient rows that are not erased tombstones."""
     return ~patients.c.token_hash.startswith(ERASED_PREFIX)
 
 
