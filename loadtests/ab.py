@@ -86,8 +86,12 @@ class ABOptions:
 
 
 def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False, timeout=120
+    done = subprocess.run(  # noqa: S603 - an argument list of our own, no shell
+        ["git", "-C", str(repo), *args],  # noqa: S607 - git from PATH, as a developer runs it
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     if done.returncode != 0:
         first = (done.stderr.strip().splitlines() or [f"git {args[0]} failed"])[0]
@@ -112,8 +116,8 @@ def _worktree(repo: Path, commit: str) -> Iterator[Path]:
     try:
         yield path
     finally:
-        subprocess.run(
-            ["git", "-C", str(repo), "worktree", "remove", "--force", str(path)],
+        subprocess.run(  # noqa: S603 - an argument list of our own, no shell
+            ["git", "-C", str(repo), "worktree", "remove", "--force", str(path)],  # noqa: S607 - git from PATH, as a developer runs it
             capture_output=True,
             check=False,
             timeout=120,
@@ -248,8 +252,8 @@ def run_ab(
             centre_ids = sorted(set(ids_a) & set(ids_b))
             if not centre_ids:
                 raise LoadTestInputError("no centre found on both A and B (is the app seeded?)")
-            warm = request_list(random.Random(options.seed), centre_ids, WARMUP_REQUESTS)
-            _play(clients, warm, random.Random(options.seed))
+            warm = request_list(random.Random(options.seed), centre_ids, WARMUP_REQUESTS)  # noqa: S311 - load-test randomness, not security
+            _play(clients, warm, random.Random(options.seed))  # noqa: S311 - load-test randomness, not security
             document = _sample(options, clients, centre_ids, echo, clock)
         finally:
             for client in clients.values():
@@ -273,7 +277,7 @@ def _sample(options: ABOptions, clients: dict, centre_ids: list[int], echo, cloc
         and len(decided) < len(ROUTES)
         and not any(v.verdict == "regression" for v in decided.values())
     ):
-        rng = random.Random(options.seed * 1_000_003 + pair)
+        rng = random.Random(options.seed * 1_000_003 + pair)  # noqa: S311 - load-test randomness, not security
         items = request_list(rng, centre_ids, options.requests_per_route)
         played, errs = _play(clients, items, rng)
         for arm in ("a", "b"):

@@ -221,7 +221,7 @@ def served_app(
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}"
     with _log_file(log_path) as log_file, log_file.open("ab") as log:
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603 - an argument list of our own, no shell
             command,
             env=env,
             stdout=log,
@@ -256,7 +256,7 @@ def seed_app(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     for _attempt in range(max(1, attempts)):
         with log_path.open("ab") as log:
-            done = subprocess.run(
+            done = subprocess.run(  # noqa: S603 - an argument list of our own, no shell
                 command,
                 stdout=log,
                 stderr=log,

@@ -67,7 +67,7 @@ def run_steps(host: str, plan: StepPlan, out_dir: Path, meta: dict | None = None
     ]  # fmt: skip
     timeout = plan.hold_s * len(plan.schedule()) + 120
     with (out_dir / "locust.log").open("wb") as log:
-        done = subprocess.run(cmd, env=env, stdout=log, stderr=log, timeout=timeout)
+        done = subprocess.run(cmd, env=env, stdout=log, stderr=log, timeout=timeout)  # noqa: S603 - an argument list of our own, no shell
     if not (out_dir / "steps.csv").is_file():
         raise RunFailed(
             f"locust exited with code {done.returncode} without a step schedule (see {out_dir}/locust.log)"

@@ -199,7 +199,7 @@ def make_proxy_app(config: ProxyConfig):  # noqa: ANN201 - an ASGI callable
     """The ASGI app: forward through one pooled `httpx.AsyncClient`, inject faults by path."""
     import httpx
 
-    rng = random.Random(config.seed)
+    rng = random.Random(config.seed)  # noqa: S311 - load-test randomness, not security
     state: dict = {}
 
     async def app(scope, receive, send) -> None:  # noqa: ANN001
@@ -312,7 +312,7 @@ def started_proxy(
     command += [arg for spec in errors for arg in ("--error", spec)]
     url = f"http://127.0.0.1:{port}"
     log = log_path.open("ab") if log_path else subprocess.DEVNULL
-    process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+    process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)  # noqa: S603 - an argument list of our own, no shell
     try:
         deadline = time.monotonic() + startup_timeout_s
         while True:

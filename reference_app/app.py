@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -24,6 +25,7 @@ from reference_app import (
     centers,
     patients,
     practitioners,
+    retention,
     room_line,
     waiting_room,
 )
@@ -34,6 +36,7 @@ from reference_app.errors import DB_RETRY_AFTER_S, error_response, install_error
 from reference_app.identity import Keyring
 from reference_app.instrumentation import Instrumentation
 from reference_app.metrics import CONTENT_TYPE, MULTIPROC_DIR_ENV, Metrics, ScrapeGauge
+from reference_app.patient_keys import check_index_key
 from reference_app.rehearsal import CpuInjection
 from reference_app.room_edge import WaitingRoomEdge
 from reference_app.settings import Settings, settings_from_env
@@ -47,10 +50,12 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     engine = make_engine(settings.database_url, settings.db_pool_size, settings.db_timeout_s)
     with contextlib.suppress(IntegrityError):  # another worker created the default rows at once
         init_db(engine)
+    keyring = Keyring.parse(settings.data_keys, settings.index_key)
+    check_index_key(engine, keyring)
     ctx = AppContext(
         settings=settings,
         engine=engine,
-        keyring=Keyring.parse(settings.data_keys),
+        keyring=keyring,
         metrics=Metrics(os.environ.get(MULTIPROC_DIR_ENV) or None),
         clock=clock,
     )
@@ -59,9 +64,14 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        purging = None
+        if settings.purge_older_than_s > 0:
+            purging = asyncio.create_task(retention.purge_periodically(ctx))
         try:
             yield
         finally:
+            if purging is not None:
+                purging.cancel()
             ctx.metrics.close()
             engine.dispose()
 
@@ -75,6 +85,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     install_error_handlers(app)
     app.include_router(centers.router)
     app.include_router(patients.router)
+    app.include_router(retention.router)
     app.include_router(appointments.router)
     app.include_router(practitioners.router)
     app.include_router(waiting_room.router)

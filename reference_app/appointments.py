@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reference_app import idempotency
 from reference_app.bookings import BookingError, book, cancel, list_for_patient
+from reference_app.client_address import client_address
 from reference_app.context import AppContext, context
 from reference_app.database import reading, writing
 from reference_app.errors import ApiError
@@ -55,13 +56,14 @@ class CancelledOut(BaseModel):
 
 
 def _check_rate(ctx: AppContext, request: Request, token: str) -> None:
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request, ctx.settings.trusted_proxies)
     retry_after = hit(
         ctx.engine,
         [
             (f"tok:{hash_token(token)[:32]}", ctx.settings.rate_limit_token_per_min),
             (f"ip:{client}", ctx.settings.rate_limit_ip_per_min),
         ],
+        ctx.clock(),
     )
     if retry_after is not None:
         raise ApiError(
@@ -94,7 +96,9 @@ def post_appointment(
         with writing(ctx.engine) as conn:
             patient_id = current_patient(conn, token)
             if idempotency_key:
-                stored = idempotency.claim(conn, patient_id, idempotency_key, body_hash)
+                stored = idempotency.claim(
+                    conn, patient_id, idempotency_key, body_hash, ctx.clock()
+                )
                 if stored is not None:
                     return _replay(stored, body_hash)
             result = book(conn, patient_id, body.slot_id, body.second_slot_id)
@@ -105,7 +109,7 @@ def post_appointment(
         if idempotency_key and patient_id is not None:
             answer = {"error": exc.error, "detail": exc.detail}
             idempotency.remember_error(
-                ctx.engine, patient_id, idempotency_key, body_hash, exc.status, answer
+                ctx.engine, patient_id, idempotency_key, body_hash, exc.status, answer, ctx.clock()
             )
         raise ApiError(exc.status, exc.error, exc.detail) from None
 

@@ -73,7 +73,7 @@ def create_center(
         raise ApiError(
             422, "unknown_postcode", f"postcode {postcode} is not in a known French department"
         )
-    lat, lon = center_position(dep.code, random.Random(f"{name}|{postcode}"))
+    lat, lon = center_position(dep.code, random.Random(f"{name}|{postcode}"))  # noqa: S311 - load and simulation randomness, not security
     center_id = conn.execute(
         insert(centers)
         .values(

@@ -15,6 +15,8 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError, SQLAlchemyEr
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from reference_app.identity import KeyUnavailable
+
 log = logging.getLogger("reference_app")
 
 DB_RETRY_AFTER_S = 2
@@ -125,6 +127,15 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else code
         status = exc.status_code if exc.status_code < 500 else 503
         return error_response(status, code, detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(KeyUnavailable)
+    async def _key(_request: Request, exc: KeyUnavailable) -> JSONResponse:
+        # The key id only: never the value, the patient or the request.
+        log.error("stored data under a key this server lacks: key id %s", exc.kid)
+        return _unavailable(
+            "stored data are encrypted under a key this server does not hold",
+            error="key_unavailable",
+        )
 
     @app.exception_handler(PoolTimeoutError)
     async def _pool(_request: Request, _exc: PoolTimeoutError) -> JSONResponse:

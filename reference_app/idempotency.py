@@ -18,14 +18,35 @@ from reference_app.database import insert_statement, writing
 from reference_app.schema import idempotency_keys
 
 MAX_KEY_CHARS = 200
+KEY_LIFETIME_S = 86_400  # a key older than a day is forgotten: its next use is a new request
 
 
 def request_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def claim(conn: Connection, patient_id: int, key: str, body_hash: str) -> dict | None:
-    """Claim the key inside the booking transaction; return the stored record if already used."""
+def claim(
+    conn: Connection, patient_id: int, key: str, body_hash: str, now_s: float | None = None
+) -> dict | None:
+    """Claim the key inside the booking transaction; return the stored record if used within
+    the last KEY_LIFETIME_S (an older record is replaced by this claim)."""
+    now_s = time.time() if now_s is None else now_s
+    stored = _claim(conn, patient_id, key, body_hash, now_s)
+    if stored is None or stored["created_s"] > now_s - KEY_LIFETIME_S:
+        return stored
+    conn.execute(
+        delete(idempotency_keys).where(
+            idempotency_keys.c.patient_id == patient_id,
+            idempotency_keys.c.key == key,
+            idempotency_keys.c.created_s == stored["created_s"],
+        )
+    )
+    return _claim(conn, patient_id, key, body_hash, now_s)
+
+
+def _claim(
+    conn: Connection, patient_id: int, key: str, body_hash: str, now_s: float
+) -> dict | None:
     stmt = (
         insert_statement(conn, idempotency_keys)
         .values(
@@ -33,7 +54,7 @@ def claim(conn: Connection, patient_id: int, key: str, body_hash: str) -> dict |
             key=key,
             request_hash=body_hash,
             state="pending",
-            created_s=time.time(),
+            created_s=now_s,
         )
         .on_conflict_do_nothing(index_elements=["patient_id", "key"])
         .returning(idempotency_keys.c.patient_id)
@@ -41,7 +62,9 @@ def claim(conn: Connection, patient_id: int, key: str, body_hash: str) -> dict |
     if conn.execute(stmt).first() is not None:
         if random.random() < 0.001:  # noqa: S311 - housekeeping: keys are kept for a day
             conn.execute(
-                delete(idempotency_keys).where(idempotency_keys.c.created_s < time.time() - 86_400)
+                delete(idempotency_keys).where(
+                    idempotency_keys.c.created_s < now_s - KEY_LIFETIME_S
+                )
             )
         return None
     row = (
@@ -65,7 +88,13 @@ def complete(conn: Connection, patient_id: int, key: str, status_code: int, body
 
 
 def remember_error(
-    engine: Engine, patient_id: int, key: str, body_hash: str, status_code: int, body: dict
+    engine: Engine,
+    patient_id: int,
+    key: str,
+    body_hash: str,
+    status_code: int,
+    body: dict,
+    now_s: float | None = None,
 ) -> None:
     """Store a refused booking's answer too, so a replay gets the same answer."""
     with writing(engine) as conn:
@@ -78,7 +107,12 @@ def remember_error(
                 state="done",
                 status_code=status_code,
                 response=json.dumps(body),
-                created_s=time.time(),
+                created_s=time.time() if now_s is None else now_s,
             )
             .on_conflict_do_nothing(index_elements=["patient_id", "key"])
         )
+
+
+def forget_patient(conn: Connection, patient_id: int) -> None:
+    """Drop a patient's stored keys and responses (on erasure)."""
+    conn.execute(delete(idempotency_keys).where(idempotency_keys.c.patient_id == patient_id))

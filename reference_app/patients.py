@@ -14,11 +14,11 @@ from reference_app.context import AppContext, context
 from reference_app.database import reading, writing
 from reference_app.errors import NO_CONTROL, ApiError
 from reference_app.identity import Keyring, hash_token, new_token, same_secret
+from reference_app.patient_keys import identity, load, sealed_identity, store
 from reference_app.schema import patients
 from reference_app.waiting_room import require_pass
 
 router = APIRouter(tags=["patients"])
-IDENTITY_FIELDS = ("first_name", "last_name", "birth_date", "email", "phone")
 
 
 class PatientIn(BaseModel):
@@ -44,9 +44,10 @@ class PatientCreated(BaseModel):
 def register(
     conn: Connection, keyring: Keyring, person: dict, token: str | None = None
 ) -> tuple[int, str]:
-    """Store a patient with every identity field encrypted; returns (id, bearer token)."""
+    """Store a patient with every identity field sealed under their own data key, wrapped by the
+    current master key; returns (id, bearer token)."""
     token = token or new_token()
-    values = {name: keyring.encrypt(str(person[name]), name) for name in IDENTITY_FIELDS}
+    key, values = sealed_identity(person)
     patient_id = conn.execute(
         insert(patients)
         .values(
@@ -57,6 +58,7 @@ def register(
         )
         .returning(patients.c.id)
     ).scalar_one()
+    store(conn, keyring, patient_id, key)
     return patient_id, token
 
 
@@ -77,10 +79,7 @@ def find_by_email(conn: Connection, keyring: Keyring, email: str) -> list[dict]:
     rows = conn.execute(
         select(patients).where(patients.c.email_index == keyring.blind_index(email))
     ).mappings()
-    return [
-        {"id": r["id"], **{name: keyring.decrypt(r[name], name) for name in IDENTITY_FIELDS}}
-        for r in rows
-    ]
+    return [{"id": r["id"], **identity(keyring, load(conn, keyring, r["id"]), r)} for r in rows]
 
 
 def bearer(authorization: str | None) -> str:

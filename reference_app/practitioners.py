@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reference_app import vaccines as vaccine_rules
 from reference_app.centers import create_center
+from reference_app.client_address import client_address
 from reference_app.context import AppContext, context
 from reference_app.database import writing
 from reference_app.errors import NO_CONTROL, ApiError
@@ -71,8 +72,10 @@ def post_practitioner(
 ) -> dict:
     """Create a teleconsultation practitioner whose agenda opens dose-1 slots for `weeks` weeks
     from tomorrow, and dose-2 slots across each two-dose vaccine's window."""
-    client = request.client.host if request.client else "unknown"
-    retry_after = hit(ctx.engine, [(f"onboard:{client}", ctx.settings.rate_limit_ip_per_min)])
+    client = client_address(request, ctx.settings.trusted_proxies)
+    retry_after = hit(
+        ctx.engine, [(f"onboard:{client}", ctx.settings.rate_limit_ip_per_min)], ctx.clock()
+    )
     if retry_after is not None:
         raise ApiError(
             429,

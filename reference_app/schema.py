@@ -93,6 +93,25 @@ patients = Table(
     Index("patients_email_index", "email_index"),
 )
 
+# One per-patient data key, wrapped by a master key ("kid.payload"; `kid` repeated to find the
+# rows a rotation has left). Erasing a patient deletes this row: their fields become noise.
+patient_keys = Table(
+    "patient_keys",
+    metadata,
+    Column("patient_id", Id, ForeignKey("patients.id"), primary_key=True),
+    Column("kid", String(32), nullable=False),
+    Column("wrapped", Text, nullable=False),
+    Index("patient_keys_kid", "kid"),
+)
+
+# Facts about the keys the stored data depend on (no key material): "index_kid".
+key_facts = Table(
+    "key_facts",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", String(64), nullable=False),
+)
+
 appointments = Table(
     "appointments",
     metadata,

@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reference_app.rehearsal import ENV_INJECT_CPU, encode
-from reference_app.settings import DEV_DIR, MissingKeyError, load_secrets, normalize_database_url
+from reference_app.settings import (
+    DEV_DIR,
+    MissingKeyError,
+    load_index_key,
+    load_secrets,
+    normalize_database_url,
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,10 @@ class ServeOptions:
     keep_alive_s: int = 30
     # Rehearsal: (path glob, CPU ms) pairs, see reference_app.rehearsal.
     inject_cpu: tuple[tuple[str, float], ...] = ()
+    # X-Forwarded-For is believed only from these peers (CIDR blocks); uvicorn's own
+    # proxy-header handling is off, so no other client can choose its address.
+    trusted_proxies: tuple[str, ...] = ()
+    purge_older_than: str = ""  # e.g. "90d"; empty: no periodic purge
 
 
 def masked(url: str) -> str:
@@ -57,21 +67,29 @@ def masked(url: str) -> str:
 def prepare(options: ServeOptions) -> dict[str, str]:
     """Check keys and database, create the schema, set the waiting room; returns worker env."""
     from reference_app import room_line
+    from reference_app.client_address import parse_networks
     from reference_app.database import init_db, make_engine
 
     url = normalize_database_url(options.database_url)
+    from reference_app.retention import parse_age_s
+
+    parse_networks(options.trusted_proxies)  # one line, exit 2, on a bad block
+    purge_s = parse_age_s(options.purge_older_than) if options.purge_older_than else 0
     admin_key, data_keys, notes = load_secrets(dev=options.dev, dev_dir=DEV_DIR)
     for note in notes:
         print(f"surge app: {note}", file=sys.stderr)
     from reference_app.identity import Keyring
+    from reference_app.patient_keys import check_index_key
 
+    # Fail now, in one line, if a key is malformed or would break the email index.
     try:
-        Keyring.parse(data_keys)  # fail now, in one line, if the key is malformed
+        keyring = Keyring.parse(data_keys, load_index_key())
     except ValueError as exc:
         raise MissingKeyError(f"unusable patient-data key: {exc}") from None
     engine = make_engine(url, pool_size=2)
     try:
         init_db(engine)
+        check_index_key(engine, keyring)
         room_line.configure(
             engine,
             options.waiting_room_rate_per_s > 0,
@@ -90,6 +108,8 @@ def prepare(options: ServeOptions) -> dict[str, str]:
         "SURGE_RATE_LIMIT_IP": str(options.rate_limit_ip_per_min),
         "SURGE_DB_POOL_SIZE": str(options.db_pool_size),
         ENV_INJECT_CPU: encode(options.inject_cpu),
+        "SURGE_TRUSTED_PROXIES": ",".join(options.trusted_proxies),
+        "SURGE_PURGE_OLDER_THAN_S": str(purge_s),
     }
 
 
@@ -154,6 +174,7 @@ def _serve(options: ServeOptions) -> int:
         log_level="warning",
         timeout_graceful_shutdown=5,
         timeout_keep_alive=options.keep_alive_s,
+        proxy_headers=False,  # the app reads X-Forwarded-For from trusted proxies only
         app_dir=str(Path.cwd()),
     )
     return 0

@@ -18,6 +18,8 @@ ENV_ADMIN_KEY = "SURGE_ADMIN_KEY"
 ENV_DATA_KEY = "SURGE_DATA_KEY"
 ENV_DATA_KEY_FILE = "SURGE_DATA_KEY_FILE"
 ENV_ADMIN_KEY_FILE = "SURGE_ADMIN_KEY_FILE"
+ENV_INDEX_KEY = "SURGE_INDEX_KEY"
+ENV_INDEX_KEY_FILE = "SURGE_INDEX_KEY_FILE"
 
 
 class MissingKeyError(ValueError):
@@ -32,6 +34,8 @@ class Settings:
     admin_key: str = field(repr=False)
     # "kid:base64,kid:base64": the first key encrypts, all of them decrypt (rotation).
     data_keys: str = field(repr=False)
+    # "iid:base64": the blind-index key; empty: derived from the last data key (see identity).
+    index_key: str = field(default="", repr=False)
     waiting_room_rate_per_s: float = 0.0
     pass_lifetime_s: float = 600.0
     rate_limit_token_per_min: int = 30
@@ -45,6 +49,11 @@ class Settings:
     waiting_room_edge: bool = True
     # Rehearsal: (path glob, CPU ms) pairs; matching requests spin that long (reference_app.rehearsal).
     inject_cpu: tuple[tuple[str, float], ...] = ()
+    # Peers whose X-Forwarded-For is believed (CIDR blocks); empty: the TCP peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
+    # `serve --purge-older-than`: erase what is beyond retention every purge_every_s (0: off).
+    purge_older_than_s: int = 0
+    purge_every_s: float = 3600.0
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)
@@ -127,9 +136,24 @@ def load_secrets(dev: bool = False, dev_dir: Path = DEV_DIR) -> tuple[str, str, 
 
 
 def _write_private(path: Path | None, value: str) -> None:
-    assert path is not None
+    if path is None:
+        raise RuntimeError("key files are written in --dev mode only")
     path.write_text(value + "\n")
     path.chmod(0o600)
+
+
+def load_keyring_spec() -> tuple[str, str]:
+    """(data keys, index key) for the offline commands (rotate-keys, purge); the data key is
+    required. Raises MissingKeyError."""
+    data = _read_secret(ENV_DATA_KEY, ENV_DATA_KEY_FILE, None)
+    if data is None:
+        raise MissingKeyError(f"no patient-data key: set {ENV_DATA_KEY} (or {ENV_DATA_KEY_FILE})")
+    return data, load_index_key()
+
+
+def load_index_key() -> str:
+    """`SURGE_INDEX_KEY` (or the file `SURGE_INDEX_KEY_FILE` names); empty when unset."""
+    return _read_secret(ENV_INDEX_KEY, ENV_INDEX_KEY_FILE, None) or ""
 
 
 def _env_float(name: str, default: float) -> float:
@@ -146,6 +170,7 @@ def settings_from_env() -> Settings:
         database_url=default_database_url(),
         admin_key=admin,
         data_keys=data,
+        index_key=load_index_key(),
         waiting_room_rate_per_s=_env_float("SURGE_WAITING_ROOM_RATE", 0.0),
         pass_lifetime_s=_env_float("SURGE_PASS_LIFETIME_S", 600.0),
         rate_limit_token_per_min=int(_env_float("SURGE_RATE_LIMIT_TOKEN", 30)),
@@ -153,4 +178,8 @@ def settings_from_env() -> Settings:
         db_pool_size=int(_env_float("SURGE_DB_POOL_SIZE", 10)),
         waiting_room_edge=os.environ.get("SURGE_WAITING_ROOM_EDGE", "1") != "0",
         inject_cpu=decode(os.environ.get(ENV_INJECT_CPU, "")),
+        purge_older_than_s=int(_env_float("SURGE_PURGE_OLDER_THAN_S", 0)),
+        trusted_proxies=tuple(
+            c for c in os.environ.get("SURGE_TRUSTED_PROXIES", "").split(",") if c.strip()
+        ),
     )

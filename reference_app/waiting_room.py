@@ -28,7 +28,7 @@ from reference_app.room_line import JoinBatcher, RoomState, in_room_thread, read
 from reference_app.room_tickets import pass_for, pass_is_valid, ticket_for, ticket_number
 
 router = APIRouter(tags=["waiting room"])
-PASS_HEADER = "X-Waiting-Room-Pass"
+PASS_HEADER = "X-Waiting-Room-Pass"  # noqa: S105 - a header name, not a secret
 # A queued visitor is told to come back when its turn comes (the admission time is exact at a
 # constant rate), or after POLL_MAX_S to see its position move on a long wait.
 POLL_MAX_S = 30.0

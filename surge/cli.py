@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"surge: error: {exc.strerror or _one_line(exc)}: {exc.filename}", file=sys.stderr)
         return EXIT_USAGE
-    except Exception as exc:  # a bug: show where it happened
+    except Exception as exc:  # a bug: show where it happened  # noqa: BLE001 - anything else is a bug: traceback and exit 70
         return _internal_error(exc)
 
 

@@ -159,7 +159,7 @@ class ArrivalUser(FastHttpUser):
             self.journey()
         except (StopUser, gevent.GreenletExit):
             pass
-        except Exception as exc:  # one visitor's failure must not stop the arrivals
+        except Exception as exc:  # noqa: BLE001 - one visitor's failure must not stop the arrivals (reported as user_error)
             self.environment.events.user_error.fire(
                 user_instance=self, exception=exc, tb=exc.__traceback__
             )

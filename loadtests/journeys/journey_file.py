@@ -77,7 +77,7 @@ def read_journey_file(path: Path) -> JourneyFile:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
            os.environ.get("PYTHONPATH", "")]))}  # fmt: skip
     try:
-        done = subprocess.run(
+        done = subprocess.run(  # noqa: S603 - an argument list of our own, no shell
             [sys.executable, "-m", "loadtests.journeys.journey_file", str(path.resolve())],
             capture_output=True, text=True, timeout=READ_TIMEOUT_S, env=env, check=False,
         )  # fmt: skip

@@ -55,7 +55,7 @@ class PatientArrivals(ArrivalUser):
             )
 
     def on_start(self) -> None:
-        self.visitor_rng = random.Random(int(self.rng.integers(2**63)))
+        self.visitor_rng = random.Random(int(self.rng.integers(2**63)))  # noqa: S311 - load-test randomness, not security
 
     def journey(self) -> None:
         visit(self.client, self.behaviour, self.visitor_rng, RECORDER.count, RECORDER.record_wait)
@@ -68,7 +68,7 @@ class Patient(FastHttpUser):
 
     def on_start(self) -> None:
         self.behaviour = patient_behaviour(self.environment)
-        self.rng = random.Random()
+        self.rng = random.Random()  # noqa: S311 - load-test randomness, not security
 
     def wait_time(self) -> float:
         low, high = self.behaviour.journey_pause_s
@@ -97,7 +97,7 @@ class CenterAdmin(FastHttpUser):
     @task(3)
     def open_slots(self) -> None:
         if not self.centres:
-            postcode = random.choice(POSTCODES)
+            postcode = random.choice(POSTCODES)  # noqa: S311 - load and simulation randomness, not security
             with self.client.get(
                 f"/centers?postcode={postcode}&limit=20",
                 name="admin_centres",
@@ -112,12 +112,12 @@ class CenterAdmin(FastHttpUser):
                 ]
             if not self.centres:
                 return
-        day = datetime.now(UTC).date() + timedelta(days=random.randint(1, 6))
-        centre, vaccines = random.choice(self.centres)
+        day = datetime.now(UTC).date() + timedelta(days=random.randint(1, 6))  # noqa: S311 - load and simulation randomness, not security
+        centre, vaccines = random.choice(self.centres)  # noqa: S311 - load and simulation randomness, not security
         body = {
-            "vaccine": random.choice(vaccines),
+            "vaccine": random.choice(vaccines),  # noqa: S311 - load and simulation randomness, not security
             "dose": 1,
-            "start": f"{day.isoformat()}T{random.randint(8, 17):02d}:00:00",
+            "start": f"{day.isoformat()}T{random.randint(8, 17):02d}:00:00",  # noqa: S311 - load and simulation randomness, not security
             "capacity": 5,
             "count": 12,
             "interval_minutes": 10,
@@ -155,10 +155,10 @@ class Practitioner(FastHttpUser):
 
     @task
     def onboard(self) -> None:
-        n = random.randrange(10**9)
+        n = random.randrange(10**9)  # noqa: S311 - load and simulation randomness, not security
         body = {
             "name": f"Dr Surge {n}",
-            "postcode": random.choice(POSTCODES),
+            "postcode": random.choice(POSTCODES),  # noqa: S311 - load and simulation randomness, not security
             "vaccines": ["pfizer"],
             "agenda": [{"weekday": d, "start": "09:00", "end": "12:00"} for d in range(5)],
             "interval_minutes": 15,

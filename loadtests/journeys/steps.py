@@ -125,7 +125,7 @@ class CalibrationPatient(FastHttpUser):
         return 0.0
 
     def on_start(self) -> None:
-        n = random.randrange(10**9)
+        n = random.randrange(10**9)  # noqa: S311 - load and simulation randomness, not security
         body = {
             "first_name": "Cal",
             "last_name": f"Patient{n}",
@@ -142,7 +142,7 @@ class CalibrationPatient(FastHttpUser):
 
     @task
     def book_and_cancel(self) -> None:
-        postcode = random.choice(POSTCODES)
+        postcode = random.choice(POSTCODES)  # noqa: S311 - load and simulation randomness, not security
         with self.client.get(
             f"/centers?postcode={postcode}&limit=10", name="search", catch_response=True
         ) as r:
@@ -152,8 +152,8 @@ class CalibrationPatient(FastHttpUser):
             centres = [c for c in r.json() if c["kind"] == "vaccination" and c["vaccines"]]
         if not centres:
             return
-        centre = random.choice(centres)
-        vaccine = random.choice(centre["vaccines"])
+        centre = random.choice(centres)  # noqa: S311 - load and simulation randomness, not security
+        vaccine = random.choice(centre["vaccines"])  # noqa: S311 - load and simulation randomness, not security
         # From tomorrow: today's earliest slots may already have started (409 slot_in_past).
         tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
         with self.client.get(
@@ -167,7 +167,7 @@ class CalibrationPatient(FastHttpUser):
             slots = r.json()
         if not slots:
             return
-        slot = random.choice(slots[:20])
+        slot = random.choice(slots[:20])  # noqa: S311 - load and simulation randomness, not security
         with self.client.post(
             "/appointments",
             json={"slot_id": slot["id"]},

@@ -33,7 +33,8 @@ def arrival_times(
     arrivals = config.arrivals
     if isinstance(arrivals, AppointmentArrivals):
         return _appointments(arrivals, streams)
-    assert isinstance(arrivals, PoissonArrivals)
+    if not isinstance(arrivals, PoissonArrivals):
+        raise TypeError(f"unknown arrivals model: {type(arrivals).__name__}")
     rate = arrivals.rate_per_hour / 60
     if rate == 0:
         return np.empty(0), 0

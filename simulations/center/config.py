@@ -219,7 +219,8 @@ def _station(table: Any, index: int) -> Station:
         raise CenterConfigError(f'{where}: breaks need staffed servers, not "infinite"')
     breaks = parse_breaks(table["breaks"], where) if "breaks" in table else ()
     if "break_rule" in table:
-        assert servers is not None
+        if servers is None:
+            raise CenterConfigError(f"{where}: a break_rule needs a fixed server count")
         breaks = tuple(
             sorted(
                 (*breaks, *expand_break_rule(table["break_rule"], where, roster, servers)),

@@ -144,7 +144,7 @@ def _direct_process(
     end_at = [0.0]
 
     def run(worker: int) -> None:
-        rng = random.Random(worker)
+        rng = random.Random(worker)  # noqa: S311 - load and simulation randomness, not security
         mine: list[float] = []
         counts: Counter = Counter()
         go.wait()
@@ -285,7 +285,7 @@ def _child(target, args: tuple, barrier, queue) -> None:  # noqa: ANN001
 
 def _http(port: int, tokens: list[str], slots: list[int], concurrency: int, duration_s: float,
           processes: int) -> dict:  # fmt: skip
-    rng = random.Random(11)
+    rng = random.Random(11)  # noqa: S311 - load and simulation randomness, not security
     per_connection = [[] for _ in range(concurrency)]
     for i, token in enumerate(tokens):
         per_connection[i % concurrency].append((token.encode(), rng.choice(slots)))

@@ -93,7 +93,7 @@ def _linear_fit(visitors: list[float], cpu_s: list[float]) -> dict | None:
 
 def _measure(scenario: str, scale: float, seed: int) -> dict:
     command = [sys.executable, "-m", "surge.bench.sim", scenario, str(scale), str(seed)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - an argument list of our own, no shell
     if done.returncode != 0:
         raise RuntimeError(
             f"bench child failed at scale {scale}: {done.stderr.strip().splitlines()[-1:]}"

@@ -55,6 +55,7 @@ def _seed(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from reference_app.patient_keys import IndexKeyMismatch
     from reference_app.rehearsal import parse_inject_cpu
     from reference_app.serve import ServeOptions, serve
     from reference_app.settings import MissingKeyError
@@ -76,10 +77,12 @@ def _serve(args: argparse.Namespace) -> int:
         db_pool_size=args.db_pool_size,
         keep_alive_s=args.keep_alive_s,
         inject_cpu=inject_cpu,
+        trusted_proxies=tuple(args.trusted_proxy or ()),
+        purge_older_than=args.purge_older_than or "",
     )
     try:
         return serve(options)
-    except MissingKeyError as exc:
+    except (MissingKeyError, IndexKeyMismatch) as exc:  # keys the operator must fix
         raise UsageError(str(exc)) from None
     except SQLAlchemyError as exc:
         orig = getattr(exc, "orig", None) or exc
@@ -94,7 +97,54 @@ def _keygen(_args: argparse.Namespace) -> int:
 
     print(f"export SURGE_ADMIN_KEY={secrets.token_urlsafe(32)}")
     print(f"export SURGE_DATA_KEY={generate_data_key()}")
+    print(f"export SURGE_INDEX_KEY=i{generate_data_key()[1:]}")
     return 0
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    import sys
+
+    from reference_app.rotation import rotate_command
+    from reference_app.settings import default_database_url
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    index = args.app_command == "rotate-index-key"
+    url = args.db or default_database_url()
+    done = rotate_command(url, args.batch, getattr(args, "pause_s", 0.0), index, say)
+    print(json.dumps(done), flush=True)
+    return 0 if done.get("left", 0) == 0 else 1
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from reference_app.retention import purge_command
+    from reference_app.settings import default_database_url
+
+    print(json.dumps(purge_command(args.db or default_database_url(), args.older_than)))
+    return 0
+
+
+def _age(text: str) -> str:
+    """A retention age such as 90d, 12h or 30m (checked here, passed on as written)."""
+    from reference_app.retention import parse_age_s
+
+    try:
+        parse_age_s(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _cidr(text: str) -> str:
+    """An address or CIDR block of a trusted reverse proxy."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an address or CIDR block: {text!r}") from None
+    return text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -203,9 +253,70 @@ def register(sub: argparse._SubParsersAction) -> None:
         "ms of CPU before the route runs (repeatable; first match applies)",
     )
     serve.add_argument(
+        "--purge-older-than",
+        type=_age,
+        metavar="AGE",
+        help="erase patient data beyond retention every hour, as `surge app purge` does "
+        "(e.g. 90d; default off)",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        type=_cidr,
+        action="append",
+        metavar="CIDR",
+        help="a reverse proxy whose X-Forwarded-For names the client (repeatable; default "
+        "none: the TCP peer is the client, the header is ignored)",
+    )
+    serve.add_argument(
         "--dev", action="store_true", help="development mode: create local key files in .surge/"
     )
     serve.set_defaults(func=_serve)
+
+    rotate = app_sub.add_parser(
+        "rotate-keys",
+        help="bring every patient row under the first SURGE_DATA_KEY key, online",
+        description=(
+            "Re-wrap per-patient keys wrapped by older master keys, and give rows from before "
+            "per-patient keys a key of their own, in batches that commit one by one while the "
+            "app serves. Resumable: kill it, run it again. Exit 0 when nothing needs an older "
+            "key (it can then be dropped from SURGE_DATA_KEY), 1 otherwise. See docs/app.md#keys."
+        ),
+    )
+    rotate.add_argument("--db", metavar="URL", help=_db_help())
+    rotate.add_argument(
+        "--batch", type=types.positive_int, default=500, help="rows per transaction"
+    )
+    rotate.add_argument(
+        "--pause-s", type=float, default=0.0, help="pause between batches (spares the app)"
+    )
+    rotate.set_defaults(func=_rotate)
+
+    reindex = app_sub.add_parser(
+        "rotate-index-key",
+        help="recompute the email blind index under SURGE_INDEX_KEY",
+        description="Re-index every patient's email under the blind-index key of this "
+        "environment and record its id; then restart the servers with it. See docs/app.md#keys.",
+    )
+    reindex.add_argument("--db", metavar="URL", help=_db_help())
+    reindex.add_argument(
+        "--batch", type=types.positive_int, default=500, help="rows per transaction"
+    )
+    reindex.set_defaults(func=_rotate)
+
+    purge = app_sub.add_parser(
+        "purge",
+        help="erase patient data and old cancelled appointments beyond retention",
+        description=(
+            "Crypto-shred the patients whose last booking (or registration) is older than "
+            "--older-than and who hold no future appointment; delete cancelled appointments "
+            "older than it. Seat counts stay. See docs/app.md#retention."
+        ),
+    )
+    purge.add_argument("--db", metavar="URL", help=_db_help())
+    purge.add_argument(
+        "--older-than", type=_age, required=True, metavar="AGE", help="e.g. 90d, 12h"
+    )
+    purge.set_defaults(func=_purge)
 
     keygen = app_sub.add_parser(
         "keygen", help="print fresh SURGE_ADMIN_KEY and SURGE_DATA_KEY exports"

@@ -171,7 +171,7 @@ def run_step(
     with log_path.open("w", encoding="utf-8") as log:
         log.write(f"$ {step.command}\n")
         log.flush()
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603 - an argument list of our own, no shell
             [sys.executable, "-m", "surge", *step.args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -189,7 +189,8 @@ def run_step(
         watchdog = threading.Timer(step.timeout_s, on_timeout)
         watchdog.start()
         try:
-            assert process.stdout is not None
+            if process.stdout is None:
+                raise RuntimeError("the demo step was started without a stdout pipe")
             for line in process.stdout:
                 log.write(line)
                 if echo is not None:

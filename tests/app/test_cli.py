@@ -21,7 +21,7 @@ def _fingerprint(url: str) -> str:
     digest = hashlib.sha256()
     with engine.connect() as conn:
         for table in ("centers", "center_vaccines", "slots"):
-            for row in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2")):
+            for row in conn.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2")):  # noqa: S608 - identifiers are module constants; values are bound
                 digest.update(repr(tuple(row)).encode())
     engine.dispose()
     return digest.hexdigest()

@@ -38,7 +38,7 @@ def _worker(directory: Path) -> subprocess.Popen:
         "PROMETHEUS_MULTIPROC_DIR": str(directory),
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
     }
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - an argument list of our own, no shell
         [sys.executable, "-c", WORKER], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
     assert process.stdout.readline().strip() == b"ready"

@@ -106,7 +106,7 @@ def test_identity_is_encrypted_at_rest_and_found_by_blind_index(
         token,
     ):
         assert secret not in stored
-    assert row["first_name"].split(".")[0].startswith("k")  # key id beside the value
+    assert row["first_name"].split(".")[0] == "_p"  # sealed under the patient's own key
     if settings.database_url.startswith("sqlite"):
         raw = Path(settings.database_url.split("///", 1)[1]).read_bytes()
         for suffix in ("-wal", ""):
@@ -139,11 +139,9 @@ def test_rotated_keys_still_decrypt_and_find_old_patients(
     assert sorted(p["first_name"] for p in found) == ["Ancienne", "Nouvelle"]
     engine = create_engine(settings.database_url)
     with engine.connect() as conn:
-        kids = {
-            v.split(".")[0] for v in conn.execute(text("SELECT first_name FROM patients")).scalars()
-        }
+        kids = set(conn.execute(text("SELECT kid FROM patient_keys")).scalars())
     engine.dispose()
-    assert len(kids) == 2  # each value names the key that sealed it
+    assert len(kids) == 2  # each wrapped patient key names the master key that wrapped it
 
 
 def test_serve_refuses_to_start_without_keys(

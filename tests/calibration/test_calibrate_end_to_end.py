@@ -66,7 +66,7 @@ def test_calibrate_fits_routes_and_usl_and_writes_a_profile_that_predicts(app_an
     written = write_outputs(cal, tmp_path / "profile.toml")
     assert all(p.is_file() for p in written.values())
     assert read_profile(written["profile"]).routes == cal.profile.routes
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - an argument list of our own, no shell
         [sys.executable, "-m", "surge", "predict", "--profile", str(written["profile"]),
          "--load", "2,6", "--replications", "2", "--requests", "2000"],
         capture_output=True, text=True, timeout=120,

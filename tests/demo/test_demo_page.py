@@ -24,7 +24,7 @@ EXPECTED_IMAGES = (
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
     out = tmp_path_factory.mktemp("demo")
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - an argument list of our own, no shell
         [sys.executable, "-m", "surge", "demo", "--quick", "--quiet", "--out", str(out)],
         capture_output=True,
         text=True,
@@ -65,7 +65,7 @@ def test_demo_page_renders_in_headless_chromium_with_every_image_loaded(demo, tm
         pytest.skip("chromium is not installed (make test installs it from Debian when root)")
     _, out = demo
     profile = tmp_path / "chromium-profile"
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - an argument list of our own, no shell
         [
             CHROMIUM,
             "--headless",

@@ -28,7 +28,7 @@ def fifo_server() -> Iterator[Callable[[float], str]]:
     started: list[subprocess.Popen] = []
 
     def start(service_ms: float) -> str:
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603 - an argument list of our own, no shell
             [sys.executable, "-m", "loadtests.driver.fifo_server", "--service-ms", str(service_ms)],
             stdout=subprocess.PIPE,
             text=True,

@@ -116,7 +116,7 @@ time.sleep(60)
 
 
 def test_a_process_that_ignores_sigterm_is_killed_with_its_group() -> None:
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - an argument list of our own, no shell
         [sys.executable, "-c", IGNORES_SIGTERM], stdout=subprocess.PIPE, start_new_session=True
     )
     assert process.stdout is not None

@@ -6,7 +6,7 @@ from loadtests.plan import RunOptions, locust_command, plan_run
 
 
 def options(**kw) -> RunOptions:
-    return RunOptions(scenario="smoke", out_dir=Path("/tmp/out"), start_app="sqlite", **kw)
+    return RunOptions(scenario="smoke", out_dir=Path("/tmp/out"), start_app="sqlite", **kw)  # noqa: S108 - an option value never written to
 
 
 def test_no_users_or_rate_replays_the_scenario_scaled_and_compressed(smoke_scenario):

@@ -8,12 +8,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from support.booking_api import BookingApi, api_for
+from support.booking_api import NO_RATE_LIMITS, BookingApi, api_for
 
 from loadtests.app_launcher import ServedApp, served_app
 from loadtests.postgres import fresh_database as postgres_database
-
-NO_RATE_LIMITS = ("--rate-limit-token", "0", "--rate-limit-ip", "0")
 
 
 @pytest.fixture(scope="session")

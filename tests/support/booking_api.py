@@ -25,6 +25,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 __all__ = [
+    "NO_RATE_LIMITS",
     "ADMIN",
     "ADMIN_KEY",
     "DOSE2_OFFSET_DAYS",
@@ -46,6 +47,8 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 # Dose-1 day is tomorrow; Pfizer's dose-2 window is 21-49 days after dose 1.
 DOSE2_OFFSET_DAYS = 25
+# `surge app serve` options for tests whose load comes from one address and one token.
+NO_RATE_LIMITS = ("--rate-limit-token", "0", "--rate-limit-ip", "0")
 
 
 def day_at(days_ahead: int, hour: int = 9) -> datetime:
