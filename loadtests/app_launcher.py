@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from loadtests.pinning import pin_tree
 from loadtests.postgres import fresh_database
 
 __all__ = [
@@ -107,6 +108,7 @@ class AppUnderTest:
     admin_key: str
     database: str  # "sqlite", "postgresql" or "external"
     pid: int | None = None
+    database_url: str | None = None  # when this run created the database
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -196,11 +198,14 @@ def served_app(
     log_path: Path | None = None,
     startup_timeout_s: float = STARTUP_TIMEOUT_S,
     cwd: Path | None = None,
+    cpu_cores: Sequence[int] | None = None,
 ) -> Iterator[ServedApp]:
     """Serve the app on a free 127.0.0.1 port until the block ends (fresh keys unless given).
 
     Output goes to `log_path` (appended), or to a temporary log kept only if the app fails to
     start. Raises AppDidNotStart when it exits or is not healthy within `startup_timeout_s`.
+    With `cpu_cores`, the app is pinned to those cores as soon as it starts (its workers, forked
+    later, inherit it), and its whole process tree again once it is healthy.
     """
     generated_admin, generated_data = fresh_keys()
     admin_key = admin_key or generated_admin
@@ -223,7 +228,11 @@ def served_app(
             cwd=str(cwd) if cwd else None,
         )
         try:
+            if cpu_cores:
+                pin_tree(process.pid, cpu_cores)
             _wait_healthy(base_url, process, startup_timeout_s, log_file)
+            if cpu_cores:
+                pin_tree(process.pid, cpu_cores)
             yield ServedApp(base_url, port, admin_key, data_key, process, log_file)
         finally:
             stop(process)
@@ -282,11 +291,13 @@ def started_app(
     centers: int = SEED_CENTERS,
     days: int = SEED_DAYS,
     extra_args: Sequence[str] = (),
+    cpu_cores: Sequence[int] | None = None,
 ) -> Iterator[AppUnderTest]:
     """A fresh database (`sqlite`: run_dir/app.db; `postgresql`: a new database on `db_server`,
     see `postgres_server_url`, dropped after), seeded with `centers` centres (at most
     SEED_CENTERS_MAX) and `days` days of slots, served with the per-address rate limit off (the
-    load comes from one address) plus `extra_args`; output in run_dir/app.log."""
+    load comes from one address) plus `extra_args`, pinned to `cpu_cores` when given; output in
+    run_dir/app.log."""
     log_path = run_dir / "app.log"
     serve_args = ["--rate-limit-ip", "0", *extra_args]
     centers = max(1, min(centers, SEED_CENTERS_MAX))
@@ -294,12 +305,16 @@ def started_app(
         run_dir.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{(run_dir / 'app.db').resolve()}"
         seed_app(url, log_path, centers=centers, days=days, seed=seed)
-        with served_app(url, workers=workers, extra_args=serve_args, log_path=log_path) as app:
-            yield AppUnderTest(app.base_url, app.admin_key, "sqlite", app.pid)
+        with served_app(
+            url, workers=workers, extra_args=serve_args, log_path=log_path, cpu_cores=cpu_cores
+        ) as app:
+            yield AppUnderTest(app.base_url, app.admin_key, "sqlite", app.pid, url)
     elif database == "postgresql":
         with fresh_database(postgres_server_url(db_server), prefix="surge_run") as url:
             seed_app(url, log_path, centers=centers, days=days, seed=seed)
-            with served_app(url, workers=workers, extra_args=serve_args, log_path=log_path) as app:
-                yield AppUnderTest(app.base_url, app.admin_key, "postgresql", app.pid)
+            with served_app(
+                url, workers=workers, extra_args=serve_args, log_path=log_path, cpu_cores=cpu_cores
+            ) as app:
+                yield AppUnderTest(app.base_url, app.admin_key, "postgresql", app.pid, url)
     else:
         raise ValueError(f"unknown --start-app {database!r}: use sqlite or postgresql")
