@@ -96,10 +96,12 @@ class Scraper(threading.Thread):
         ):
             writer = csv.writer(f)
             writer.writerow(COLUMNS)
-            while not self._stopped.is_set():
+            while True:  # at least one scrape, and one more when stopped
                 writer.writerows(self.scrape(client))
                 f.flush()
-                self._stopped.wait(self.interval_s)
+                if self._stopped.wait(self.interval_s):
+                    break
+            writer.writerows(self.scrape(client))
 
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stopped.set()
