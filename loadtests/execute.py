@@ -21,8 +21,11 @@ import httpx
 import psutil
 
 from loadtests.app_launcher import AppDidNotStart, AppUnderTest, free_port, started_app
+from loadtests.pinning import CorePlan, pin_tree, pinning_record, plan_cores
 from loadtests.plan import RunPlan, locust_command
 from loadtests.postgres import PostgresUnavailable
+from loadtests.scrape import Scraper
+from loadtests.telemetry import Telemetry, database_name
 
 __all__ = ["RunFailed", "execute"]
 
@@ -43,7 +46,7 @@ def check_reachable(base_url: str, timeout_s: float = 5.0) -> None:
 
 
 @contextlib.contextmanager
-def _app(plan: RunPlan, out_dir: Path) -> Iterator[AppUnderTest]:
+def _app(plan: RunPlan, out_dir: Path, cores: CorePlan | None = None) -> Iterator[AppUnderTest]:
     options = plan.options
     if options.host:
         base = options.host.rstrip("/")
@@ -62,6 +65,7 @@ def _app(plan: RunPlan, out_dir: Path) -> Iterator[AppUnderTest]:
             seed=options.seed if options.seed is not None else 42,
             centers=plan.seed_centres,
             extra_args=["--waiting-room-rate", f"{room:g}"] if room > 0 else [],
+            cpu_cores=cores.app if cores is not None else None,
         ) as app:
             yield app
     except AppDidNotStart as exc:  # its message names app.log and ends with the log's tail
@@ -161,22 +165,36 @@ def read_invariants(app: AppUnderTest) -> dict | None:
     return r.json() if r.status_code == 200 else None
 
 
-def _run_locust(plan: RunPlan, app: AppUnderTest, out_dir: Path) -> int:
+def _started(process: subprocess.Popen, cores: CorePlan | None, telemetry: Telemetry) -> None:
+    if cores is not None:
+        pin_tree(process.pid, cores.loadgen)
+    telemetry.watch("loadgen", process.pid)
+
+
+def _run_locust(
+    plan: RunPlan, app: AppUnderTest, out_dir: Path, cores: CorePlan | None, telemetry: Telemetry
+) -> int:
     env = {**os.environ, "SURGE_ADMIN_KEY": app.admin_key, "PYTHONUNBUFFERED": "1"}
     log_path = out_dir / "locust.log"
     timeout_s = plan.duration_s + 120.0
     with log_path.open("ab") as log:
         if plan.options.workers <= 0:
-            done = subprocess.run(
-                locust_command(plan, app.base_url, out_dir),
-                env=env, stdout=log, stderr=log, timeout=timeout_s, check=False,
-            )  # fmt: skip
-            return done.returncode
+            process = subprocess.Popen(
+                locust_command(plan, app.base_url, out_dir), env=env, stdout=log, stderr=log
+            )
+            _started(process, cores, telemetry)
+            try:
+                return process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise
         port = free_port()
         master = subprocess.Popen(
             locust_command(plan, app.base_url, out_dir, "master", port),
             env=env, stdout=log, stderr=log,
         )  # fmt: skip
+        _started(master, cores, telemetry)
         workers = [
             subprocess.Popen(
                 locust_command(plan, app.base_url, out_dir, "worker", port),
@@ -186,6 +204,8 @@ def _run_locust(plan: RunPlan, app: AppUnderTest, out_dir: Path) -> int:
             )  # fmt: skip
             for _ in range(plan.options.workers)
         ]
+        for worker in workers:
+            _started(worker, cores, telemetry)
         try:
             return master.wait(timeout=timeout_s)
         finally:
@@ -230,6 +250,8 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
     """Run the load test; returns what the summary needs beyond the files of the run dir."""
     out_dir = plan.options.out_dir
     (out_dir / "requests").mkdir(parents=True, exist_ok=True)
+    cores = plan_cores() if plan.options.pin and not plan.options.host else None
+    origin = time.time()
     (out_dir / "plan.json").write_text(
         json.dumps(
             {
@@ -243,20 +265,37 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
                 "expected_arrivals": plan.expected_arrivals,
                 "workers": plan.options.workers,
                 "notes": list(plan.notes),
+                "pinning": pinning_record(cores),
+                "telemetry_start_epoch_s": origin,
+                "scrape": list(plan.options.scrape),
             },
             indent=2,
         )
     )  # fmt: skip
-    with _app(plan, out_dir) as app:
+    with _app(plan, out_dir, cores) as app:
         echo(
             f"surge loadtest: {plan.scenario_name}, {plan.model} model, {plan.profile.kind} "
             f"shape, {plan.duration_s:.0f}s against {app.base_url} ({app.database})"
         )
         monitor = _Monitor(app, out_dir / "monitor.csv")
         monitor.start()
+        telemetry = Telemetry(out_dir / "telemetry.csv", start_epoch_s=origin, cores=cores)
+        telemetry.watch("other", os.getpid(), tree=False)
+        if app.pid is not None:
+            telemetry.watch("app", app.pid)
+        telemetry.watch_database(database_name(app.database_url))
+        telemetry.start()
+        targets = list(plan.options.scrape)
+        if app.pid is not None:
+            targets.insert(0, app.base_url + "/metrics")
+        scraper = (
+            Scraper(out_dir / "scrape.csv", targets, start_epoch_s=origin) if targets else None
+        )
+        if scraper is not None:
+            scraper.start()
         started = time.time()
         try:
-            code = _run_locust(plan, app, out_dir)
+            code = _run_locust(plan, app, out_dir, cores, telemetry)
         except subprocess.TimeoutExpired:
             raise RunFailed(
                 f"Locust did not finish in time; see {out_dir / 'locust.log'}"
@@ -264,6 +303,9 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
         finally:
             monitor.stopped.set()
             monitor.join(timeout=5)
+            telemetry.stop()
+            if scraper is not None:
+                scraper.stop()
         invariants = read_invariants(app)
         database = app.database
     if code not in (0, 1) or not (out_dir / "locust_stats.csv").exists():

@@ -58,6 +58,8 @@ class RunOptions:
     overrides: tuple[str, ...] = ()
     waiting_room_rate: float | None = None  # admissions/s; 0 = off; None = the scenario's (replay)
     behaviour: tuple[tuple[str, Any], ...] = ()  # PatientBehaviour fields over the scenario's
+    pin: bool = True  # --start-app: Locust and the app/database on separate cores
+    scrape: tuple[str, ...] = ()  # Prometheus/OpenMetrics endpoints scraped once a second
 
 
 @dataclass(frozen=True)

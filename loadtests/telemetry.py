@@ -231,3 +231,21 @@ def loadgen_load(telemetry_csv: Path, steps_csv: Path, start_epoch_s: float) -> 
             s["step"] for s in per_step if s["busiest_pct"] >= SATURATED_SHARE * 100
         ],
     }
+
+
+def role_figures(samples) -> dict[str, dict[str, float]]:
+    """Per role, from a `telemetry.csv` frame: mean and peak CPU (sum over its processes, % of
+    one core), the peak of its busiest single process, and peak resident memory (MB)."""
+    if samples is None or len(samples) == 0:
+        return {}
+    figures = {}
+    for role, rows in samples.groupby("role"):
+        per_sample = rows.groupby("elapsed_s").agg(cpu=("cpu_pct", "sum"), rss=("rss_bytes", "sum"))
+        figures[str(role)] = {
+            "processes": int(rows["pid"].nunique()),
+            "cpu_pct_mean": round(float(per_sample["cpu"].mean()), 1),
+            "cpu_pct_peak": round(float(per_sample["cpu"].max()), 1),
+            "busiest_process_cpu_pct_peak": round(float(rows["cpu_pct"].max()), 1),
+            "rss_mb_peak": round(float(per_sample["rss"].max()) / 2**20, 1),
+        }
+    return figures

@@ -50,6 +50,15 @@ def _rate_or_off(text: str | None) -> float | None:
     return _number(text, "--waiting-room-rate")
 
 
+def _scrape_targets(urls: list[str] | None) -> tuple[str, ...]:
+    from loadtests.scrape import check_target
+
+    try:
+        return tuple(check_target(url) for url in urls or ())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _run(args: argparse.Namespace) -> int:
     from loadtests.orchestrate import run_loadtest
     from loadtests.plan import RunOptions
@@ -76,6 +85,8 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         overrides=tuple(args.set or ()),
         waiting_room_rate=_rate_or_off(args.waiting_room_rate),
+        pin=args.pin,
+        scrape=_scrape_targets(args.scrape),
     )
     return run_loadtest(options, echo=lambda line: print(line, file=sys.stderr))
 
@@ -199,6 +210,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--waiting-room-rate", metavar="R",
                      help="waiting room admitting R visitors/s (0 or off: no room); default: "
                      "the scenario's, scaled, on a replay; off otherwise")  # fmt: skip
+    run.add_argument("--no-pin", dest="pin", action="store_false",
+                     help="--start-app: do not pin Locust and the app/database to separate cores")  # fmt: skip
+    run.add_argument("--scrape", action="append", metavar="URL",
+                     help="scrape this Prometheus/OpenMetrics endpoint once a second into "
+                     "scrape.csv (repeatable; a started app's /metrics always is)")  # fmt: skip
     run.set_defaults(func=_run)
 
     overload = lt.add_parser(
