@@ -25,6 +25,7 @@ from reference_app import (
     patients,
     practitioners,
     room_line,
+    server_timing,
     waiting_room,
 )
 from reference_app import vaccines as vaccine_rules
@@ -54,6 +55,9 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         clock=clock,
     )
     ctx.metrics.watch_pool(engine.pool)
+    if settings.server_timing:
+        server_timing.install(engine)
+        ctx.metrics.enable_server_timing()
     ctx.metrics.read_at_scrape(lambda: _scrape_gauges(ctx))
 
     @asynccontextmanager
@@ -81,7 +85,12 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
     _add_service_routes(app)
     if settings.waiting_room_edge:  # inside Instrumentation, so its answers are measured too
         app.add_middleware(WaitingRoomEdge, ctx=ctx)
-    app.add_middleware(Instrumentation, metrics=ctx.metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        Instrumentation,
+        metrics=ctx.metrics,
+        max_body_bytes=settings.max_body_bytes,
+        server_timing=settings.server_timing,
+    )
     return app
 
 

@@ -39,6 +39,7 @@ class ServeOptions:
     # Idle keep-alive connections stay open this long; uvicorn's 5 s default closes pooled
     # connections that clients (and load generators) are about to reuse.
     keep_alive_s: int = 30
+    server_timing: bool = False  # Server-Timing headers: off by default (a side channel)
 
 
 def masked(url: str) -> str:
@@ -83,6 +84,7 @@ def prepare(options: ServeOptions) -> dict[str, str]:
         "SURGE_RATE_LIMIT_TOKEN": str(options.rate_limit_token_per_min),
         "SURGE_RATE_LIMIT_IP": str(options.rate_limit_ip_per_min),
         "SURGE_DB_POOL_SIZE": str(options.db_pool_size),
+        "SURGE_SERVER_TIMING": "1" if options.server_timing else "0",
     }
 
 

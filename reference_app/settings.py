@@ -43,6 +43,8 @@ class Settings:
     # Answer queue requests and turn passless visitors away in a pure-ASGI layer in front of the
     # app (reference_app.room_edge); off: the FastAPI routes and dependency do it.
     waiting_room_edge: bool = True
+    # A Server-Timing header (pool, db, app) on every response: off, a side channel otherwise.
+    server_timing: bool = False
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)
@@ -148,4 +150,5 @@ def settings_from_env() -> Settings:
         rate_limit_ip_per_min=int(_env_float("SURGE_RATE_LIMIT_IP", 600)),
         db_pool_size=int(_env_float("SURGE_DB_POOL_SIZE", 10)),
         waiting_room_edge=os.environ.get("SURGE_WAITING_ROOM_EDGE", "1") != "0",
+        server_timing=os.environ.get("SURGE_SERVER_TIMING", "0") == "1",
     )

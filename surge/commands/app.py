@@ -72,6 +72,7 @@ def _serve(args: argparse.Namespace) -> int:
         dev=args.dev,
         db_pool_size=args.db_pool_size,
         keep_alive_s=args.keep_alive_s,
+        server_timing=args.server_timing,
     )
     try:
         return serve(options)
@@ -176,6 +177,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=30,
         help="seconds an idle keep-alive connection stays open (default 30; uvicorn's own is 5, "
         "which closes pooled connections that clients are about to reuse)",
+    )
+    serve.add_argument(
+        "--server-timing",
+        action="store_true",
+        help="add a Server-Timing header (pool;dur, db;dur, app;dur in ms) to every response and "
+        "per-route histograms of each to /metrics (off by default: timings are a side channel)",
     )
     serve.add_argument(
         "--dev", action="store_true", help="development mode: create local key files in .surge/"
