@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loadtests.errors import LoadTestInputError, TargetUnreachableError
+from loadtests.pinning import pin_tree
 from loadtests.postgres import fresh_database
 
 __all__ = [
@@ -108,6 +109,7 @@ class AppUnderTest:
     admin_key: str
     database: str  # "sqlite", "postgresql" or "external"
     pid: int | None = None
+    database_url: str | None = None  # when this run created the database
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -198,6 +200,7 @@ def served_app(
     startup_timeout_s: float = STARTUP_TIMEOUT_S,
     cwd: Path | None = None,
     source_dir: Path | None = None,
+    cpu_cores: Sequence[int] | None = None,
 ) -> Iterator[ServedApp]:
     """Serve the app on a free 127.0.0.1 port until the block ends (fresh keys unless given).
 
@@ -206,6 +209,8 @@ def served_app(
 
     Output goes to `log_path` (appended), or to a temporary log kept only if the app fails to
     start. Raises AppDidNotStart when it exits or is not healthy within `startup_timeout_s`.
+    With `cpu_cores`, the app is pinned to those cores as soon as it starts (its workers, forked
+    later, inherit it), and its whole process tree again once it is healthy.
     """
     generated_admin, generated_data = fresh_keys()
     admin_key = admin_key or generated_admin
@@ -231,7 +236,11 @@ def served_app(
             cwd=str(cwd) if cwd else None,
         )
         try:
+            if cpu_cores:
+                pin_tree(process.pid, cpu_cores)
             _wait_healthy(base_url, process, startup_timeout_s, log_file)
+            if cpu_cores:
+                pin_tree(process.pid, cpu_cores)
             yield ServedApp(base_url, port, admin_key, data_key, process, log_file)
         finally:
             stop(process)
@@ -298,12 +307,13 @@ def started_app(
     days: int = SEED_DAYS,
     extra_args: Sequence[str] = (),
     source_dir: Path | None = None,
+    cpu_cores: Sequence[int] | None = None,
 ) -> Iterator[AppUnderTest]:
     """A fresh database (`sqlite`: run_dir/app.db; `postgresql`: a new database on `db_server`,
     see `postgres_server_url`, dropped after), seeded with `centers` centres (at most
     SEED_CENTERS_MAX) and `days` days of slots, served with the per-address rate limit off (the
-    load comes from one address) plus `extra_args`; output in run_dir/app.log. `source_dir`
-    seeds and serves another checkout's code (see `served_app`)."""
+    load comes from one address) plus `extra_args`, pinned to `cpu_cores` when given; output in
+    run_dir/app.log. `source_dir` seeds and serves another checkout's code (see `served_app`)."""
     log_path = run_dir / "app.log"
     serve_args = ["--rate-limit-ip", "0", *extra_args]
     centers = max(1, min(centers, SEED_CENTERS_MAX))
@@ -312,9 +322,14 @@ def started_app(
         url = f"sqlite:///{(run_dir / 'app.db').resolve()}"
         seed_app(url, log_path, centers=centers, days=days, seed=seed, source_dir=source_dir)
         with served_app(
-            url, workers=workers, extra_args=serve_args, log_path=log_path, source_dir=source_dir
+            url,
+            workers=workers,
+            extra_args=serve_args,
+            log_path=log_path,
+            source_dir=source_dir,
+            cpu_cores=cpu_cores,
         ) as app:
-            yield AppUnderTest(app.base_url, app.admin_key, "sqlite", app.pid)
+            yield AppUnderTest(app.base_url, app.admin_key, "sqlite", app.pid, url)
     elif database == "postgresql":
         with fresh_database(postgres_server_url(db_server), prefix="surge_run") as url:
             seed_app(url, log_path, centers=centers, days=days, seed=seed, source_dir=source_dir)
@@ -324,7 +339,8 @@ def started_app(
                 extra_args=serve_args,
                 log_path=log_path,
                 source_dir=source_dir,
+                cpu_cores=cpu_cores,
             ) as app:
-                yield AppUnderTest(app.base_url, app.admin_key, "postgresql", app.pid)
+                yield AppUnderTest(app.base_url, app.admin_key, "postgresql", app.pid, url)
     else:
         raise LoadTestInputError(f"unknown --start-app {database!r}: use sqlite or postgresql")

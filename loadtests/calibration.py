@@ -11,28 +11,33 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from loadtests import app_launcher
 from loadtests.errors import LoadTestInputError, RunFailed
 from loadtests.execute import check_reachable
+from loadtests.pinning import CorePlan, pin_tree, pinning_record, plan_cores
+from loadtests.scrape import Scraper
+from loadtests.telemetry import Telemetry, database_name, loadgen_load
 
 STEPS_LOCUSTFILE = Path(__file__).parent / "journeys" / "steps.py"
 
 
 @dataclass(frozen=True)
 class StepPlan:
-    """Levels held `hold_s` each. With `passes` > 1 every level runs once per pass, in a fresh
+    """Levels held `hold_s` each. Every level runs once per pass (3 by default), in a fresh
     random order per pass (seeded), so a drift of background load on a shared machine spreads
-    over all levels instead of looking like contention at the last ones."""
+    over all levels instead of looking like contention at the last ones, and the held-out level
+    does not always run last. `passes=1` runs the levels once, ascending."""
 
     levels: tuple[int, ...]
     hold_s: float = 20.0
     settle_s: float = 5.0
-    passes: int = 1
+    passes: int = 3
     order_seed: int = 0
 
     def __post_init__(self) -> None:
@@ -52,8 +57,23 @@ class StepPlan:
         return tuple(int(n) for _ in range(self.passes) for n in rng.permutation(self.levels))
 
 
-def run_steps(host: str, plan: StepPlan, out_dir: Path, meta: dict | None = None) -> Path:
-    """Run Locust headless through every level of `plan`; returns the run directory."""
+def run_steps(
+    host: str,
+    plan: StepPlan,
+    out_dir: Path,
+    meta: dict | None = None,
+    *,
+    cores: CorePlan | None = None,
+    app_pid: int | None = None,
+    database_url: str | None = None,
+    scrape: Sequence[str] = (),
+) -> Path:
+    """Run Locust headless through every level of `plan`; returns the run directory.
+
+    Locust is pinned to `cores.loadgen` (when given); `telemetry.csv` samples the load
+    generator, this process, the app's tree (`app_pid`) and a local PostgreSQL server of
+    `database_url` once a second; `scrape.csv` scrapes each `scrape` URL. `run.json` records
+    the pinning, the telemetry's time origin and the load generator's CPU per step."""
     out_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -66,11 +86,35 @@ def run_steps(host: str, plan: StepPlan, out_dir: Path, meta: dict | None = None
         "--only-summary", "--csv", str(out_dir / "locust"), "--loglevel", "WARNING",
     ]  # fmt: skip
     timeout = plan.hold_s * len(plan.schedule()) + 120
-    with (out_dir / "locust.log").open("wb") as log:
-        done = subprocess.run(cmd, env=env, stdout=log, stderr=log, timeout=timeout)  # noqa: S603 - an argument list of our own, no shell
+    started = time.time()
+    telemetry = Telemetry(out_dir / "telemetry.csv", start_epoch_s=started, cores=cores)
+    telemetry.watch("other", os.getpid(), tree=False)
+    if app_pid is not None:
+        telemetry.watch("app", app_pid)
+    telemetry.watch_database(database_name(database_url))
+    scraper = Scraper(out_dir / "scrape.csv", scrape, start_epoch_s=started) if scrape else None
+    telemetry.start()
+    if scraper is not None:
+        scraper.start()
+    try:
+        with (out_dir / "locust.log").open("wb") as log:
+            process = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)  # noqa: S603 - an argument list of our own, no shell
+            if cores is not None:
+                pin_tree(process.pid, cores.loadgen)
+            telemetry.watch("loadgen", process.pid)
+            try:
+                returncode = process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise
+    finally:
+        telemetry.stop()
+        if scraper is not None:
+            scraper.stop()
     if not (out_dir / "steps.csv").is_file():
         raise RunFailed(
-            f"locust exited with code {done.returncode} without a step schedule (see {out_dir}/locust.log)"
+            f"locust exited with code {returncode} without a step schedule (see {out_dir}/locust.log)"
         )
     record = {
         "host": host,
@@ -78,9 +122,16 @@ def run_steps(host: str, plan: StepPlan, out_dir: Path, meta: dict | None = None
         "schedule": list(plan.schedule()),
         "hold_s": plan.hold_s,
         "settle_s": plan.settle_s,
+        "passes": plan.passes,
+        "order_seed": plan.order_seed,
         "think_time_s": 0.0,
-        "locust_exit_code": done.returncode,
+        "locust_exit_code": returncode,
         "run_dir": str(out_dir),
+        "pinning": pinning_record(cores),
+        "telemetry_start_epoch_s": started,
+        "load_average_1m_5m_15m": list(os.getloadavg()),
+        "cpu_count": os.cpu_count(),
+        "loadgen": loadgen_load(out_dir / "telemetry.csv", out_dir / "steps.csv", started),
         **(meta or {}),
     }
     (out_dir / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
@@ -91,8 +142,22 @@ def run_steps(host: str, plan: StepPlan, out_dir: Path, meta: dict | None = None
 def started_app(
     backend: str, out_dir: Path, workers: int, postgres_url: str | None
 ) -> Iterator[tuple[str, dict]]:
+    """`--start-app sqlite|postgresql`, unpinned: yields (base URL, run metadata)."""
+    with started_target(backend, out_dir, workers, postgres_url) as (app, meta):
+        yield app.base_url, meta
+
+
+@contextmanager
+def started_target(
+    backend: str,
+    out_dir: Path,
+    workers: int,
+    postgres_url: str | None,
+    cores: CorePlan | None = None,
+) -> Iterator[tuple[app_launcher.AppUnderTest, dict]]:
     """`--start-app sqlite|postgresql`: a fresh database, seeded, served with no rate limits
-    (`loadtests.app_launcher`); yields (base URL, run metadata)."""
+    (`loadtests.app_launcher`), pinned to `cores.app` when given; yields (the app, run
+    metadata)."""
     if backend == "postgresql":
         postgres_url = (
             postgres_url
@@ -109,9 +174,10 @@ def started_app(
         db_server=postgres_url,
         workers=workers,
         extra_args=["--rate-limit-token", "0"],
+        cpu_cores=cores.app if cores is not None else None,
     ) as app:
         meta = {"database": app.database, "web_workers": workers, "db_connections": 10 * workers}
-        yield app.base_url, meta
+        yield app, meta
 
 
 def plan_record(plan: StepPlan) -> dict:
@@ -125,6 +191,8 @@ class Validation:
     fit_levels: tuple[int, ...]
     held_out: tuple[int, ...]
     written: dict[str, Path]
+    usl_kappa: list[dict] = field(default_factory=list)
+    run_meta: dict = field(default_factory=dict)
 
 
 def validate(
@@ -140,16 +208,24 @@ def validate(
     requests: int = 20_000,
     bootstrap_replicates: int = 200,
     seed: int = 0,
+    pin: bool = True,
+    scrape: Sequence[str] = (),
 ) -> Validation:
     """Run the steps, fit on all but the `holdout` highest levels, predict those, compare.
 
     The held-out steps run in the same Locust session (same warm app), but nothing measured at
-    them reaches the fit: `calibrate` only reads the fit levels.
+    them reaches the fit: `calibrate` only reads the fit levels. With `pin` (and a started
+    app on a machine with 2+ cores) Locust runs on its own core(s), the app and its database on
+    the others (see `loadtests.pinning`).
     """
     from simulations.calibration.calibrate import calibrate, write_outputs
     from simulations.calibration.prediction import predict_levels
     from simulations.calibration.step_run import read_step_run
-    from simulations.calibration.validation import compare, write_validation
+    from simulations.calibration.validation import (
+        compare,
+        compare_usl_kappa,
+        write_validation,
+    )
 
     levels = sorted(set(plan.levels))
     if holdout < 1 or len(levels) - holdout < 3:
@@ -162,10 +238,15 @@ def validate(
     run_dir = out_dir / "run"
     if host is not None:
         check_reachable(host.rstrip("/"), timeout_s=10)
-        run_steps(host.rstrip("/"), plan, run_dir, {"database": "external", "web_workers": workers})
+        meta = {"database": "external", "web_workers": workers}
+        run_steps(host.rstrip("/"), plan, run_dir, meta, scrape=scrape)
     else:
-        with started_app(backend, out_dir, workers, postgres_url) as (url, meta):
-            run_steps(url, plan, run_dir, meta)
+        cores = plan_cores() if pin else None
+        with started_target(backend, out_dir, workers, postgres_url, cores) as (app, meta):
+            run_steps(
+                app.base_url, plan, run_dir, meta, cores=cores, app_pid=app.pid,
+                database_url=app.database_url, scrape=[app.base_url + "/metrics", *scrape],
+            )  # fmt: skip
 
     run = read_step_run(run_dir, settle_s=plan.settle_s)
     fit_levels, held = levels[:-holdout], levels[-holdout:]
@@ -176,6 +257,7 @@ def validate(
         cal.profile, levels, replications=replications, requests=requests, seed=seed
     )
     records = compare(predicted, run.summary(), held)
+    usl_kappa = compare_usl_kappa(run.window_throughputs(), run.summary(), fit_levels, held)
     written = write_outputs(cal, out_dir / "profile.toml", predicted)
     written["validation"] = write_validation(
         out_dir / "validation.json",
@@ -186,8 +268,11 @@ def validate(
             "plan": plan_record(plan),
             "run": run.meta,
             "usl": cal.usl_fit.as_record(),
+            "usl_kappa": usl_kappa,
             "replications": replications,
         },
     )
     (out_dir / "predictions.csv").write_text(predicted.to_csv(index=False), encoding="utf-8")
-    return Validation(records, out_dir, tuple(fit_levels), tuple(held), written)
+    return Validation(
+        records, out_dir, tuple(fit_levels), tuple(held), written, usl_kappa, dict(run.meta)
+    )

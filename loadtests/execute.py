@@ -23,9 +23,12 @@ import psutil
 
 from loadtests.app_launcher import AppDidNotStart, AppUnderTest, free_port, started_app
 from loadtests.errors import RunFailed
+from loadtests.pinning import CorePlan, pin_tree, pinning_record, plan_cores
 from loadtests.plan import RunPlan, locust_command
 from loadtests.postgres import PostgresUnavailable
 from loadtests.reports.live import LiveStatus
+from loadtests.scrape import Scraper
+from loadtests.telemetry import Telemetry, database_name
 
 __all__ = ["RunFailed", "execute"]
 
@@ -47,7 +50,7 @@ def check_reachable(
 
 
 @contextlib.contextmanager
-def _app(plan: RunPlan, out_dir: Path) -> Iterator[AppUnderTest]:
+def _app(plan: RunPlan, out_dir: Path, cores: CorePlan | None = None) -> Iterator[AppUnderTest]:
     options = plan.options
     if options.host:
         base = options.host.rstrip("/")
@@ -66,6 +69,7 @@ def _app(plan: RunPlan, out_dir: Path) -> Iterator[AppUnderTest]:
             seed=options.seed if options.seed is not None else 42,
             centers=plan.seed_centres,
             extra_args=["--waiting-room-rate", f"{room:g}"] if room > 0 else [],
+            cpu_cores=cores.app if cores is not None else None,
         ) as app:
             yield app
     except AppDidNotStart as exc:  # its message names app.log and ends with the log's tail
@@ -192,22 +196,36 @@ def read_invariants(
         time.sleep(pause_s)
 
 
-def _run_locust(plan: RunPlan, app: AppUnderTest, out_dir: Path) -> int:
+def _started(process: subprocess.Popen, cores: CorePlan | None, telemetry: Telemetry) -> None:
+    if cores is not None:
+        pin_tree(process.pid, cores.loadgen)
+    telemetry.watch("loadgen", process.pid)
+
+
+def _run_locust(
+    plan: RunPlan, app: AppUnderTest, out_dir: Path, cores: CorePlan | None, telemetry: Telemetry
+) -> int:
     env = {**os.environ, "SURGE_ADMIN_KEY": app.admin_key, "PYTHONUNBUFFERED": "1"}
     log_path = out_dir / "locust.log"
     timeout_s = plan.duration_s + 120.0
     with log_path.open("ab") as log:
         if plan.worker_count <= 0:
-            done = subprocess.run(  # noqa: S603 - an argument list of our own, no shell
-                locust_command(plan, app.base_url, out_dir),
-                env=env, stdout=log, stderr=log, timeout=timeout_s, check=False,
-            )  # fmt: skip
-            return done.returncode
+            process = subprocess.Popen(  # noqa: S603 - an argument list of our own, no shell
+                locust_command(plan, app.base_url, out_dir), env=env, stdout=log, stderr=log
+            )
+            _started(process, cores, telemetry)
+            try:
+                return process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise
         port = plan.options.master_bind_port or free_port()
         master = subprocess.Popen(  # noqa: S603 - an argument list of our own, no shell
             locust_command(plan, app.base_url, out_dir, "master", port),
             env=env, stdout=log, stderr=log,
         )  # fmt: skip
+        _started(master, cores, telemetry)
         workers = [
             subprocess.Popen(  # noqa: S603 - an argument list of our own, no shell
                 locust_command(plan, app.base_url, out_dir, "worker", port),
@@ -217,6 +235,8 @@ def _run_locust(plan: RunPlan, app: AppUnderTest, out_dir: Path) -> int:
             )  # fmt: skip
             for _ in range(plan.options.workers)  # none with --expect-workers: they join
         ]
+        for worker in workers:
+            _started(worker, cores, telemetry)
         try:
             return master.wait(timeout=timeout_s)
         finally:
@@ -261,6 +281,8 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
     """Run the load test; returns what the summary needs beyond the files of the run dir."""
     out_dir = plan.options.out_dir
     (out_dir / "requests").mkdir(parents=True, exist_ok=True)
+    cores = plan_cores() if plan.options.pin and not plan.options.host else None
+    origin = time.time()
     (out_dir / "plan.json").write_text(
         json.dumps(
             {
@@ -276,11 +298,14 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
                 "journey_file": str(plan.journey.path),
                 "reference_journey": plan.reference_journey,
                 "notes": list(plan.notes),
+                "pinning": pinning_record(cores),
+                "telemetry_start_epoch_s": origin,
+                "scrape": list(plan.options.scrape),
             },
             indent=2,
         )
     )  # fmt: skip
-    with _app(plan, out_dir) as app:
+    with _app(plan, out_dir, cores) as app:
         echo(
             f"surge loadtest: {plan.scenario_name}, {plan.model} model, {plan.profile.kind} "
             f"shape, {plan.duration_s:.0f}s against {app.base_url} ({app.database})"
@@ -289,17 +314,34 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
             echo(f"Locust web UI: http://127.0.0.1:{plan.options.web_port}")
         monitor = _Monitor(app, out_dir / "monitor.csv")
         monitor.start()
+        telemetry = Telemetry(out_dir / "telemetry.csv", start_epoch_s=origin, cores=cores)
+        telemetry.watch("other", os.getpid(), tree=False)
+        if app.pid is not None:
+            telemetry.watch("app", app.pid)
+        telemetry.watch_database(database_name(app.database_url))
+        telemetry.start()
+        targets = list(plan.options.scrape)
+        if app.pid is not None:
+            targets.insert(0, app.base_url + "/metrics")
+        scraper = (
+            Scraper(out_dir / "scrape.csv", targets, start_epoch_s=origin) if targets else None
+        )
+        if scraper is not None:
+            scraper.start()
         live = LiveStatus(out_dir, plan.duration_s, quiet=plan.options.quiet)
         live.start()
         started = time.time()
         try:
-            code = _run_locust(plan, app, out_dir)
+            code = _run_locust(plan, app, out_dir, cores, telemetry)
         except subprocess.TimeoutExpired:
             raise RunFailed(
                 f"Locust did not finish in time; see {out_dir / 'locust.log'}"
             ) from None
         finally:
             live.stop()
+            telemetry.stop()
+            if scraper is not None:
+                scraper.stop()
             monitor.stopped.set()
             monitor.join(timeout=5)
         invariants = read_invariants(app) if plan.reference_journey else None

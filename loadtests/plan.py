@@ -78,6 +78,8 @@ class RunOptions:
     web_port: int | None = None  # run under Locust's web UI on 127.0.0.1:PORT (--web)
     expect_workers: int = 0  # workers joining from other machines (`surge loadtest worker`)
     master_bind_port: int | None = None  # the port those workers connect to
+    pin: bool = True  # --start-app: Locust and the app/database on separate cores
+    scrape: tuple[str, ...] = ()  # Prometheus/OpenMetrics endpoints scraped once a second
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from reference_app import (
     practitioners,
     retention,
     room_line,
+    server_timing,
     waiting_room,
 )
 from reference_app import vaccines as vaccine_rules
@@ -60,6 +61,9 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         clock=clock,
     )
     ctx.metrics.watch_pool(engine.pool)
+    if settings.server_timing:
+        server_timing.install(engine)
+        ctx.metrics.enable_server_timing()
     ctx.metrics.read_at_scrape(lambda: _scrape_gauges(ctx))
 
     @asynccontextmanager
@@ -95,7 +99,12 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> Fa
         app.add_middleware(WaitingRoomEdge, ctx=ctx)
     if settings.inject_cpu:  # inside Instrumentation: the burnt CPU counts in the route's time
         app.add_middleware(CpuInjection, rules=settings.inject_cpu)
-    app.add_middleware(Instrumentation, metrics=ctx.metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        Instrumentation,
+        metrics=ctx.metrics,
+        max_body_bytes=settings.max_body_bytes,
+        server_timing=settings.server_timing,
+    )
     return app
 
 

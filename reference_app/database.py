@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from reference_app import schema
+from reference_app import schema, server_timing
 from reference_app.vaccines import DEFAULT_VACCINES
 
 
@@ -81,7 +81,9 @@ def writing(engine: Engine) -> Iterator[Connection]:
     in SQLite's busy handler, whose back-off sleeps would leave the lock idle under contention.
     """
     if engine.dialect.name != "sqlite":
-        with engine.connect() as conn:
+        with server_timing.pool_wait():
+            conn = engine.connect()
+        with conn:
             conn.execution_options(surge_write=True)
             with conn.begin():
                 yield conn
@@ -89,10 +91,14 @@ def writing(engine: Engine) -> Iterator[Connection]:
     lock = _SQLITE_WRITERS.setdefault(id(engine), threading.Lock())
     # Bounded like every other wait: when another process holds the file's write lock, each
     # queued thread must not add its own busy timeout to the ones ahead of it.
-    if not lock.acquire(timeout=engine.pool.timeout()):  # type: ignore[attr-defined]
+    with server_timing.pool_wait():  # the single writer is the connection that counts
+        acquired = lock.acquire(timeout=engine.pool.timeout())  # type: ignore[attr-defined]
+    if not acquired:
         raise PoolTimeoutError("timed out waiting for this process's SQLite writer lock")
     try:
-        with engine.connect() as conn:
+        with server_timing.pool_wait():
+            conn = engine.connect()
+        with conn:
             conn.execution_options(surge_write=True)
             with conn.begin():
                 yield conn
@@ -102,7 +108,9 @@ def writing(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
-    with engine.connect() as conn, conn.begin():
+    with server_timing.pool_wait():
+        conn = engine.connect()
+    with conn, conn.begin():
         yield conn
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+from reference_app import server_timing
 from reference_app.metrics import Metrics
 
 
@@ -30,10 +31,17 @@ def _default_json(scope: dict) -> None:
 
 
 class Instrumentation:
-    def __init__(self, app, metrics: Metrics, max_body_bytes: int) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        app,  # noqa: ANN001
+        metrics: Metrics,
+        max_body_bytes: int,
+        server_timing: bool = False,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.server_timing = server_timing
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
         if scope["type"] != "http":
@@ -42,10 +50,18 @@ class Instrumentation:
         started = time.perf_counter()
         self.metrics.started()
         status = [503]
+        token = server_timing.begin() if self.server_timing else None
+        timing = server_timing.current() if self.server_timing else None
+        app_s = [0.0]
 
         async def send_wrapper(message: dict) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                if timing is not None:
+                    app_s[0] = time.perf_counter() - timing.started
+                    value = server_timing.header_value(timing, app_s[0])
+                    headers = [*message.get("headers", []), (server_timing.HEADER, value)]
+                    message = {**message, "headers": headers}
             await send(message)
 
         try:
@@ -68,6 +84,11 @@ class Instrumentation:
             route = scope.get("route")
             path = getattr(route, "path", None) or "<unmatched>"
             self.metrics.finished(scope["method"], path, status[0], time.perf_counter() - started)
+            if timing is not None:
+                self.metrics.timed_components(
+                    scope["method"], path, timing.pool_s, timing.db_s, app_s[0]
+                )
+                server_timing.end(token)
 
     async def _bounded_receive(self, scope, receive):  # noqa: ANN001, ANN202
         """Read the whole (small) body up front; None when it is over the limit."""

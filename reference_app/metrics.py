@@ -118,6 +118,8 @@ class Metrics:
             )
         }
         self.workers.set(1)
+        self.server_timing: Histogram | None = None
+        self._components: dict[tuple[str, str], tuple[Histogram, Histogram, Histogram]] = {}
         # Labelled children looked up once (`labels()` costs more than the update itself).
         self._counted: dict[tuple[str, str, int], Counter] = {}
         self._timed: dict[tuple[str, str], Histogram] = {}
@@ -137,6 +139,30 @@ class Metrics:
         if timed is None:
             timed = self._timed[(method, route)] = self.latency.labels(method, route)
         timed.observe(elapsed_s)
+
+    def enable_server_timing(self) -> None:
+        """The per-route histogram of each Server-Timing component (pool, db, app)."""
+        self.server_timing = Histogram(
+            "surge_server_timing_seconds",
+            "Time inside the app by method, route template and component: pool (waiting for a "
+            "DB connection), db (executing statements), app (total inside the app).",
+            ["method", "route", "component"],
+            buckets=BUCKETS_S,
+            registry=None if self.multiprocess_dir else self.registry,
+        )
+
+    def timed_components(
+        self, method: str, route: str, pool_s: float, db_s: float, app_s: float
+    ) -> None:
+        if self.server_timing is None:
+            return
+        children = self._components.get((method, route))
+        if children is None:
+            children = self._components[(method, route)] = tuple(
+                self.server_timing.labels(method, route, c) for c in ("pool", "db", "app")
+            )
+        for child, value in zip(children, (pool_s, db_s, app_s), strict=True):
+            child.observe(value)
 
     def watch_pool(self, pool: Pool) -> None:
         """Follow a SQLAlchemy pool's checkouts and checkins."""

@@ -52,6 +52,7 @@ class ServeOptions:
     # proxy-header handling is off, so no other client can choose its address.
     trusted_proxies: tuple[str, ...] = ()
     purge_older_than: str = ""  # e.g. "90d"; empty: no periodic purge
+    server_timing: bool = False  # Server-Timing headers: off by default (a side channel)
 
 
 def masked(url: str) -> str:
@@ -110,6 +111,7 @@ def prepare(options: ServeOptions) -> dict[str, str]:
         ENV_INJECT_CPU: encode(options.inject_cpu),
         "SURGE_TRUSTED_PROXIES": ",".join(options.trusted_proxies),
         "SURGE_PURGE_OLDER_THAN_S": str(purge_s),
+        "SURGE_SERVER_TIMING": "1" if options.server_timing else "0",
     }
 
 

@@ -54,6 +54,8 @@ class Settings:
     # `serve --purge-older-than`: erase what is beyond retention every purge_every_s (0: off).
     purge_older_than_s: int = 0
     purge_every_s: float = 3600.0
+    # A Server-Timing header (pool, db, app) on every response: off, a side channel otherwise.
+    server_timing: bool = False
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)
@@ -182,4 +184,5 @@ def settings_from_env() -> Settings:
         trusted_proxies=tuple(
             c for c in os.environ.get("SURGE_TRUSTED_PROXIES", "").split(",") if c.strip()
         ),
+        server_timing=os.environ.get("SURGE_SERVER_TIMING", "0") == "1",
     )

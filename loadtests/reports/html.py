@@ -62,11 +62,20 @@ def slo_columns(rules: Iterable[Mapping[str, Any]]) -> list[str]:
     return list(columns)
 
 
+def _span_s(run: RunData) -> tuple[float, float] | None:
+    """The seconds the requests span, from the test start: the latency plots' time axis."""
+    if not len(run.requests):
+        return None
+    t = run.requests["start_epoch_s"].astype(float) - run.start_epoch_s
+    return (min(0.0, float(t.min())), float(t.max()) + 1.0)
+
+
 def render_report(run: RunData, summary: dict[str, Any]) -> str:
     start = run.start_epoch_s
     figures = [
         plots.throughput(run.requests, start),
         plots.latency_percentiles(run.requests, start),
+        plots.process_resources(run.telemetry, run.telemetry_offset_s, _span_s(run)),
         plots.load_level(run.history, run.profile, run.requests, start),
         plots.errors(run.requests, start),
         plots.waiting_room(run.monitor, start),

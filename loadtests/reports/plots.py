@@ -11,7 +11,14 @@ from matplotlib.figure import Figure
 
 from loadtests.shapes.profile import LoadProfile
 
-__all__ = ["errors", "latency_percentiles", "load_level", "throughput", "waiting_room"]
+__all__ = [
+    "errors",
+    "latency_percentiles",
+    "load_level",
+    "process_resources",
+    "throughput",
+    "waiting_room",
+]
 
 SIZE = (8.0, 3.0)
 
@@ -124,5 +131,33 @@ def waiting_room(monitor: pd.DataFrame, start_epoch_s: float) -> Figure:
     else:
         _empty(ax, "waiting-room samples")
     ax.set(title="Waiting-room length", xlabel="time (s)", ylabel="visitors")
+    fig.tight_layout()
+    return fig
+
+
+def process_resources(
+    telemetry: pd.DataFrame, offset_s: float = 0.0, span_s: tuple[float, float] | None = None
+) -> Figure:
+    """CPU (% of one core, summed over each role's processes) and resident memory (MB) per role
+    from `telemetry.csv`, on the same time axis as the latency plots (`offset_s` moves the
+    telemetry's origin to the test start; `span_s` limits the axis, e.g. to the requests')."""
+    fig = Figure(figsize=(SIZE[0], SIZE[1] * 1.6))
+    cpu_ax, rss_ax = fig.subplots(2, 1, sharex=True)
+    if len(telemetry):
+        per = telemetry.groupby(["role", "elapsed_s"]).agg(
+            cpu=("cpu_pct", "sum"), rss=("rss_bytes", "sum")
+        )
+        for role in sorted(telemetry["role"].unique()):
+            series = per.loc[role]
+            t = series.index.to_numpy(dtype=float) + offset_s
+            cpu_ax.plot(t, series["cpu"], linewidth=1, label=role)
+            rss_ax.plot(t, series["rss"] / 2**20, linewidth=1, label=role)
+        cpu_ax.legend(fontsize=7, ncol=4)
+        if span_s is not None:
+            cpu_ax.set_xlim(*span_s)
+    else:
+        _empty(cpu_ax, "telemetry")
+    cpu_ax.set(title="CPU and memory per role (telemetry.csv)", ylabel="CPU (% of a core)")
+    rss_ax.set(xlabel="time (s)", ylabel="RSS (MB)")
     fig.tight_layout()
     return fig

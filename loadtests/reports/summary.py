@@ -15,6 +15,7 @@ import pandas as pd
 
 from loadtests.errors import RunDirectoryError
 from loadtests.shapes.profile import LoadProfile
+from loadtests.telemetry import SATURATED_SHARE, role_figures
 from loadtests.verdicts.slo import JourneyMeasured, Measured, judge
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ class RunData:
         )
         monitor = out_dir / "monitor.csv"
         self.monitor = pd.read_csv(monitor) if monitor.exists() else pd.DataFrame()
+        telemetry = out_dir / "telemetry.csv"
+        self.telemetry = pd.read_csv(telemetry) if telemetry.exists() else pd.DataFrame()
         plan = out_dir / "plan.json"
         self.plan: dict[str, Any] = json.loads(plan.read_text()) if plan.exists() else {}
 
@@ -53,6 +56,12 @@ class RunData:
         if len(self.requests):
             return float(self.requests["start_epoch_s"].min())
         return 0.0
+
+    @property
+    def telemetry_offset_s(self) -> float:
+        """Add to telemetry's `elapsed_s` to get seconds since the test start (the time axis)."""
+        origin = self.plan.get("telemetry_start_epoch_s")
+        return float(origin) - self.start_epoch_s if origin else 0.0
 
     @property
     def profile(self) -> LoadProfile | None:
@@ -267,8 +276,17 @@ def build_summary(run: RunData, extra: dict[str, Any], slo: Slo) -> dict[str, An
         "steps": step_aggregates(run.requests, profile, run.start_epoch_s)
         if profile and profile.kind in STEPPED_KINDS
         else [],
+        "pinning": run.plan.get("pinning"),
+        "processes": role_figures(run.telemetry),
         "notes": list(run.plan.get("notes", [])),
     }
+    loadgen = summary["processes"].get("loadgen")
+    if loadgen and loadgen["busiest_process_cpu_pct_peak"] >= SATURATED_SHARE * 100:
+        summary["notes"].append(
+            f"the load generator was saturated: a Locust process reached "
+            f"{loadgen['busiest_process_cpu_pct_peak']:.0f}% of a core (telemetry.csv); "
+            "latencies then include its own queueing: give it more CPU (--workers)"
+        )
     started = summary["arrivals"]["started"]
     if started and summary["arrivals"]["late"] > 0.1 * started:
         summary["notes"].append(

@@ -74,3 +74,37 @@ def write_validation(path: str | Path, records: list[dict], context: dict) -> Pa
     }
     path.write_text(json.dumps(_json_safe(doc), indent=2), encoding="utf-8")
     return path
+
+
+def compare_usl_kappa(
+    windows: pd.DataFrame, measured: pd.DataFrame, fit_levels: list[int], held_out: list[int]
+) -> list[dict]:
+    """USL throughput vs users fitted on the fit levels' sub-windows twice, kappa free and kappa
+    fixed at 0 (Amdahl), each predicting the held-out levels: one record per held-out level
+    with both predictions and their signed errors against the measured throughput."""
+    from simulations.calibration.usl import fit_coefficients
+
+    fit = windows[windows["users"].isin(fit_levels) & (windows["throughput_per_s"] > 0)]
+    n, x = fit["users"].to_numpy(), fit["throughput_per_s"].to_numpy()
+    models = {
+        "kappa_free": fit_coefficients(n, x, with_kappa=True),
+        "kappa_zero": fit_coefficients(n, x, with_kappa=False),
+    }
+    records = []
+    for load in held_out:
+        m = measured[measured["users"] == load]
+        if m.empty:
+            raise ValueError(f"level {load}: missing from the run")
+        x_meas = float(m.iloc[0]["throughput_per_s"])
+        record: dict = {"load": int(load), "measured_throughput": x_meas}
+        for name, model in models.items():
+            x_pred = float(model.throughput(load))
+            record[name] = {
+                "lambda_per_s": model.lambda_per_s,
+                "sigma": model.sigma,
+                "kappa": model.kappa,
+                "predicted_throughput": x_pred,
+                "throughput_error": signed_error(x_pred, x_meas),
+            }
+        records.append(record)
+    return records

@@ -79,6 +79,7 @@ def _serve(args: argparse.Namespace) -> int:
         inject_cpu=inject_cpu,
         trusted_proxies=tuple(args.trusted_proxy or ()),
         purge_older_than=args.purge_older_than or "",
+        server_timing=args.server_timing,
     )
     try:
         return serve(options)
@@ -266,6 +267,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="CIDR",
         help="a reverse proxy whose X-Forwarded-For names the client (repeatable; default "
         "none: the TCP peer is the client, the header is ignored)",
+    )
+    serve.add_argument(
+        "--server-timing",
+        action="store_true",
+        help="add a Server-Timing header (pool;dur, db;dur, app;dur in ms) to every response and "
+        "per-route histograms of each to /metrics (off by default: timings are a side channel)",
     )
     serve.add_argument(
         "--dev", action="store_true", help="development mode: create local key files in .surge/"

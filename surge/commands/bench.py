@@ -116,6 +116,12 @@ def _gate(args: argparse.Namespace) -> object:
     )
 
 
+def _server_timing(args: argparse.Namespace) -> object:
+    from surge.bench.server_timing import ServerTimingBenchOptions
+
+    return ServerTimingBenchOptions(rounds=args.rounds, requests=args.requests)
+
+
 def _sweep(args: argparse.Namespace) -> object:
     from surge.bench.sweep import SweepBenchOptions
 
@@ -220,6 +226,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     gate.add_argument("--aa-budget", type=types.duration_s, default=60.0,
                       help="budget per A/A decision (default 60s)")  # fmt: skip
     gate.set_defaults(func=_handler("gate", _gate))
+
+    timing = bench.add_parser(
+        "server-timing",
+        help="the app's CPU-us per request without and with --server-timing",
+        description="The CPU cost of `surge app serve --server-timing`, in CPU-us per request of "
+        "the app (not a throughput ratio), alternating rounds off and on.",
+    )
+    timing.add_argument("--rounds", type=types.positive_int, default=3,
+                        help="rounds per mode (default 3)")  # fmt: skip
+    timing.add_argument("--requests", type=types.positive_int, default=2000,
+                        help="measured requests per round (default 2000)")  # fmt: skip
+    timing.set_defaults(func=_handler("server_timing", _server_timing))
 
     sim = bench.add_parser(
         "sim",

@@ -54,9 +54,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument(
         "--hold", type=types.duration_s, default=20.0, help="time per level (default 20s)"
     )
-    v.add_argument("--passes", type=types.positive_int, default=1,
-                   help="run every level this many times, in a random order per pass (default 1: "
-                   "ascending); 2+ spreads background-load drift over all levels")  # fmt: skip
+    v.add_argument("--passes", type=types.positive_int, default=3,
+                   help="run every level this many times, in a seeded random order per pass "
+                   "(default 3; 1: once, ascending): spreads background-load drift over all "
+                   "levels")  # fmt: skip
+    v.add_argument("--no-pin", dest="pin", action="store_false",
+                   help="--start-app: do not pin Locust and the app/database to separate cores")  # fmt: skip
+    v.add_argument("--scrape", action="append", default=[], metavar="URL",
+                   help="also scrape this Prometheus/OpenMetrics endpoint once a second into "
+                   "run/scrape.csv (repeatable; a started app's /metrics always is)")  # fmt: skip
     v.add_argument(
         "--app-workers",
         type=types.positive_int,
@@ -146,6 +152,12 @@ def _validate(args: argparse.Namespace) -> int:
 
     if args.run_dir is not None:
         raise UsageError("--validate runs its own steps: give --out DIR, not a RUN_DIR")
+    from loadtests.scrape import check_target
+
+    try:
+        scrape = [check_target(url) for url in args.scrape]
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     settle = args.settle if args.settle is not None else min(5.0, args.hold / 4)
     plan = StepPlan(
         levels=tuple(args.levels),
@@ -165,7 +177,21 @@ def _validate(args: argparse.Namespace) -> int:
         replications=args.replications,
         bootstrap_replicates=args.bootstrap,
         seed=args.seed,
+        pin=args.pin,
+        scrape=scrape,
     )
+    meta = result.run_meta
+    print(f"pinning: {meta.get('pinning') or 'none'}")
+    loadgen = meta.get("loadgen")
+    if loadgen:
+        print(
+            f"load generator: busiest process at most {loadgen['max_busiest_pct']:.0f}% of a core"
+        )
+        if loadgen["saturated_steps"]:
+            print(
+                f"warning: the load generator was saturated (>= 90% of a core) in steps "
+                f"{loadgen['saturated_steps']}: those figures measure it, not the app"
+            )
     print(f"fit levels {list(result.fit_levels)}, held out {list(result.held_out)}")
     header = f"{'load':>5} {'X pred':>9} {'X meas':>9} {'X err':>7} {'p95 pred':>9} {'p95 meas':>9} {'p95 err':>8}"
     print(header)
@@ -174,6 +200,13 @@ def _validate(args: argparse.Namespace) -> int:
             f"{r['load']:>5} {r['predicted_throughput']:>9.1f} {r['measured_throughput']:>9.1f} "
             f"{r['throughput_error']:>+7.1%} {r['predicted_p95_ms']:>9.1f} "
             f"{r['measured_p95_ms']:>9.1f} {r['p95_error']:>+8.1%}"
+        )
+    for r in result.usl_kappa:
+        free, zero = r["kappa_free"], r["kappa_zero"]
+        print(
+            f"USL at {r['load']} users: kappa free {free['predicted_throughput']:.1f}/s "
+            f"({free['throughput_error']:+.1%}), kappa 0 {zero['predicted_throughput']:.1f}/s "
+            f"({zero['throughput_error']:+.1%}), measured {r['measured_throughput']:.1f}/s"
         )
     for name, path in result.written.items():
         print(f"{name}: {path}")

@@ -22,6 +22,15 @@ EPILOG = (
 )
 
 
+def _scrape_targets(urls: list[str] | None) -> tuple[str, ...]:
+    from loadtests.scrape import check_target
+
+    try:
+        return tuple(check_target(url) for url in urls or ())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _run(args: argparse.Namespace) -> int:
     from loadtests.orchestrate import run_loadtest
     from loadtests.plan import RunOptions
@@ -53,6 +62,8 @@ def _run(args: argparse.Namespace) -> int:
         web_port=_web_port(args.web),
         expect_workers=args.expect_workers,
         master_bind_port=args.master_bind_port,
+        pin=args.pin,
+        scrape=_scrape_targets(args.scrape),
     )
     return run_loadtest(options, echo=lambda line: print(line, file=sys.stderr))
 
@@ -305,6 +316,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                      "the scenario's, scaled, on a replay; off otherwise")  # fmt: skip
     run.add_argument("--junit", metavar="FILE", help="also write the verdict as JUnit XML "
                      "(one case per SLO rule and per route judged against --baseline)")  # fmt: skip
+    run.add_argument("--no-pin", dest="pin", action="store_false",
+                     help="--start-app: do not pin Locust and the app/database to separate cores")  # fmt: skip
+    run.add_argument("--scrape", action="append", metavar="URL",
+                     help="scrape this Prometheus/OpenMetrics endpoint once a second into "
+                     "scrape.csv (repeatable; a started app's /metrics always is)")  # fmt: skip
     run.set_defaults(func=_run)
 
     overload = lt.add_parser(

@@ -10,8 +10,10 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from loadtests.pinning import plan_cores
 from loadtests.verdicts.compare import RULES
 from surge.cli import main
 
@@ -142,7 +144,20 @@ def check_smoke(code: int, summary: dict, out: Path) -> None:
     rows = sum(1 for _ in (out / "requests.csv").open()) - 1
     assert rows == summary["total"]["count"]
     report = (out / "report.html").read_text()
-    assert report.count("data:image/png;base64,") == 5 and "Service-level objectives" in report
+    assert report.count("data:image/png;base64,") == 6 and "Service-level objectives" in report
+    # the rig: pinning recorded, every local process sampled, the app's /metrics scraped
+    plan = json.loads((out / "plan.json").read_text())
+    cores = plan_cores()
+    assert plan["pinning"] == summary["pinning"] == (cores and {
+        "loadgen": list(cores.loadgen), "app": list(cores.app), "db": list(cores.db)
+    })  # fmt: skip
+    telemetry = pd.read_csv(out / "telemetry.csv")
+    roles = set(telemetry["role"])
+    assert {"app", "loadgen", "other"} <= roles
+    assert ("db" in roles) == (summary["database"] == "postgresql")
+    assert set(summary["processes"]) == roles
+    scraped = pd.read_csv(out / "scrape.csv")
+    assert (scraped["metric"] == "surge_http_requests_total").any()
 
 
 @pytest.mark.slow

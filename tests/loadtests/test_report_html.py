@@ -129,8 +129,8 @@ def test_report_escapes_scenario_and_route_names(breached):
     assert slo.row(f"p95_ms[{EVIL}]")[0].text == f"p95_ms[{EVIL}]"
 
 
-def test_report_embeds_the_five_plots_as_png(breached):
+def test_report_embeds_the_six_plots_as_png(breached):  # CPU and memory per role is the 6th
     _, text = breached
     images = re.findall(r'<img alt="plot" src="data:image/png;base64,([A-Za-z0-9+/=]+)">', text)
-    assert len(images) == 5
+    assert len(images) == 6
     assert all(base64.b64decode(i).startswith(b"\x89PNG\r\n\x1a\n") for i in images)
