@@ -8,6 +8,8 @@ from pathlib import Path
 
 from surge.cli import UsageError
 
+EXIT_NOT_CONFIRMED = 4  # the prediction was not confirmed by the load test
+
 
 def _levels(text: str) -> list[int]:
     try:
@@ -69,14 +71,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument(
         "--replications", type=int, default=5, help="simulation replications (default 5)"
     )
+    c = p.add_argument_group(
+        "--confirm: calibrate, predict R_ok and R_bad, confirm both with open-model runs "
+        "(exit 0 confirmed, 4 not confirmed); uses --start-app/--host, --levels, --hold, --seed"
+    )
+    c.add_argument("--confirm", action="store_true")
+    c.add_argument("--scenario", default="smoke", help="whose slo.p95_ms.book (default smoke)")
+    c.add_argument("--duration", type=_duration_s, default=60.0,
+                   help="length of each confirming run (default 60s)")  # fmt: skip
+    c.add_argument("--arrival-multiple", type=float, default=1.2,
+                   help="arrivals per admission (default 1.2)")  # fmt: skip
+    c.add_argument("--patience", type=_duration_s, default=10.0,
+                   help="visitors' mean patience in the line (default 10s)")  # fmt: skip
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.bootstrap < 1:
         raise UsageError("--bootstrap must be >= 1")
+    if args.validate and args.confirm:
+        raise UsageError("give --validate or --confirm, not both")
     if args.validate:
         return _validate(args)
+    if args.confirm:
+        return _confirm(args)
     if args.run_dir is None:
         raise UsageError("give a RUN_DIR to calibrate, or --validate to run the steps first")
     from simulations.calibration.calibrate import calibrate, write_outputs
@@ -181,3 +199,37 @@ def _validate(args: argparse.Namespace) -> int:
     for name, path in result.written.items():
         print(f"{name}: {path}")
     return 0
+
+
+def _confirm(args: argparse.Namespace) -> int:
+    from loadtests.confirm import ConfirmOptions, run_confirm
+
+    if args.run_dir is not None:
+        raise UsageError("--confirm runs its own calibration: give --out DIR, not a RUN_DIR")
+    options = ConfirmOptions(
+        out_dir=args.out,
+        start_app=args.start_app,
+        host=args.host,
+        postgres_url=args.postgres_url,
+        scenario=args.scenario,
+        levels=tuple(args.levels),
+        hold_s=args.hold,
+        duration_s=args.duration,
+        arrival_multiple=args.arrival_multiple,
+        patience_s=args.patience,
+        replications=args.replications,
+        bootstrap_replicates=args.bootstrap,
+        seed=args.seed,
+    )
+    result = run_confirm(options)
+    for name, r in zip(("R_ok", "R_bad"), result["runs"], strict=True):
+        measured = r["measured_p95_ms"]
+        print(
+            f"{name}: admit {r['admission_rate']:.3g}/s, arrivals {r['arrival_rate']:.3g}/s: "
+            f"booking p95 predicted {r['predicted_p95_ms']:.0f} ms, measured "
+            f"{'-' if measured is None else f'{measured:.0f} ms'} (SLO {r['slo_p95_ms']:g} ms, "
+            f"{'met' if r['slo_met'] else 'missed'})"
+        )
+    print(f"confirm.json: {args.out / 'confirm.json'}")
+    print("prediction confirmed" if result["confirmed"] else "prediction NOT confirmed")
+    return 0 if result["confirmed"] else EXIT_NOT_CONFIRMED
