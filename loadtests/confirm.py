@@ -85,6 +85,7 @@ def _calibrate(options: ConfirmOptions, echo: Callable[[str], None]):
     from simulations.calibration.calibrate import calibrate, write_outputs
     from simulations.calibration.confirm import ConfirmModel, VisitMix
     from simulations.calibration.step_run import read_step_run
+    from simulations.calibration.telemetry import run_cpu_demand_s
 
     run_dir = options.out_dir / "calibration"
     levels = ",".join(str(n) for n in options.levels)
@@ -113,6 +114,7 @@ def _calibrate(options: ConfirmOptions, echo: Callable[[str], None]):
         cores=len(os.sched_getaffinity(0)),
         workers=1,
         database="postgresql" if "postgres" in str(database) else "sqlite",
+        cpu_s_per_request=run_cpu_demand_s(run_dir, run.steps, run.requests),
     )
     return model
 
