@@ -139,7 +139,19 @@ def _measured_run(options: ConfirmOptions, name: str, admission: float, echo) ->
     summary = json.loads((out / "summary.json").read_text())
     book = summary["routes"].get("book") or {}
     p95 = (book.get("hdr") or {}).get("p95_ms") or (book.get("locust") or {}).get("p95_ms")
-    return {"arrival_rate": arrival, "measured_p95_ms": p95, "bookings": book.get("count", 0)}
+    duration = float(summary["duration_s"]) or options.duration_s
+    return {
+        "arrival_rate": arrival,
+        "measured_p95_ms": p95,
+        "delivered": {
+            "arrivals_per_s": summary["arrivals"]["started"] / duration,
+            "arrivals_late": summary["arrivals"]["late"],
+            "admitted_per_s": summary["waiting_room"]["admitted"] / duration,
+            "requests_per_s": summary["total"]["rps"],
+            "bookings": book.get("count", 0),
+            "app_cpu_pct_mean": (summary.get("app_cpu_pct") or {}).get("mean"),
+        },
+    }
 
 
 def run_confirm(options: ConfirmOptions, echo: Callable[[str], None] = print) -> dict[str, Any]:
@@ -171,11 +183,26 @@ def run_confirm(options: ConfirmOptions, echo: Callable[[str], None] = print) ->
         f"R_ok {rate_ok:.3g}/s (predicted booking p95 {p95_ok:.0f} ms), R_bad {rate_bad:.3g}/s "
         f"({p95_bad:.0f} ms); SLO {slo_ms:g} ms"
     )
-    runs = []
+    runs, delivered = [], []
     for name, rate, predicted in (("ok", rate_ok, p95_ok), ("bad", rate_bad, p95_bad)):
         echo(f"confirm 3/3: {name} run, room admitting {rate:.3g}/s")
         measured = _measured_run(options, name, rate, echo)
         p95 = measured["measured_p95_ms"]
+        got = measured["delivered"]
+        # The model again, at the load the rig delivered: separates the model's error from
+        # a run that admitted fewer visitors than planned (abandoned tickets, a slow generator).
+        got["predicted_p95_ms_at_delivered"] = (
+            model.predict_p95_ms(
+                got["admitted_per_s"],
+                got["arrivals_per_s"],
+                options.duration_s,
+                replications=options.replications,
+                seed=options.seed,
+            )  # fmt: skip
+            if got["admitted_per_s"] > 0
+            else None
+        )
+        delivered.append({"run": name, "admission_rate": rate, **got})
         runs.append(
             {
                 "admission_rate": rate,
@@ -203,6 +230,7 @@ def run_confirm(options: ConfirmOptions, echo: Callable[[str], None] = print) ->
         "cores": model.cores,
         "workers": model.workers,
         "notes": list(model.notes),
+        "delivered": delivered,
     }
     (options.out_dir / "model.json").write_text(json.dumps(details, indent=2))
     return {**result, "confirmed": details["confirmed"]}

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from simulations.calibration.deployment import route_demands_s
 from simulations.calibration.flow_equivalent import inner_curve
 from simulations.calibration.network_sim import simulate_network
 from simulations.calibration.platform_network import PlatformNetwork, RouteDemand
@@ -108,35 +109,24 @@ class ConfirmModel:
     ) -> ConfirmModel:
         """Demands from the profile's low-load response times, capped by the utilisation law
         (mean demand <= servers / peak throughput), or set by measured CPU per request."""
-        if peak_throughput_per_s <= 0 or not math.isfinite(peak_throughput_per_s):
-            raise ValueError(f"peak throughput must be > 0 (got {peak_throughput_per_s})")
-        client = {r.name: r.service.mean_s for r in profile.routes}
-        shares = {r.name: r.share for r in profile.routes}
-        mean_client = sum(shares[r] * client[r] for r in client)
-        servers = min(cores, workers)
-        if cpu_s_per_request is not None:
-            target, source = cpu_s_per_request, "telemetry"
-            note = f"mean demand {target * 1000:.3g} ms: app CPU seconds per request (telemetry)"
-        else:
-            bound = servers / peak_throughput_per_s
-            target, source = min(mean_client, bound), "client"
-            note = (
-                f"mean demand {target * 1000:.3g} ms: client response time at the lowest level "
-                f"{mean_client * 1000:.3g} ms, utilisation-law bound {servers} / "
-                f"{peak_throughput_per_s:.4g} req/s = {bound * 1000:.3g} ms"
-            )
-        scale = target / mean_client
+        found = route_demands_s(
+            profile,
+            peak_throughput_per_s=peak_throughput_per_s,
+            servers=min(cores, workers),
+            cpu_s_per_request=cpu_s_per_request,
+        )
+        client = found.demands_s
         missing = sorted((set(mix.per_admitted) | set(mix.per_abandoned)) - set(client))
-        notes = [note]
+        notes = [found.note]
         if missing:
             notes.append(f"routes without a calibrated demand (left out): {', '.join(missing)}")
         return cls(
-            demands_s={r: t * scale for r, t in client.items()},
+            demands_s=dict(found.demands_s),
             mix=mix,
             cores=cores,
             workers=workers,
             database=database,
-            demand_source=source,
+            demand_source=found.source,
             notes=tuple(notes),
         )
 
