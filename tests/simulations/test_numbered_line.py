@@ -71,3 +71,22 @@ def test_admission_schedule_rates_and_numbers_due():
 def test_bad_schedules_are_one_clear_error(points):
     with pytest.raises(ValueError, match="admission schedule"):
         AdmissionSchedule(points)
+
+
+def test_the_opening_day_model_follows_the_numbered_line_and_the_schedule():
+    from simulations.national.opening_day import simulate
+    from simulations.scenario.scenario import load_scenario
+
+    base = ["platform.admission_rate_per_s=4.0", "behaviour.wr_patience_mean_min=3.0"]
+    fifo = simulate(load_scenario("smoke", base), seed=1)
+    numbered = simulate(
+        load_scenario("smoke", [*base, 'platform.waiting_room_line="numbered"']), seed=1
+    )
+    assert numbered.kpis["abandonment"] > fifo.kpis["abandonment"]
+    slow_then_fast = load_scenario(
+        "smoke", [*base, "platform.admission_schedule=[[0, 1.0], [1800, 8.0]]"]
+    )
+    assert slow_then_fast.platform.admission_rate_at(0) == 1.0
+    assert slow_then_fast.platform.admission_rate_at(1800) == 8.0
+    with pytest.raises(ValueError, match="admission schedule"):
+        load_scenario("smoke", ["platform.admission_schedule=[[5, 1.0]]"])
