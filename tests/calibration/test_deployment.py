@@ -61,3 +61,18 @@ def test_network_levels_rise_towards_the_bound_and_p95_grows(profile):
     x = table["network_throughput_per_s"].to_numpy()
     assert np.all(np.diff(x) > 0) and x[-1] <= 1 / float(net.mean_demands_s.sum()) + 1e-9
     assert np.all(np.diff(table["network_p95_ms"].to_numpy()) > 0)
+
+
+def test_a_scenario_including_a_profile_adds_no_default_db_time(profile, tmp_path):
+    from simulations.calibration.profile import write_profile
+    from simulations.scenario.scenario import load_scenario, scenario_path
+
+    write_profile(profile, tmp_path / "profile.toml")
+    text = scenario_path("smoke").read_text(encoding="utf-8")
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(text.replace("[platform]", '[platform]\nprofile = "profile.toml"', 1))
+    assert load_scenario("smoke").platform.db_ms  # the default adds DB time on top
+    platform = load_scenario(str(scenario)).platform
+    assert platform.db_ms == {}
+    assert platform.work_s({"book": 1.0}, "db_ms") == 0.0
+    assert platform.service_ms["book"] == pytest.approx(profile.routes[1].service.mean_s * 1000)
