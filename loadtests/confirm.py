@@ -5,7 +5,8 @@ admission rate that meets the booking SLO and one that misses it, then run both.
    --shape steps`), back-to-back visitors, with the waiting room on and admitting everyone at
    once, so every visitor queues exactly once and every route of the confirming runs is
    measured. `simulations.calibration.calibrate` fits it (`profile.toml`).
-2. The model (`simulations.calibration.confirm`) names R_ok, where the predicted booking p95 of
+2. The model (`simulations.calibration.confirm`: the app's numbered line, whose abandoned
+   tickets still use admissions, then the platform network) names R_ok, where the predicted booking p95 of
    admitted visitors is `ok_factor` x the scenario's `slo.p95_ms.book`, and R_bad, at
    `bad_factor` x (a rate beyond capacity, when that is where the p95 gets there).
 3. `ok/` and `bad/`: open-model runs (`overload`'s machinery: `run_loadtest` with `--rate` and
@@ -115,6 +116,7 @@ def _calibrate(options: ConfirmOptions, echo: Callable[[str], None]):
         workers=1,
         database="postgresql" if "postgres" in str(database) else "sqlite",
         cpu_s_per_request=run_cpu_demand_s(run_dir, run.steps, run.requests),
+        patience_s=options.patience_s,
     )
     return model
 
@@ -202,7 +204,10 @@ def run_confirm(options: ConfirmOptions, echo: Callable[[str], None] = print) ->
             if got["admitted_per_s"] > 0
             else None
         )
-        delivered.append({"run": name, "admission_rate": rate, **got})
+        planned = model.admitted_per_s(rate, options.arrival_multiple * rate, options.duration_s)
+        delivered.append(
+            {"run": name, "admission_rate": rate, "predicted_admitted_per_s": planned, **got}
+        )
         runs.append(
             {
                 "admission_rate": rate,

@@ -41,6 +41,7 @@ from simulations.calibration.flow_equivalent import inner_curve
 from simulations.calibration.network_sim import simulate_network
 from simulations.calibration.platform_network import PlatformNetwork, RouteDemand
 from simulations.calibration.profile import PlatformProfile
+from simulations.national.waiting_room import AdmissionSchedule, line_admissions
 
 __all__ = [
     "ConfirmModel",
@@ -94,6 +95,8 @@ class ConfirmModel:
     database: str = "sqlite"
     demand_source: str = "client"
     notes: tuple[str, ...] = field(default_factory=tuple)
+    patience_s: float = math.inf  # visitors' mean patience in the line (exponential)
+    line_replications: int = 5
 
     @classmethod
     def from_profile(
@@ -106,6 +109,7 @@ class ConfirmModel:
         workers: int = 1,
         database: str = "sqlite",
         cpu_s_per_request: float | None = None,
+        patience_s: float = math.inf,
     ) -> ConfirmModel:
         """Demands from the profile's low-load response times, capped by the utilisation law
         (mean demand <= servers / peak throughput), or set by measured CPU per request."""
@@ -128,7 +132,25 @@ class ConfirmModel:
             database=database,
             demand_source=found.source,
             notes=tuple(notes),
+            patience_s=patience_s,
         )
+
+    def admitted_per_s(
+        self, admission_per_s: float, arrival_per_s: float, duration_s: float, seed: int = 0
+    ) -> float:
+        """Visitors the app's numbered line admits per second over a run of `duration_s`: the
+        room spends `admission_per_s` ticket numbers a second, including those of visitors
+        whose patience ran out (`simulations.national.waiting_room`)."""
+        if math.isinf(self.patience_s):
+            return min(admission_per_s, arrival_per_s)
+        schedule = AdmissionSchedule([[0.0, admission_per_s]])
+        counts = [
+            line_admissions(
+                arrival_per_s, schedule, self.patience_s, duration_s, np.random.default_rng(s)
+            ).admitted  # fmt: skip
+            for s in np.random.SeedSequence([seed, 13]).spawn(self.line_replications)
+        ]
+        return float(np.mean(counts)) / duration_s
 
     def network(
         self, admission_per_s: float, arrival_per_s: float
@@ -172,7 +194,24 @@ class ConfirmModel:
         replications: int = 3,
         seed: int = 0,
     ) -> float:
-        """p95 (ms) of `route` over a run of `duration_s` from empty (SimPy network)."""
+        """p95 (ms) of `route` over a run of `duration_s` from empty (SimPy network), with the
+        visitors the numbered line admits at this admission rate."""
+        admitted = self.admitted_per_s(admission_per_s, arrival_per_s, duration_s, seed)
+        return self.predict_p95_ms_at(admitted, arrival_per_s, duration_s, route=route,
+                                      replications=replications, seed=seed)  # fmt: skip
+
+    def predict_p95_ms_at(
+        self,
+        admitted_per_s: float,
+        arrival_per_s: float,
+        duration_s: float,
+        *,
+        route: str = "book",
+        replications: int = 3,
+        seed: int = 0,
+    ) -> float:
+        """p95 (ms) of `route` with `admitted_per_s` visitors admitted (no line model)."""
+        admission_per_s = admitted_per_s
         net, rate = self.network(admission_per_s, arrival_per_s)
         if route not in {r.name for r in net.routes}:
             raise ValueError(f"route {route!r} has no calibrated demand")

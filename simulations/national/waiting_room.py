@@ -27,7 +27,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["AdmissionSchedule", "WaitingRoom"]
+__all__ = ["AdmissionSchedule", "WaitingRoom", "line_admissions"]
 
 
 class AdmissionSchedule:
@@ -257,3 +257,31 @@ class WaitingRoom:
         departed[:live] = self._departed[self._head : self._tail]
         self._counts, self._joined_s, self._departed = counts, joined, departed
         self._head, self._tail = 0, live
+
+
+def line_admissions(
+    arrival_per_s: float,
+    schedule: AdmissionSchedule,
+    patience_mean_s: float,
+    duration_s: float,
+    rng: np.random.Generator,
+    *,
+    numbered: bool = True,
+    step_s: float = 0.1,
+) -> WaitingRoom:
+    """One room over `duration_s`: Poisson arrivals, ticket numbers falling due on `schedule`
+    (numbers due while the line is empty wait for the next visitors, like the app's anchor),
+    exponential patience. Returns the room: `admitted`, `reneged`, `spent_on_departed`."""
+    if arrival_per_s < 0 or duration_s <= 0 or step_s <= 0:
+        raise ValueError("need arrival_per_s >= 0, duration_s > 0 and step_s > 0")
+    room = WaitingRoom(1, patience_mean_s, rng, numbered_line=numbered)
+    used = 0
+    for i in range(1, int(math.ceil(duration_s / step_s)) + 1):
+        t = min(i * step_s, duration_s)
+        room.join(t, np.array([rng.poisson(arrival_per_s * step_s)]))
+        due = int(schedule.due(t)) - used
+        if due > 0:
+            before = room.admitted + room.spent_on_departed
+            room.admit(t, due)
+            used += room.admitted + room.spent_on_departed - before
+    return room

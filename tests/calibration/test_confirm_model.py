@@ -92,3 +92,15 @@ def test_verdict_is_ok_met_then_bad_missed():
     assert not verdict([{"slo_met": False}, {"slo_met": False}])
     with pytest.raises(ValueError):
         verdict([{"slo_met": True}])
+
+
+def test_the_numbered_line_admits_fewer_visitors_than_the_room_rate_when_patience_is_short(mix):
+    profile = _profile({r: 0.010 for r in set(JOURNEY)})
+    patient = ConfirmModel.from_profile(profile, mix, peak_throughput_per_s=1.0, cores=2)
+    assert patient.admitted_per_s(4.0, 4.8, 60.0) == 4.0
+    hurried = ConfirmModel.from_profile(
+        profile, mix, peak_throughput_per_s=1.0, cores=2, patience_s=10.0
+    )
+    admitted = hurried.admitted_per_s(4.0, 4.8, 60.0)
+    assert 0.3 * 4.0 < admitted < 0.95 * 4.0
+    assert hurried.admitted_per_s(4.0, 4.8, 60.0) == admitted  # seeded
