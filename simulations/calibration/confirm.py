@@ -41,7 +41,7 @@ from simulations.calibration.flow_equivalent import inner_curve
 from simulations.calibration.network_sim import simulate_network
 from simulations.calibration.platform_network import PlatformNetwork, RouteDemand
 from simulations.calibration.profile import PlatformProfile
-from simulations.national.waiting_room import AdmissionSchedule, line_admissions
+from simulations.national.waiting_room import expected_line_admissions
 
 __all__ = [
     "ConfirmModel",
@@ -96,7 +96,6 @@ class ConfirmModel:
     demand_source: str = "client"
     notes: tuple[str, ...] = field(default_factory=tuple)
     patience_s: float = math.inf  # visitors' mean patience in the line (exponential)
-    line_replications: int = 5
 
     @classmethod
     def from_profile(
@@ -136,21 +135,18 @@ class ConfirmModel:
         )
 
     def admitted_per_s(
-        self, admission_per_s: float, arrival_per_s: float, duration_s: float, seed: int = 0
+        self, admission_per_s: float, arrival_per_s: float, duration_s: float
     ) -> float:
         """Visitors the app's numbered line admits per second over a run of `duration_s`: the
         room spends `admission_per_s` ticket numbers a second, including those of visitors
-        whose patience ran out (`simulations.national.waiting_room`)."""
+        whose patience ran out (`expected_line_admissions`: smooth in the rate, for
+        `find_rate`; `line_admissions` simulates the same line with random arrivals)."""
         if math.isinf(self.patience_s):
             return min(admission_per_s, arrival_per_s)
-        schedule = AdmissionSchedule([[0.0, admission_per_s]])
-        counts = [
-            line_admissions(
-                arrival_per_s, schedule, self.patience_s, duration_s, np.random.default_rng(s)
-            ).admitted  # fmt: skip
-            for s in np.random.SeedSequence([seed, 13]).spawn(self.line_replications)
-        ]
-        return float(np.mean(counts)) / duration_s
+        admitted = expected_line_admissions(
+            arrival_per_s, admission_per_s, self.patience_s, duration_s
+        )
+        return admitted / duration_s
 
     def network(
         self, admission_per_s: float, arrival_per_s: float
@@ -196,7 +192,7 @@ class ConfirmModel:
     ) -> float:
         """p95 (ms) of `route` over a run of `duration_s` from empty (SimPy network), with the
         visitors the numbered line admits at this admission rate."""
-        admitted = self.admitted_per_s(admission_per_s, arrival_per_s, duration_s, seed)
+        admitted = self.admitted_per_s(admission_per_s, arrival_per_s, duration_s)
         return self.predict_p95_ms_at(admitted, arrival_per_s, duration_s, route=route,
                                       replications=replications, seed=seed)  # fmt: skip
 

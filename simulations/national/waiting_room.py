@@ -27,7 +27,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["AdmissionSchedule", "WaitingRoom", "line_admissions"]
+__all__ = ["AdmissionSchedule", "WaitingRoom", "expected_line_admissions", "line_admissions"]
 
 
 class AdmissionSchedule:
@@ -285,3 +285,21 @@ def line_admissions(
             room.admit(t, due)
             used += room.admitted + room.spent_on_departed - before
     return room
+
+
+def expected_line_admissions(
+    arrival_per_s: float, rate_per_s: float, patience_mean_s: float, duration_s: float
+) -> float:
+    """Expected visitors a numbered line admits in `duration_s` from empty, arrivals evenly
+    spaced (the fluid view of `line_admissions`): ticket k joins at k / A and its number is due
+    at k / R (A > R), so it waits k (1/R - 1/A) and is still there with probability
+    q^k, q = exp(-(1/R - 1/A) / patience). The tickets due within the run are
+    n = floor(duration x min(A, R)), and the sum of q^k is geometric. Smooth and increasing in
+    R, which a bisection on R needs."""
+    if min(arrival_per_s, rate_per_s) <= 0 or duration_s <= 0 or patience_mean_s <= 0:
+        raise ValueError("need positive arrival and admission rates, duration and patience")
+    n = math.floor(duration_s * min(arrival_per_s, rate_per_s))
+    if arrival_per_s <= rate_per_s or math.isinf(patience_mean_s):
+        return float(n)
+    q = math.exp(-(1 / rate_per_s - 1 / arrival_per_s) / patience_mean_s)
+    return q * (1 - q**n) / (1 - q)

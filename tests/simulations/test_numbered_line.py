@@ -90,3 +90,24 @@ def test_the_opening_day_model_follows_the_numbered_line_and_the_schedule():
     assert slow_then_fast.platform.admission_rate_at(1800) == 8.0
     with pytest.raises(ValueError, match="admission schedule"):
         load_scenario("smoke", ["platform.admission_schedule=[[5, 1.0]]"])
+
+
+def test_the_expected_admissions_match_the_simulated_line_and_grow_with_the_rate():
+    from simulations.national.waiting_room import expected_line_admissions, line_admissions
+
+    seeds = np.random.SeedSequence(11).spawn(20)
+    simulated = np.mean(
+        [
+            line_admissions(
+                6.0, AdmissionSchedule([[0, 5.0]]), 10.0, 60.0, np.random.default_rng(s)
+            ).admitted  # fmt: skip
+            for s in seeds
+        ]
+    )
+    expected = expected_line_admissions(6.0, 5.0, 10.0, 60.0)
+    assert expected == pytest.approx(simulated, rel=0.15)
+    assert expected < 5.0 * 60
+    rates = np.linspace(2.0, 8.0, 25)
+    admitted = [expected_line_admissions(1.2 * r, r, 10.0, 60.0) for r in rates]
+    assert np.all(np.diff(admitted) > 0)
+    assert expected_line_admissions(4.0, 5.0, 10.0, 60.0) == 240  # no line: everyone admitted
