@@ -25,6 +25,7 @@ from loadtests.scrape import Scraper
 from loadtests.telemetry import Telemetry, database_name, loadgen_load
 
 STEPS_LOCUSTFILE = Path(__file__).parent / "journeys" / "steps.py"
+DB_POOL_SIZE = 10  # served with --db-pool-size; the reference app's max_overflow equals it
 
 
 @dataclass(frozen=True)
@@ -173,10 +174,16 @@ def started_target(
         out_dir,
         db_server=postgres_url,
         workers=workers,
-        extra_args=["--rate-limit-token", "0"],
+        extra_args=["--rate-limit-token", "0", "--db-pool-size", str(DB_POOL_SIZE)],
         cpu_cores=cores.app if cores is not None else None,
     ) as app:
-        meta = {"database": app.database, "web_workers": workers, "db_connections": 10 * workers}
+        meta = {
+            "database": app.database,
+            "web_workers": workers,
+            "db_pool_size": DB_POOL_SIZE,
+            "db_max_overflow": DB_POOL_SIZE,
+            "db_connections": 2 * DB_POOL_SIZE * workers,  # pool_size + max_overflow per worker
+        }
         yield app, meta
 
 
@@ -224,6 +231,7 @@ def validate(
     from simulations.calibration.validation import (
         compare,
         compare_usl_kappa,
+        signed_error,
         write_validation,
     )
 
@@ -258,6 +266,18 @@ def validate(
     )
     records = compare(predicted, run.summary(), held)
     usl_kappa = compare_usl_kappa(run.window_throughputs(), run.summary(), fit_levels, held)
+    network = _network_predictions(cal, run, run_dir, levels, workers, replications, seed)
+    by_level = network["levels"].set_index("users")
+    for record in records:
+        row = by_level.loc[record["load"]]
+        record["network_throughput"] = float(row["network_throughput_per_s"])
+        record["network_throughput_error"] = signed_error(
+            record["network_throughput"], record["measured_throughput"]
+        )
+        record["network_p95_ms"] = float(row["network_p95_ms"])
+        record["network_p95_error"] = signed_error(
+            record["network_p95_ms"], record["measured_p95_ms"]
+        )
     written = write_outputs(cal, out_dir / "profile.toml", predicted)
     written["validation"] = write_validation(
         out_dir / "validation.json",
@@ -270,9 +290,54 @@ def validate(
             "usl": cal.usl_fit.as_record(),
             "usl_kappa": usl_kappa,
             "replications": replications,
+            "network": {k: v for k, v in network.items() if k != "levels"},
+            "network_levels": network["levels"].to_dict(orient="records"),
         },
     )
     (out_dir / "predictions.csv").write_text(predicted.to_csv(index=False), encoding="utf-8")
     return Validation(
         records, out_dir, tuple(fit_levels), tuple(held), written, usl_kappa, dict(run.meta)
     )
+
+
+def _network_predictions(cal, run, run_dir: Path, levels, workers: int, replications: int,
+                         seed: int) -> dict:  # fmt: skip
+    """The platform network of the calibrated deployment, solved at every level: demands from
+    telemetry when the run has it, else client timings; limits as deployed."""
+    from simulations.calibration.deployment import (
+        Deployment,
+        predict_network_levels,
+        route_demands_s,
+    )
+    from simulations.calibration.telemetry import run_cpu_demand_s
+
+    meta = run.meta
+    database = "postgresql" if "postgres" in str(meta.get("database", "")) else "sqlite"
+    pool = int(meta.get("db_pool_size", DB_POOL_SIZE))
+    deployment = Deployment(
+        cores=len(os.sched_getaffinity(0)),
+        workers=workers,
+        database=database,
+        pool_size=pool,
+        max_overflow=int(meta.get("db_max_overflow", pool)),
+    )
+    fitted = cal.steps[cal.steps["used_for_fit"]]
+    demands = route_demands_s(
+        cal.profile,
+        peak_throughput_per_s=float(fitted["throughput_per_s"].max()),
+        servers=deployment.servers,
+        cpu_s_per_request=run_cpu_demand_s(run_dir, run.steps, run.requests),
+    )
+    shares = {r.name: r.share for r in cal.profile.routes}
+    net = deployment.network(demands.demands_s, shares)
+    table = predict_network_levels(
+        net, list(levels), think_s=cal.profile.think_time_s, replications=min(replications, 3),
+        seed=seed,
+    )  # fmt: skip
+    return {
+        "deployment": deployment.as_record(),
+        "demand_source": demands.source,
+        "demand_note": demands.note,
+        "demands_ms": {r: d * 1000 for r, d in demands.demands_s.items()},
+        "levels": table,
+    }

@@ -10,6 +10,7 @@ under `[calibration]`, which scenarios ignore and `surge predict` reads:
     web_workers = 2
     db_connections = 10
     service_ms = { search = 12.5, availability = 8.1, book = 30.2 }
+    db_ms = {}                   # measured times include the database: nothing added on top
     [calibration]
     think_time_s = 0.0
     share_dispersion = 0.6       # sigma of the lognormal share weights (0 = equal sharing)
@@ -95,6 +96,8 @@ def to_document(profile: PlatformProfile) -> dict:
         "service_ms": {
             r.name: r.service.mean_s * 1000.0 for r in profile.routes if r.name in ROUTES
         },
+        # The measured times already include the database: no default DB time on top.
+        "db_ms": {},
     }
     calibration = {
         "think_time_s": profile.think_time_s,

@@ -17,7 +17,6 @@ from simulations.national.slots import Slots
 from simulations.national.waiting_room import WaitingRoom
 from simulations.national.web_tier import Tier
 from simulations.scenario.arrivals import arrivals_per_tick
-from simulations.scenario.platform import Platform
 from simulations.scenario.scenario import Scenario
 
 __all__ = ["OpeningDay"]
@@ -48,7 +47,11 @@ class OpeningDay:
         self.ck_held = np.zeros((ring, n_centres), dtype=np.int64)
         self.ck_classes = np.zeros((ring, self.n_classes), dtype=np.int64)
         self.wr = WaitingRoom(
-            self.n_classes, b.wr_patience_mean_min * 60.0, rngs["queue"], wait_bin_s=self.tick_s
+            self.n_classes,
+            b.wr_patience_mean_min * 60.0,
+            rngs["queue"],
+            wait_bin_s=self.tick_s,
+            numbered_line=p.waiting_room_line == "numbered",
         )
         if sc.model.visitor_sample:
             self.wr.log = []
@@ -124,7 +127,8 @@ class OpeningDay:
         self._give_up(gone, "abandon_queue")
         self.wr.join(now, self.incoming)
         if p.waiting_room:
-            self.tokens = min(self.tokens + p.admission_rate_per_s * self.tick_s, _burst(p, self))
+            rate = p.admission_rate_at(now)
+            self.tokens = min(self.tokens + rate * self.tick_s, rate * self.tick_s + 1.0)
             budget = int(self.tokens)
             if p.max_active_sessions:
                 budget = min(budget, max(0, p.max_active_sessions - self.active))
@@ -316,11 +320,6 @@ class OpeningDay:
         inside = ticks < self.n_ticks
         for target, mask in ((self.pass_returns, with_pass), (self.returns, ~with_pass)):
             np.add.at(target[:, k], ticks[inside & mask], 1)
-
-
-def _burst(p: Platform, day: OpeningDay) -> float:
-    """Admission tokens never pile up beyond one tick's worth (plus a visitor)."""
-    return p.admission_rate_per_s * day.tick_s + 1.0
 
 
 def _split(rng: np.random.Generator, classes: np.ndarray, parts: list[int]) -> list[np.ndarray]:

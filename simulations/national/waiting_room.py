@@ -8,6 +8,13 @@ probability exp(-(t - u) / patience): reneging is one binomial draw for the whol
 multivariate hypergeometric draw for who leaves, and it is exact whatever the step (event-driven with cohorts of one visitor in validation, fixed ticks
 at national scale).
 
+With `numbered_line=True` the room behaves like the app's numbered line
+(`reference_app.room_line`): every visitor holds a ticket number and the room admits numbers, not
+visitors, so a ticket whose visitor reneged still uses its admission when its number comes up
+(`spent_on_departed` counts those). `AdmissionSchedule` gives the room's rate over time
+(`[[t_s, rate_per_s], ...]`, as an operator changes it through `PUT /admin/waiting-room`) and
+the ticket numbers due between two times.
+
 Bookkeeping is exact: `waited_s` is the total time spent in the queue by everyone who left it
 (admitted or reneged), so Little's law L = lambda W holds as an identity once the visitors still
 queued are counted (`queued_age_s`).
@@ -20,7 +27,38 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["WaitingRoom"]
+__all__ = ["AdmissionSchedule", "WaitingRoom", "expected_line_admissions", "line_admissions"]
+
+
+class AdmissionSchedule:
+    """A piecewise-constant admission rate: `[[t_s, rate_per_s], ...]`, each rate holding from
+    its time until the next (the first time must be 0; times strictly increasing; rates >= 0)."""
+
+    def __init__(self, points: list[tuple[float, float]] | list[list[float]]) -> None:
+        if not points:
+            raise ValueError("an admission schedule needs at least one [t_s, rate_per_s] point")
+        try:
+            times = np.array([float(t) for t, _ in points])
+            rates = np.array([float(r) for _, r in points])
+        except (TypeError, ValueError):
+            raise ValueError("admission schedule points must be [t_s, rate_per_s] pairs") from None
+        if times[0] != 0 or np.any(np.diff(times) <= 0):
+            raise ValueError("admission schedule times must start at 0 and increase")
+        if not np.all(np.isfinite(rates)) or np.any(rates < 0) or not np.all(np.isfinite(times)):
+            raise ValueError("admission schedule rates must be finite and >= 0")
+        self.times_s, self.rates_per_s = times, rates
+        # admissions due by each breakpoint
+        self._due = np.concatenate([[0.0], np.cumsum(np.diff(times) * rates[:-1])])
+
+    def rate_at(self, t_s: float) -> float:
+        return float(self.rates_per_s[np.searchsorted(self.times_s, t_s, side="right") - 1])
+
+    def due(self, t_s: float) -> float:
+        """Ticket numbers due for admission between time 0 and `t_s`."""
+        if t_s <= 0:
+            return 0.0
+        i = int(np.searchsorted(self.times_s, t_s, side="right") - 1)
+        return float(self._due[i] + (t_s - self.times_s[i]) * self.rates_per_s[i])
 
 
 class WaitingRoom:
@@ -42,12 +80,16 @@ class WaitingRoom:
         rng: np.random.Generator,
         exact_renege_times: bool = False,
         wait_bin_s: float = 60.0,
+        numbered_line: bool = False,
     ) -> None:
         self.n_classes = n_classes
         self.patience_mean_s = patience_mean_s
         self.rng = rng
         self.exact_renege_times = exact_renege_times
         self.wait_bin_s = wait_bin_s
+        self.numbered_line = numbered_line
+        self._departed = np.zeros(1024, dtype=np.int64)  # tickets of reneged visitors, per row
+        self.spent_on_departed = 0
         self._counts = np.zeros((1024, n_classes), dtype=np.int64)
         self._joined_s = np.zeros(1024, dtype=np.float64)
         self._head = 0
@@ -72,6 +114,7 @@ class WaitingRoom:
         if self._tail == len(self._joined_s):
             self._grow()
         self._counts[self._tail] = counts
+        self._departed[self._tail] = 0
         self._joined_s[self._tail] = now_s
         self._tail += 1
         self.length += total
@@ -94,6 +137,8 @@ class WaitingRoom:
         leaving = self.rng.multivariate_hypergeometric(rows.ravel(), n_leaving).reshape(rows.shape)
         rows -= leaving
         per_row = leaving.sum(axis=1)
+        if self.numbered_line:
+            self._departed[self._head : self._tail] += per_row
         if self.log is not None:
             hit = np.flatnonzero(per_row)
             joined = self._joined_s[self._head : self._tail][hit]
@@ -109,22 +154,39 @@ class WaitingRoom:
         self._drop_empty_head()
         return leaving.sum(axis=0)
 
+    @property
+    def tickets(self) -> int:
+        """Ticket numbers still ahead of the room: waiting visitors (and, on a numbered line,
+        the tickets of those who left, until their number comes up)."""
+        return self.length + int(self._departed[self._head : self._tail].sum())
+
     def admit(self, now_s: float, n: int) -> NDArray[np.int64]:
-        """Admit up to `n` visitors from the front; counts by class."""
+        """Admit up to `n` visitors from the front (on a numbered line: spend up to `n` ticket
+        numbers, a departed visitor's number included); counts by class."""
         self.renege(now_s)
         taken = np.zeros(self.n_classes, dtype=np.int64)
-        n = min(int(n), self.length)
+        n = min(int(n), self.tickets)
         while n > 0:
             row = self._counts[self._head]
             joined_s = self._joined_s[self._head]
+            departed = int(self._departed[self._head])
             size = int(row.sum())
-            if size <= n:
+            if size + departed <= n:
                 part = row.copy()
                 row[:] = 0
+                self._departed[self._head] = 0
                 self._head += 1
-            else:
-                part = self.rng.multivariate_hypergeometric(row, n)
+                spent = departed
+            elif departed == 0:
+                part, spent = self.rng.multivariate_hypergeometric(row, n), 0
                 row -= part
+            else:  # which of the row's tickets come up: a uniform subset, departed ones included
+                pick = self.rng.multivariate_hypergeometric(np.append(row, departed), n)
+                part, spent = pick[:-1], int(pick[-1])
+                row -= part
+                self._departed[self._head] -= spent
+            self.spent_on_departed += spent
+            n -= spent
             moved = int(part.sum())
             self._record_wait(now_s - joined_s, moved)
             if self.log is not None and moved:
@@ -175,7 +237,11 @@ class WaitingRoom:
         return float(per_row @ ages - back.sum())
 
     def _drop_empty_head(self) -> None:
-        while self._head < self._tail and not self._counts[self._head].any():
+        while (
+            self._head < self._tail
+            and not self._counts[self._head].any()
+            and not self._departed[self._head]
+        ):
             self._head += 1
         if self._head == self._tail:
             self._head = self._tail = 0
@@ -185,7 +251,55 @@ class WaitingRoom:
         size = max(1024, 2 * live)
         counts = np.zeros((size, self.n_classes), dtype=np.int64)
         joined = np.zeros(size, dtype=np.float64)
+        departed = np.zeros(size, dtype=np.int64)
         counts[:live] = self._counts[self._head : self._tail]
         joined[:live] = self._joined_s[self._head : self._tail]
-        self._counts, self._joined_s = counts, joined
+        departed[:live] = self._departed[self._head : self._tail]
+        self._counts, self._joined_s, self._departed = counts, joined, departed
         self._head, self._tail = 0, live
+
+
+def line_admissions(
+    arrival_per_s: float,
+    schedule: AdmissionSchedule,
+    patience_mean_s: float,
+    duration_s: float,
+    rng: np.random.Generator,
+    *,
+    numbered: bool = True,
+    step_s: float = 0.1,
+) -> WaitingRoom:
+    """One room over `duration_s`: Poisson arrivals, ticket numbers falling due on `schedule`
+    (numbers due while the line is empty wait for the next visitors, like the app's anchor),
+    exponential patience. Returns the room: `admitted`, `reneged`, `spent_on_departed`."""
+    if arrival_per_s < 0 or duration_s <= 0 or step_s <= 0:
+        raise ValueError("need arrival_per_s >= 0, duration_s > 0 and step_s > 0")
+    room = WaitingRoom(1, patience_mean_s, rng, numbered_line=numbered)
+    used = 0
+    for i in range(1, int(math.ceil(duration_s / step_s)) + 1):
+        t = min(i * step_s, duration_s)
+        room.join(t, np.array([rng.poisson(arrival_per_s * step_s)]))
+        due = int(schedule.due(t)) - used
+        if due > 0:
+            before = room.admitted + room.spent_on_departed
+            room.admit(t, due)
+            used += room.admitted + room.spent_on_departed - before
+    return room
+
+
+def expected_line_admissions(
+    arrival_per_s: float, rate_per_s: float, patience_mean_s: float, duration_s: float
+) -> float:
+    """Expected visitors a numbered line admits in `duration_s` from empty, arrivals evenly
+    spaced (the fluid view of `line_admissions`): ticket k joins at k / A and its number is due
+    at k / R (A > R), so it waits k (1/R - 1/A) and is still there with probability
+    q^k, q = exp(-(1/R - 1/A) / patience). The tickets due within the run are
+    n = floor(duration x min(A, R)), and the sum of q^k is geometric. Smooth and increasing in
+    R, which a bisection on R needs."""
+    if min(arrival_per_s, rate_per_s) <= 0 or duration_s <= 0 or patience_mean_s <= 0:
+        raise ValueError("need positive arrival and admission rates, duration and patience")
+    n = math.floor(duration_s * min(arrival_per_s, rate_per_s))
+    if arrival_per_s <= rate_per_s or math.isinf(patience_mean_s):
+        return float(n)
+    q = math.exp(-(1 / rate_per_s - 1 / arrival_per_s) / patience_mean_s)
+    return q * (1 - q**n) / (1 - q)

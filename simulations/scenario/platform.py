@@ -7,7 +7,11 @@ any of these keys (measured values), included by `platform.profile = "file.toml"
 - Waiting room: `waiting_room` on/off; admits FIFO at `admission_rate_per_s` while fewer than
   `max_active_sessions` sessions are active (0 = no cap). A pass stays valid for
   `pass_lifetime_min` after admission: a visitor retrying within it skips the queue. Waiting
-  visitors poll every `queue_poll_interval_s` (edge traffic, not origin).
+  visitors poll every `queue_poll_interval_s` (edge traffic, not origin). `waiting_room_line =
+  "numbered"` follows the app's numbered line: the room admits ticket numbers, so a ticket whose
+  visitor left still uses its admission ("fifo", the default, admits only visitors still there).
+  `admission_schedule = [[t_s, rate_per_s], ...]` changes the rate over the day (from t = 0, as an
+  operator would through `PUT /admin/waiting-room`); it replaces `admission_rate_per_s`.
 - Web tier: `web_workers` workers; a request costs `service_ms[route]` of worker time; requests
   waiting longer than `web_timeout_s` fail (finite capacity: workers x timeout of backlog).
 - Database: `db_connections` connections; a request holds one for `db_ms[route]`; waits beyond
@@ -19,6 +23,8 @@ any of these keys (measured values), included by `platform.profile = "file.toml"
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -33,6 +39,8 @@ class Platform(BaseModel):
     waiting_room: bool = True
     admission_rate_per_s: float = Field(100.0, gt=0)
     max_active_sessions: int = Field(0, ge=0)
+    waiting_room_line: Literal["fifo", "numbered"] = "fifo"
+    admission_schedule: list[tuple[float, float]] | None = None
     pass_lifetime_min: float = Field(30.0, ge=0)
     queue_poll_interval_s: float = Field(30.0, gt=0)
     web_workers: int = Field(100, ge=1)
@@ -76,9 +84,32 @@ class Platform(BaseModel):
     def _known_routes(cls, values: dict[str, float], info) -> dict[str, float]:
         return check_routes(values, f"platform.{info.field_name}")
 
+    @field_validator("admission_schedule")
+    @classmethod
+    def _schedule(
+        cls, points: list[tuple[float, float]] | None
+    ) -> list[tuple[float, float]] | None:
+        if points is not None:
+            from simulations.national.waiting_room import AdmissionSchedule
+
+            AdmissionSchedule(points)  # raises ValueError naming the problem
+        return points
+
+    def admission_rate_at(self, t_s: float) -> float:
+        """The room's admission rate at `t_s` seconds into the day (schedule or constant)."""
+        if self.admission_schedule is None:
+            return self.admission_rate_per_s
+        from simulations.national.waiting_room import AdmissionSchedule
+
+        return AdmissionSchedule(self.admission_schedule).rate_at(t_s)
+
     def scaled(self, factor: float) -> Platform:
+        schedule = self.admission_schedule
         return self.model_copy(
             update={
+                "admission_schedule": None
+                if schedule is None
+                else [(t, rate * factor) for t, rate in schedule],
                 "admission_rate_per_s": self.admission_rate_per_s * factor,
                 "max_active_sessions": round(self.max_active_sessions * factor),
                 "web_workers": max(1, round(self.web_workers * factor)),

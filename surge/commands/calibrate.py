@@ -11,6 +11,8 @@ from surge.commands import types
 from surge.errors import UsageError
 from surge.exit_codes import EXIT_OK, EXIT_UNDECIDED
 
+EXIT_NOT_CONFIRMED = EXIT_UNDECIDED  # the prediction was not confirmed by the load test
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -76,12 +78,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=5,
         help="simulation replications (default 5)",
     )
+    c = p.add_argument_group(
+        "--confirm: calibrate, predict R_ok and R_bad, confirm both with open-model runs "
+        "(exit 0 confirmed, 4 not confirmed); uses --start-app/--host, --levels, --hold, --seed"
+    )
+    c.add_argument("--confirm", action="store_true")
+    c.add_argument("--scenario", default="smoke", help="whose slo.p95_ms.book (default smoke)")
+    c.add_argument("--duration", type=types.duration_s, default=60.0,
+                   help="length of each confirming run (default 60s)")  # fmt: skip
+    c.add_argument("--arrival-multiple", type=types.positive_float, default=1.2,
+                   help="arrivals per admission (default 1.2)")  # fmt: skip
+    c.add_argument("--patience", type=types.duration_s, default=10.0,
+                   help="visitors' mean patience in the line (default 10s)")  # fmt: skip
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.bootstrap < 1:
+        raise UsageError("--bootstrap must be >= 1")
+    if args.validate and args.confirm:
+        raise UsageError("give --validate or --confirm, not both")
     if args.validate:
         return _validate(args)
+    if args.confirm:
+        return _confirm(args)
     if args.run_dir is None:
         raise UsageError("give a RUN_DIR to calibrate, or --validate to run the steps first")
     from simulations.calibration.calibrate import calibrate, write_outputs
@@ -215,3 +235,37 @@ def _validate(args: argparse.Namespace) -> int:
     )
     print("prediction confirmed" if confirmed else "prediction NOT confirmed (exit 4)")
     return EXIT_OK if confirmed else EXIT_UNDECIDED
+
+
+def _confirm(args: argparse.Namespace) -> int:
+    from loadtests.confirm import ConfirmOptions, run_confirm
+
+    if args.run_dir is not None:
+        raise UsageError("--confirm runs its own calibration: give --out DIR, not a RUN_DIR")
+    options = ConfirmOptions(
+        out_dir=args.out,
+        start_app=args.start_app,
+        host=args.host,
+        postgres_url=args.db,
+        scenario=args.scenario,
+        levels=tuple(args.levels),
+        hold_s=args.hold,
+        duration_s=args.duration,
+        arrival_multiple=args.arrival_multiple,
+        patience_s=args.patience,
+        replications=args.replications,
+        bootstrap_replicates=args.bootstrap,
+        seed=args.seed,
+    )
+    result = run_confirm(options)
+    for name, r in zip(("R_ok", "R_bad"), result["runs"], strict=True):
+        measured = r["measured_p95_ms"]
+        print(
+            f"{name}: admit {r['admission_rate']:.3g}/s, arrivals {r['arrival_rate']:.3g}/s: "
+            f"booking p95 predicted {r['predicted_p95_ms']:.0f} ms, measured "
+            f"{'-' if measured is None else f'{measured:.0f} ms'} (SLO {r['slo_p95_ms']:g} ms, "
+            f"{'met' if r['slo_met'] else 'missed'})"
+        )
+    print(f"confirm.json: {args.out / 'confirm.json'}")
+    print("prediction confirmed" if result["confirmed"] else "prediction NOT confirmed")
+    return EXIT_OK if result["confirmed"] else EXIT_NOT_CONFIRMED

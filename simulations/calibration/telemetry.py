@@ -1,0 +1,129 @@
+"""CPU demands from a run's per-process telemetry (`telemetry.csv`), by the utilisation law.
+
+`telemetry.csv` in a run directory has one row per local process per sample (about 1 s):
+
+    elapsed_s   seconds since the run start (the report's time axis)
+    role        app | db | loadgen | other
+    pid         process id
+    name        process name
+    cpu_s       cumulative user + system CPU seconds of that process
+    cpu_pct     CPU use over the last sample, % of one core
+    rss_bytes   resident memory
+
+The CPU a role spent in a window is, per process, its `cpu_s` at the last sample inside the
+window minus its `cpu_s` at the first (a process seen only once in the window adds nothing),
+summed over the role's processes. Divided by the requests completed in the window, that is the
+role's demand per request (U = X D: CPU-seconds per second over requests per second), whatever
+the queueing inside.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "COLUMNS",
+    "ROLES",
+    "cpu_by_role",
+    "pooled_demand_s",
+    "read_telemetry",
+    "run_cpu_demand_s",
+    "step_cpu_demands",
+]
+
+COLUMNS = ("elapsed_s", "role", "pid", "name", "cpu_s", "cpu_pct", "rss_bytes")
+ROLES = ("app", "db", "loadgen", "other")
+
+
+def read_telemetry(path: str | Path) -> pd.DataFrame:
+    """The samples, checked: every column present, known roles, finite non-negative CPU."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise ValueError(f"telemetry not found: {path}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: unreadable CSV ({exc})") from None
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column {missing[0]!r}")
+    unknown = sorted(set(frame["role"].astype(str)) - set(ROLES))
+    if unknown:
+        raise ValueError(f"{path}: unknown role {unknown[0]!r} (roles: {', '.join(ROLES)})")
+    for column in ("elapsed_s", "cpu_s"):
+        values = pd.to_numeric(frame[column], errors="coerce")
+        if values.isna().any() or not np.isfinite(values).all() or (values < 0).any():
+            raise ValueError(f"{path}: {column} must be finite numbers >= 0")
+        frame[column] = values.astype(float)
+    return frame.sort_values(["pid", "elapsed_s"]).reset_index(drop=True)
+
+
+def cpu_by_role(telemetry: pd.DataFrame, start_s: float, end_s: float) -> dict[str, float]:
+    """CPU seconds each role used between `start_s` and `end_s` (run-start seconds)."""
+    if end_s <= start_s:
+        raise ValueError(f"window must end after it starts ({start_s} .. {end_s})")
+    inside = telemetry[(telemetry["elapsed_s"] >= start_s) & (telemetry["elapsed_s"] <= end_s)]
+    used = inside.groupby(["role", "pid"])["cpu_s"].agg(lambda s: s.iloc[-1] - s.iloc[0])
+    per_role = used.clip(lower=0).groupby(level="role").sum()
+    return {role: float(per_role.get(role, 0.0)) for role in ROLES}
+
+
+def step_cpu_demands(
+    telemetry: pd.DataFrame, windows: pd.DataFrame, requests: pd.DataFrame
+) -> pd.DataFrame:
+    """Per step window and role: CPU seconds, completed requests, CPU seconds per request.
+
+    `windows`: `step`, `window_start_s`, `end_s` in run-start seconds; `requests`: `step` and
+    `ok` per completed request (a `StepRun`'s tables, shifted to run-start seconds)."""
+    rows = []
+    done = requests[requests["ok"]].groupby("step").size()
+    for w in windows.itertuples(index=False):
+        cpu = cpu_by_role(telemetry, float(w.window_start_s), float(w.end_s))
+        completed = int(done.get(w.step, 0))
+        for role, seconds in cpu.items():
+            rows.append(
+                {
+                    "step": int(w.step),
+                    "role": role,
+                    "cpu_s": seconds,
+                    "requests": completed,
+                    "cpu_s_per_request": seconds / completed if completed else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def pooled_demand_s(demands: pd.DataFrame, role: str = "app") -> float | None:
+    """CPU seconds per request of `role` over all windows (total CPU / total requests)."""
+    rows = demands[demands["role"] == role]
+    total = rows["requests"].sum()
+    if total <= 0 or rows["cpu_s"].sum() <= 0:
+        return None
+    return float(rows["cpu_s"].sum() / total)
+
+
+def run_cpu_demand_s(
+    run_dir: str | Path, run_steps: pd.DataFrame, run_requests: pd.DataFrame, role: str = "app"
+) -> float | None:
+    """`role`'s CPU seconds per request over a stepped run's steady windows, from the run's
+    `telemetry.csv`; None when the run has no telemetry (then demands come from the client).
+
+    `run_steps` and `run_requests` are a `StepRun`'s tables (epoch seconds); the telemetry's
+    time axis starts at the summary's `test_start_epoch_s`."""
+    run_dir = Path(run_dir)
+    path = run_dir / "telemetry.csv"
+    if not path.is_file():
+        return None
+    import json
+
+    try:
+        start = float(json.loads((run_dir / "summary.json").read_text())["test_start_epoch_s"])
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{run_dir}: telemetry without a run start ({exc})") from None
+    windows = run_steps.assign(
+        window_start_s=run_steps["window_start_s"] - start, end_s=run_steps["end_s"] - start
+    )
+    return pooled_demand_s(step_cpu_demands(read_telemetry(path), windows, run_requests), role)
