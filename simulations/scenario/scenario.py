@@ -79,7 +79,7 @@ class Behaviour(BaseModel):
 class Prior(BaseModel):
     """A range for an unsourced (or loosely sourced) parameter: uniform on [low, high].
 
-    `source` is a `docs/sources.md#anchor` citation or begins with "assumption"."""
+    `source` cites an anchor of docs/sources.md or begins with "assumption"."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from simulations.national.heldout import measure
+from simulations.national.heldout import measure, score
 from simulations.national.opening_day import simulate
 from simulations.scenario.scenario import load_scenario, scenario_path
 
@@ -42,3 +42,33 @@ def test_one_run_lands_near_the_committed_bands(predictions):
         band = predictions["predictions"][name]
         value = measure(run.timeseries, figure)
         assert 0.8 * band["low"] <= value <= 1.2 * band["high"], name
+
+
+OBSERVED = ROOT / "docs" / "validation" / "observed-2021-07-13.json"
+
+
+def test_the_score_of_the_committed_predictions_is_the_documented_one(capsys, predictions):
+    from surge.cli import main
+
+    code = main(["sim", "heldout", "score", "--predictions", str(PREDICTIONS),
+                 "--observed", str(OBSERVED)])  # fmt: skip
+    assert code == 4  # not every held-out figure is within 25 %
+    observed = json.loads(OBSERVED.read_text(encoding="utf-8"))["figures"]
+    table = score(predictions["predictions"], observed).set_index("figure")
+    # the night is within 25 % and covered by the band; the documented errors are these
+    assert abs(table.loc["night", "error"]) < 0.25 and table.loc["night", "covered"]
+    docs = (ROOT / "docs" / "simulation.md").read_text(encoding="utf-8")
+    for error in table["error"]:
+        assert f"{100 * error:+.1f} %".replace("-", "\N{MINUS SIGN}") in docs
+    assert "1/3 held-out figures within 25%" in capsys.readouterr().out
+
+
+def test_unreadable_observed_figures_are_a_usage_error(tmp_path, capsys):
+    from surge.cli import main
+
+    bad = tmp_path / "observed.json"
+    bad.write_text("{not json", encoding="utf-8")
+    code = main(["sim", "heldout", "score", "--predictions", str(PREDICTIONS),
+                 "--observed", str(bad)])  # fmt: skip
+    assert code == 2
+    assert "cannot read JSON" in capsys.readouterr().err
