@@ -209,7 +209,7 @@ def plan_run(
                 "--shape replay plays the scenario's arrival curve: drop --users/--rate"
             )
         profile = shapes.replay(
-            lambda t_min: arrival_rate_per_min(real.demand, t_min),
+            lambda t_min: arrival_rate_per_min(real.demand, t_min, real.clock_start_min),
             real.duration_min,
             options.scale,
             compress,

@@ -357,7 +357,7 @@ def scenario_replay(
 
     scenario = load_scenario(ref).scaled()
     profile = replay(
-        lambda t_min: arrival_rate_per_min(scenario.demand, t_min),
+        lambda t_min: arrival_rate_per_min(scenario.demand, t_min, scenario.clock_start_min),
         scenario.duration_min,
         scale,
         compress,

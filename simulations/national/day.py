@@ -29,7 +29,9 @@ class OpeningDay:
         self.sc = sc
         self.rng = rngs
         self.tick_s = sc.model.tick_s
-        self.expected = arrivals_per_tick(sc.demand, sc.duration_min, self.tick_s)
+        self.expected = arrivals_per_tick(
+            sc.demand, sc.duration_min, self.tick_s, sc.clock_start_min
+        )
         self.n_ticks = len(self.expected)
         b, p = sc.behaviour, sc.platform
         self.n_classes = b.retry_max + 2

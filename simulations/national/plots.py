@@ -67,7 +67,7 @@ def plot_arrival_curve(scenario: Scenario, points: int = 600) -> Figure:
     """The scenario's arrival rate (visitors per minute) over its duration."""
     t = np.linspace(0.0, scenario.duration_min, points)
     fig, ax = plt.subplots(figsize=(9, 4))
-    ax.plot(t, arrival_rates_per_min(scenario.scaled().demand, t))
+    ax.plot(t, arrival_rates_per_min(scenario.scaled().demand, t, scenario.clock_start_min))
     ax.set_xlabel(f"minutes after {scenario.clock_start}")
     ax.set_ylabel("arrivals / min")
     ax.set_title(f"{scenario.name}: arrival curve")

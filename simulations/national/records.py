@@ -56,7 +56,7 @@ class Recorder:
         for name, value in values.items():
             self.cols[name][t] = value
 
-    def per_minute(self, clock_start: str) -> pd.DataFrame:
+    def per_minute(self, clock_start: str, start_date: str | None = None) -> pd.DataFrame:
         ticks = pd.DataFrame(self.cols)
         minute = (np.arange(len(ticks)) * self.tick_s // 60).astype(int)
         grouped = ticks.groupby(minute)
@@ -81,6 +81,10 @@ class Recorder:
         start_h, start_m = (int(x) for x in clock_start.split(":"))
         clock = start_h * 60 + start_m + df.index.to_numpy()
         df.insert(0, "clock", [f"{(m // 60) % 24:02d}:{m % 60:02d}" for m in clock])
+        if start_date is not None:
+            start = pd.Timestamp(f"{start_date}T{clock_start}")
+            times = start + pd.to_timedelta(df.index.to_numpy(), unit="min")
+            df.insert(1, "time", times.strftime("%Y-%m-%dT%H:%M"))
         return df.reset_index()
 
 
@@ -103,7 +107,7 @@ class DayState(Protocol):
 
 
 def build_result(day: DayState) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
-    ts = day.rec.per_minute(day.sc.clock_start)
+    ts = day.rec.per_minute(day.sc.clock_start, day.sc.start_date)
     c, wr, slots = day.count, day.wr, day.slots
     end_s = day.n_ticks * day.tick_s
     pending = c["scheduled"] - c["returns"]

@@ -108,9 +108,10 @@ class Slots:
     def release(self, minutes_since_start: float, tick_s: float) -> int:
         """New pairs opened during one tick (Poisson, spread over centres by size)."""
         s = self.supply
-        if s.new_slots_per_min <= 0:
+        since_min = minutes_since_start - s.new_slots_start_min
+        if s.new_slots_per_min <= 0 or since_min < 0:
             return 0
-        rate = s.new_slots_per_min * (1.0 + s.new_slots_growth_per_day * minutes_since_start / 1440)
+        rate = s.new_slots_per_min * (1.0 + s.new_slots_growth_per_day * since_min / 1440)
         n = int(self.rng.poisson(rate * tick_s / 60.0))
         if n:
             self.free += self.rng.multinomial(n, self.size_share)

@@ -6,6 +6,13 @@ hold of `peak_hold_min`, then a two-speed exponential decay (`decay_fast_min`, a
 `decay_slow_min` for the share `slow_share`). The curve is normalised so that the surge adds
 exactly `surge_visitors` arrivals over the scenario. A piecewise-linear table
 (`table_min`, `table_per_min`) replaces the whole curve when given.
+
+Time of day and the days after (for runs longer than an evening): `daily_profile` holds 24
+multipliers of `baseline_per_min`, one per local clock hour (empty = 1 all day); from the first
+local midnight after the start, `after_visitors_per_day` more visitors arrive each day (interest
+carried over from the surge), spread over the day's hours in proportion to `daily_profile` and
+shrinking by the factor `after_decay_per_day` from one day to the next. Neither applies to a
+table.
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ class Demand(BaseModel):
     book_share: float = Field(0.5, ge=0, le=1)
     table_min: list[float] = Field(default_factory=list)
     table_per_min: list[float] = Field(default_factory=list)
+    daily_profile: list[float] = Field(default_factory=list)
+    after_visitors_per_day: float = Field(0.0, ge=0)
+    after_decay_per_day: float = Field(1.0, ge=0)
 
     @model_validator(mode="after")
     def _table_is_consistent(self) -> Demand:
@@ -44,6 +54,12 @@ class Demand(BaseModel):
                 raise ValueError("demand.table_min: times must increase")
             if any(r < 0 for r in self.table_per_min):
                 raise ValueError("demand.table_per_min: rates must be >= 0")
+        if self.daily_profile and (
+            len(self.daily_profile) != 24 or any(w < 0 for w in self.daily_profile)
+        ):
+            raise ValueError("demand.daily_profile: expected 24 multipliers >= 0, one per hour")
+        if self.daily_profile and sum(self.daily_profile) == 0 and self.after_visitors_per_day:
+            raise ValueError("demand.daily_profile: all zero, after_visitors_per_day cannot arrive")
         if self.decay_slow_min < self.decay_fast_min:
             raise ValueError(
                 f"demand.decay_slow_min ({self.decay_slow_min:g}) must be >= "
@@ -62,6 +78,7 @@ class Demand(BaseModel):
                 "eligible_population": round(self.eligible_population * factor),
                 "baseline_per_min": self.baseline_per_min * factor,
                 "surge_visitors": self.surge_visitors * factor,
+                "after_visitors_per_day": self.after_visitors_per_day * factor,
                 "table_per_min": [r * factor for r in self.table_per_min],
             }
         )

@@ -16,7 +16,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from simulations.scenario.demand import Demand
 from simulations.scenario.errors import ScenarioError, describe
@@ -27,8 +34,10 @@ from simulations.scenario.supply import Supply
 __all__ = [
     "Behaviour",
     "Demand",
+    "HeldOut",
     "Model",
     "Platform",
+    "Prior",
     "Scenario",
     "ScenarioError",
     "Slo",
@@ -67,6 +76,43 @@ class Behaviour(BaseModel):
     checkout_completion: float = Field(0.95, ge=0, le=1)
 
 
+class Prior(BaseModel):
+    """A range for an unsourced (or loosely sourced) parameter: uniform on [low, high].
+
+    `source` cites an anchor of docs/sources.md or begins with "assumption"."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    low: float
+    high: float
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Prior:
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high:g}) must be >= low ({self.low:g})")
+        return self
+
+
+class HeldOut(BaseModel):
+    """A figure the model predicts but was not fitted to: what it counts between two local
+    date-times (`simulations.national.heldout`). Kinds: `bookings` in [start, end), or
+    `bookings_per_min` (their mean per minute)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")
+    end: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")
+    kind: str = Field(pattern="^(bookings|bookings_per_min)$")
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HeldOut:
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must come after start ({self.start})")
+        return self
+
+
 class Model(BaseModel):
     """Numerical settings of the aggregated model (not part of the system being modelled)."""
 
@@ -84,6 +130,7 @@ class Scenario(BaseModel):
     name: str
     description: str = ""
     clock_start: str = Field("00:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    start_date: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
     duration_min: float = Field(gt=0, le=31 * 24 * 60)
     scale: float = Field(1.0, gt=0)
     demand: Demand
@@ -92,6 +139,28 @@ class Scenario(BaseModel):
     supply: Supply = Supply()
     slo: Slo = Slo()
     model: Model = Model()
+    priors: dict[str, Prior] = Field(default_factory=dict)
+    heldout: dict[str, HeldOut] = Field(default_factory=dict)
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _date_as_text(cls, value: Any) -> Any:
+        return value.isoformat() if hasattr(value, "isoformat") else value
+
+    @property
+    def clock_start_min(self) -> float:
+        """Minutes after local midnight at which the scenario starts."""
+        hours, minutes = (int(x) for x in self.clock_start.split(":"))
+        return float(hours * 60 + minutes)
+
+    @model_validator(mode="after")
+    def _priors_name_parameters(self) -> Scenario:
+        for key in self.priors:
+            section, _, name = key.partition(".")
+            table = getattr(self, section, None) if name and "." not in name else None
+            if not isinstance(table, BaseModel) or name not in type(table).model_fields:
+                raise ValueError(f"priors.{key}: not a scenario parameter (section.key)")
+        return self
 
     @model_validator(mode="after")
     def _windows_fit(self) -> Scenario:
@@ -165,7 +234,9 @@ def write_scenario(scenario: Scenario, path: Path, header: str = "") -> Path:
     import tomli_w
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(header + tomli_w.dumps(scenario.model_dump()), encoding="utf-8")
+    path.write_text(
+        header + tomli_w.dumps(scenario.model_dump(exclude_none=True)), encoding="utf-8"
+    )
     return path
 
 

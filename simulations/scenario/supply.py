@@ -12,7 +12,8 @@ be taken by someone else between choice and commit). Booked appointments are can
 `cancel_share_per_h` per hour (slot released); `no_show_share` is reported, not simulated.
 New bookable pairs are released during the run at `new_slots_per_min` (Poisson, spread over
 centres by size), a rate growing linearly by `new_slots_growth_per_day` times its initial value
-each day (practitioners opening agendas, daily releases).
+each day (practitioners opening agendas, daily releases). Releases start `new_slots_start_min`
+minutes after the scenario start (the growth counts from then).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Supply(BaseModel):
     no_show_share: float = Field(0.01, ge=0, le=1)
     new_slots_per_min: float = Field(0.0, ge=0)
     new_slots_growth_per_day: float = Field(0.0, ge=0)
+    new_slots_start_min: float = Field(0.0, ge=0)
 
     @model_validator(mode="after")
     def _vaccines_are_consistent(self) -> Supply:

@@ -4,12 +4,16 @@ vaccination centre's day, and the model's check against exact queueing theory)."
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from surge.commands import types
 from surge.errors import UsageError
-from surge.exit_codes import EXIT_OK, EXIT_SLO_BREACHED
+from surge.exit_codes import EXIT_OK, EXIT_SLO_BREACHED, EXIT_UNDECIDED
+
+MISS = 0.25  # a held-out median further than this from the public figure is not confirmed
+SHOWN = ("bookings", "peak_bookings_per_min", "wr_wait_peak_min", "abandonment", "sellout_min")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,6 +82,56 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     validate.add_argument("--seed", type=int, default=2021)
     validate.set_defaults(func=_validate)
+
+    heldout = sim_sub.add_parser(
+        "heldout",
+        help="predict figures a scenario was not fitted to (ensemble over its priors); score them",
+        description=(
+            "predict: run an ensemble (Latin hypercube over the scenario's [priors]) and write "
+            "each [heldout] figure's median and 5-95%% band to JSON, to commit before the public "
+            "figures. score: compare a predictions JSON with observed figures (error of the "
+            "median, Winkler score of the band); exit 4 if any error exceeds 25%%."
+        ),
+    )
+    actions = heldout.add_subparsers(dest="heldout_action", metavar="ACTION", required=True)
+    pred = actions.add_parser("predict", help="run the ensemble and write the predictions")
+    pred.add_argument("--scenario", required=True, help="built-in name or TOML file")
+    pred.add_argument(
+        "--samples", type=types.positive_int, default=16, help="ensemble size (default 16)"
+    )
+    pred.add_argument("--seed", type=int, default=2021)
+    pred.add_argument(
+        "--processes", type=types.positive_int, default=1, help="local processes (default 1)"
+    )
+    pred.add_argument("--out", type=Path, required=True, help="predictions JSON to write")
+    pred.set_defaults(func=_heldout_predict)
+    sc = actions.add_parser("score", help="score predictions against observed figures")
+    sc.add_argument("--predictions", type=Path, required=True)
+    sc.add_argument("--observed", type=Path, required=True, help="JSON {figure: {low, high}}")
+    sc.set_defaults(func=_heldout_score)
+
+    unc = sim_sub.add_parser(
+        "uncertainty",
+        help="ensemble over the scenario's [priors]: 5-95%% bands on every KPI, PRCC sensitivity",
+        description=(
+            "Sample every [priors] parameter by Latin hypercube (scipy.stats.qmc), run each "
+            "sample once, write ensemble.csv, bands.csv (5th/50th/95th percentile of every KPI) "
+            "and sensitivity.csv (partial rank correlation coefficients)."
+        ),
+    )
+    unc.add_argument("--scenario", required=True, help="built-in name or TOML file")
+    unc.add_argument(
+        "--samples", type=types.positive_int, default=64, help="ensemble size (default 64)"
+    )
+    unc.add_argument("--seed", type=int, default=2021)
+    unc.add_argument(
+        "--processes", type=types.positive_int, default=1, help="local processes (default 1)"
+    )
+    unc.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    unc.add_argument(
+        "--out", type=Path, help="output directory (default results/uncertainty/<name>)"
+    )
+    unc.set_defaults(func=_uncertainty)
 
 
 def _scenarios(args: argparse.Namespace) -> int:
@@ -180,3 +234,78 @@ def _validate(args: argparse.Namespace) -> int:
     failed = int((~frame["passed"]).sum())
     print(f"{len(frame) - failed}/{len(frame)} checks passed")
     return EXIT_OK if failed == 0 else EXIT_SLO_BREACHED
+
+
+def _heldout_predict(args: argparse.Namespace) -> int:
+    from simulations.national.heldout import predict, prediction_document
+    from simulations.scenario.scenario import ScenarioError, load_scenario, scenario_path
+
+    scenario = load_scenario(args.scenario)
+    if not scenario.heldout:
+        raise ScenarioError(f"scenario {scenario.name}: no [heldout] figures to predict")
+    ensemble = predict(scenario, scenario.heldout, args.samples, args.seed, args.processes)
+    text = scenario_path(args.scenario).read_text(encoding="utf-8")
+    document = prediction_document(scenario, ensemble, args.samples, args.seed, text)
+    document["command"] = "surge " + " ".join(sys.argv[1:])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"{scenario.name}: {args.samples} samples, median and 5-95% band")
+    for name, p in document["predictions"].items():
+        print(f"{name:24s} {p['median']:>12,.0f} [{p['low']:,.0f}, {p['high']:,.0f}]")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _heldout_score(args: argparse.Namespace) -> int:
+    from simulations.national.heldout import score
+    from simulations.scenario.scenario import ScenarioError
+
+    documents = []
+    for path in (args.predictions, args.observed):
+        try:
+            documents.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ScenarioError(f"{path}: cannot read JSON ({exc})") from None
+    predictions, observed = documents
+    table = score(predictions["predictions"], observed["figures"])
+    print(
+        f"{'figure':24s} {'public':>12s} {'model':>12s} {'90% band':>25s} {'error':>8s} "
+        f"{'winkler/public':>14s}"
+    )
+    for row in table.itertuples():
+        band = f"[{row.low:,.0f}, {row.high:,.0f}]"
+        print(
+            f"{row.figure:24s} {row.public:>12,.0f} {row.median:>12,.0f} {band:>25s} "
+            f"{100 * row.error:>+7.1f}% {row.winkler_relative:>14.2f}"
+        )
+    missed = table[table["error"].abs() > MISS]
+    print(f"{len(table) - len(missed)}/{len(table)} held-out figures within {MISS:.0%}")
+    return EXIT_OK if missed.empty else EXIT_UNDECIDED
+
+
+def _uncertainty(args: argparse.Namespace) -> int:
+    from simulations.national.uncertainty import bands, kpi_ensemble, prcc
+    from simulations.scenario.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    ensemble = kpi_ensemble(scenario, args.samples, args.seed, args.processes)
+    params = list(scenario.priors)
+    kpis = [c for c in ensemble.columns if c not in params]
+    band = bands(ensemble, kpis)
+    sens = prcc(ensemble, params, kpis)
+    out = args.out or Path("results") / "uncertainty" / scenario.name
+    out.mkdir(parents=True, exist_ok=True)
+    ensemble.to_csv(out / "ensemble.csv", index_label="sample")
+    band.to_csv(out / "bands.csv")
+    sens.to_csv(out / "sensitivity.csv")
+    print(f"{scenario.name}: {args.samples} samples over {len(params)} priors")
+    print(f"{'kpi':24s} {'p05':>12s} {'median':>12s} {'p95':>12s}  most influential (PRCC)")
+    for kpi in (k for k in SHOWN if k in band.index):
+        row = band.loc[kpi]
+        top = sens[kpi].abs().idxmax() if sens[kpi].notna().any() else "-"
+        rho = sens.loc[top, kpi] if top != "-" else float("nan")
+        print(
+            f"{kpi:24s} {row.p05:>12.4g} {row['median']:>12.4g} {row.p95:>12.4g}  {top} ({rho:+.2f})"
+        )
+    print(f"wrote {out}/ensemble.csv, bands.csv, sensitivity.csv")
+    return 0
