@@ -175,7 +175,7 @@ def targets(options: ABOptions, echo: Callable[[str], None]) -> Iterator[dict[st
 # -- the journey -----------------------------------------------------------------------------
 
 
-def _centre_ids(client, postcodes: Sequence[str]) -> list[int]:  # noqa: ANN001
+def _centre_ids(client, postcodes: Sequence[str]) -> list[int]:
     ids: set[int] = set()
     for postcode in postcodes:
         response = client.get("/centers", params={"postcode": postcode, "vaccine": "pfizer"})
@@ -263,7 +263,7 @@ def run_ab(
     return document
 
 
-def _sample(options: ABOptions, clients: dict, centre_ids: list[int], echo, clock) -> dict:  # noqa: ANN001
+def _sample(options: ABOptions, clients: dict, centre_ids: list[int], echo, clock) -> dict:
     rule = options.rule
     logs: dict[str, tuple[list[float], list[float]]] = {r: ([], []) for r in ROUTES}
     errors = {arm: dict.fromkeys(ROUTES, 0) for arm in ("a", "b")}

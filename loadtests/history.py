@@ -120,14 +120,14 @@ def _is_postgres(store: str) -> bool:
     return store.startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
 
 
-def _engine(store: str):  # noqa: ANN202
+def _engine(store: str):
     from sqlalchemy import create_engine
 
     url = "postgresql+psycopg://" + store.split("://", 1)[1]
     return create_engine(url)
 
 
-def _pg_table():  # noqa: ANN202
+def _pg_table():
     from sqlalchemy import Column, Float, Integer, MetaData, String, Table
 
     meta = MetaData()

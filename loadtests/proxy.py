@@ -167,7 +167,7 @@ def config_from_specs(
     )
 
 
-async def _read_body(receive) -> bytes:  # noqa: ANN001
+async def _read_body(receive) -> bytes:
     chunks = []
     more = True
     while more:
@@ -179,7 +179,7 @@ async def _read_body(receive) -> bytes:  # noqa: ANN001
     return b"".join(chunks)
 
 
-async def _answer(send, status: int, body: dict, headers: list | None = None) -> None:  # noqa: ANN001
+async def _answer(send, status: int, body: dict, headers: list | None = None) -> None:
     payload = json.dumps(body).encode()
     await send(
         {
@@ -195,14 +195,14 @@ async def _answer(send, status: int, body: dict, headers: list | None = None) ->
     await send({"type": "http.response.body", "body": payload})
 
 
-def make_proxy_app(config: ProxyConfig):  # noqa: ANN201 - an ASGI callable
+def make_proxy_app(config: ProxyConfig):
     """The ASGI app: forward through one pooled `httpx.AsyncClient`, inject faults by path."""
     import httpx
 
     rng = random.Random(config.seed)  # noqa: S311 - load-test randomness, not security
     state: dict = {}
 
-    async def app(scope, receive, send) -> None:  # noqa: ANN001
+    async def app(scope, receive, send) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()

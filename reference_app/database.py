@@ -51,7 +51,7 @@ def _sqlite_engine(url: str, pool_size: int, timeout_s: float) -> Engine:
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
+    def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -140,6 +140,6 @@ def init_db(engine: Engine) -> None:
             )
 
 
-def insert_statement(conn: Connection, table):  # noqa: ANN001, ANN201
+def insert_statement(conn: Connection, table):
     """The backend's `insert()` (with `on_conflict_do_*` and `returning`)."""
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)

@@ -9,7 +9,7 @@ from reference_app import server_timing
 from reference_app.metrics import Metrics
 
 
-async def _send_json(send, status: int, body: dict) -> None:  # noqa: ANN001
+async def _send_json(send, status: int, body: dict) -> None:
     payload = json.dumps(body).encode()
     await send(
         {
@@ -33,7 +33,7 @@ def _default_json(scope: dict) -> None:
 class Instrumentation:
     def __init__(
         self,
-        app,  # noqa: ANN001
+        app,
         metrics: Metrics,
         max_body_bytes: int,
         server_timing: bool = False,
@@ -43,7 +43,7 @@ class Instrumentation:
         self.max_body_bytes = max_body_bytes
         self.server_timing = server_timing
 
-    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+    async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -90,7 +90,7 @@ class Instrumentation:
                 )
                 server_timing.end(token)
 
-    async def _bounded_receive(self, scope, receive):  # noqa: ANN001, ANN202
+    async def _bounded_receive(self, scope, receive):
         """Read the whole (small) body up front; None when it is over the limit."""
         if scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS"):
             declared = dict(scope["headers"]).get(b"content-length")

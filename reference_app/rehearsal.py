@@ -52,11 +52,11 @@ def spin_cpu(ms: float) -> None:
 class CpuInjection:
     """Pure-ASGI middleware: spin the CPU for the first rule whose glob matches the path."""
 
-    def __init__(self, app, rules: tuple[tuple[str, float], ...]) -> None:  # noqa: ANN001
+    def __init__(self, app, rules: tuple[tuple[str, float], ...]) -> None:
         self.app = app
         self.rules = rules
 
-    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+    async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
             ms = next((ms for g, ms in self.rules if fnmatch.fnmatchcase(scope["path"], g)), 0.0)
             if ms > 0:

@@ -50,11 +50,11 @@ def _header(scope: dict, name: bytes) -> str | None:
 
 
 class WaitingRoomEdge:
-    def __init__(self, app, ctx: AppContext) -> None:  # noqa: ANN001
+    def __init__(self, app, ctx: AppContext) -> None:
         self.app = app
         self.ctx = ctx
 
-    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+    async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
             try:
                 response = await self._answer(scope)

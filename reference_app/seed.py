@@ -125,7 +125,7 @@ def _slot_rows(center: dict, first_day: date, days: int) -> Iterator[tuple]:
                     yield (center["id"], code, dose, day_s + m * 60, capacity, capacity)
 
 
-def _bulk_slots(conn, rows: Iterator[tuple], batch: int = 50_000) -> int:  # noqa: ANN001
+def _bulk_slots(conn, rows: Iterator[tuple], batch: int = 50_000) -> int:
     raw = conn.connection.driver_connection
     total = 0
     if conn.dialect.name == "sqlite":

@@ -75,18 +75,18 @@ def install(engine: Engine) -> None:
     """Time every statement executed through `engine` into the current request's `db`."""
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _before(conn, _cursor, _statement, _params, _context, _many) -> None:  # noqa: ANN001
+    def _before(conn, _cursor, _statement, _params, _context, _many) -> None:
         conn.info["surge_statement_started"] = time.perf_counter()
 
     @event.listens_for(engine, "after_cursor_execute")
-    def _after(conn, _cursor, _statement, _params, _context, _many) -> None:  # noqa: ANN001
+    def _after(conn, _cursor, _statement, _params, _context, _many) -> None:
         started = conn.info.pop("surge_statement_started", None)
         timing = _current.get()
         if timing is not None and started is not None:
             timing.db_s += time.perf_counter() - started
 
     @event.listens_for(engine, "handle_error")
-    def _failed(context) -> None:  # noqa: ANN001
+    def _failed(context) -> None:
         conn = context.connection
         started = conn.info.pop("surge_statement_started", None) if conn is not None else None
         timing = _current.get()

@@ -128,7 +128,7 @@ def _percentiles_ms(latencies: list[float]) -> tuple[float | None, float | None]
 
 def _direct_process(
     url: str, patient_ids: list[int], slots: list[int], threads: int, duration_s: float, barrier
-) -> dict:  # noqa: ANN001
+) -> dict:
     """One process of the direct path: `threads` threads booking through the query layer."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -239,7 +239,7 @@ async def _connection(
 
 def _http_process(
     port: int, jobs: list[list[tuple[bytes, int]]], duration_s: float, barrier
-) -> dict:  # noqa: ANN001
+) -> dict:
     """One load-generator process: one keep-alive connection per job list."""
     out: dict = {"statuses": Counter(), "latencies": []}
 
@@ -257,7 +257,7 @@ def _http_process(
     return {"statuses": dict(out["statuses"]), "latencies": out["latencies"]}
 
 
-def _fan_out(target, per_process_args: list[tuple]) -> list[dict]:  # noqa: ANN001
+def _fan_out(target, per_process_args: list[tuple]) -> list[dict]:
     """Run `target(*args, barrier)` in one spawned process per args tuple; each process prepares,
     waits on the shared barrier (so all start measuring together), runs, and returns a dict."""
     ctx = get_context("spawn")
@@ -279,7 +279,7 @@ def _fan_out(target, per_process_args: list[tuple]) -> list[dict]:  # noqa: ANN0
     return results
 
 
-def _child(target, args: tuple, barrier, queue) -> None:  # noqa: ANN001
+def _child(target, args: tuple, barrier, queue) -> None:
     queue.put(target(*args, barrier))
 
 

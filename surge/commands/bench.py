@@ -29,7 +29,7 @@ BENCHMARKS = {
 DOCS = Path("docs/benchmarks.md")
 
 
-def _bench(name: str):  # noqa: ANN202
+def _bench(name: str):
     return importlib.import_module(f"surge.bench.{name}")
 
 
@@ -44,7 +44,7 @@ def _run_one(name: str, options: object, results: Path) -> int:
     return EXIT_OK
 
 
-def _handler(name: str, build: Callable[[argparse.Namespace], object]):  # noqa: ANN202
+def _handler(name: str, build: Callable[[argparse.Namespace], object]):
     def handle(args: argparse.Namespace) -> int:
         return _run_one(name, build(args), args.results)
 

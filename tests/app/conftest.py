@@ -46,7 +46,7 @@ def _empty_tables(url: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # noqa: ANN001
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     """A fresh, empty database on each backend (PostgreSQL needs SURGE_TEST_POSTGRES_URL)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'app.db'}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from support.booking_api import ADMIN, TestClient, day_at, new_patient
 
 
-def _error(response, status: int, code: str | None = None) -> None:  # noqa: ANN001
+def _error(response, status: int, code: str | None = None) -> None:
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) >= {"error", "detail"} and body["detail"]
@@ -133,7 +133,7 @@ def test_huge_body_is_413(client: TestClient, campaign: dict) -> None:
     )
     _error(response, 413, "body_too_large")
 
-    def chunks():  # noqa: ANN202 - no Content-Length: streamed body
+    def chunks():
         for _ in range(100):
             yield b"x" * 10_000
 

@@ -41,7 +41,7 @@ def served(
         assert app.process.returncode == 0  # SIGTERM: a clean exit
 
 
-def _race(count: int, action) -> list[httpx.Response]:  # noqa: ANN001
+def _race(count: int, action) -> list[httpx.Response]:
     """Run `action(i)` in `count` threads released at the same instant."""
     barrier = threading.Barrier(count)
     results: list[httpx.Response | None] = [None] * count

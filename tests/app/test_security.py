@@ -45,7 +45,7 @@ def test_a_patient_sees_and_cancels_only_their_own_appointments(
     ]
 
 
-def test_booking_attempts_are_rate_limited_per_token(client_with) -> None:  # noqa: ANN001
+def test_booking_attempts_are_rate_limited_per_token(client_with) -> None:
     with client_with(rate_limit_token_per_min=3) as client:
         patient = new_patient(client)
         codes = [
@@ -65,7 +65,7 @@ def test_booking_attempts_are_rate_limited_per_token(client_with) -> None:  # no
         )
 
 
-def test_booking_attempts_are_rate_limited_per_address(client_with) -> None:  # noqa: ANN001
+def test_booking_attempts_are_rate_limited_per_address(client_with) -> None:
     with client_with(rate_limit_ip_per_min=2) as client:
         codes = [
             client.post(

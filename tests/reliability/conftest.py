@@ -31,7 +31,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def serve(tmp_path: Path):  # noqa: ANN201 - returns a context-manager factory
+def serve(tmp_path: Path):
     """`serve(url, *args)`: the real app as a subprocess, its output in tmp_path/app-N.log."""
     count = [0]
 

@@ -51,7 +51,7 @@ def guarded(
 
 
 @pytest.fixture(scope="module")
-def api(guarded) -> BookingApi:  # noqa: ANN001
+def api(guarded) -> BookingApi:
     return api_for(guarded[0])
 
 
@@ -147,7 +147,7 @@ def test_booking_attempts_are_rate_limited_per_client_address(api: BookingApi) -
         assert _attempts(http, herd[:1], _address(), 1)[0].status_code == 404
 
 
-def test_patient_identity_is_never_stored_or_logged_in_plaintext(guarded, api: BookingApi) -> None:  # noqa: ANN001
+def test_patient_identity_is_never_stored_or_logged_in_plaintext(guarded, api: BookingApi) -> None:
     _, url, log = guarded
     marker = f"Zorglub{uuid.uuid4().hex[:8]}"
     secrets_sent: list[str] = []

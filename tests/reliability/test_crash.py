@@ -47,7 +47,7 @@ def _surge(api: BookingApi, patients: list[Patient], slot_ids: list[int], stop: 
     return confirmed, cut[0]
 
 
-def test_sigkill_mid_surge_loses_no_confirmed_booking(database_url: str, serve) -> None:  # noqa: ANN001
+def test_sigkill_mid_surge_loses_no_confirmed_booking(database_url: str, serve) -> None:
     with serve(database_url) as app:
         keys = (app.admin_key, app.data_key)
         api = api_for(app)

@@ -155,7 +155,7 @@ def _wait_recovered(api: BookingApi, patient: Patient, slot_id: int) -> float:
 
 def _check(
     api: BookingApi, outcomes: list[Outcome], confirmed: dict, patients, window, bound_s: float
-) -> None:  # noqa: ANN001
+) -> None:
     down_s, up_s, recovered_s = window
     assert not [o for o in outcomes if o.status == 0], "no request may hang or be dropped"
     assert not [o for o in outcomes if o.status >= 500 and o.status != 503]
@@ -186,8 +186,8 @@ def _check(
 @pytest.mark.postgres
 def test_postgres_outage_fails_fast_with_503_and_recovers_without_restart(
     postgres_url: str,
-    fresh_postgres_database,  # noqa: ANN001
-    serve,  # noqa: ANN001
+    fresh_postgres_database,
+    serve,
 ) -> None:
     with fresh_postgres_database(postgres_url) as url:
         target = make_url(url)
@@ -207,8 +207,8 @@ def test_postgres_outage_fails_fast_with_503_and_recovers_without_restart(
 
 
 def test_sqlite_locked_by_another_writer_fails_fast_with_503_and_recovers(
-    tmp_path,  # noqa: ANN001
-    serve,  # noqa: ANN001
+    tmp_path,
+    serve,
 ) -> None:
     path = tmp_path / "surge.db"
     holder: list[sqlite3.Connection] = []

@@ -44,7 +44,7 @@ def _auth(api: BookingApi, patient_token: str, path: str) -> dict[str, str]:
     return {}
 
 
-def _modes(operation) -> list[GenerationMode]:  # noqa: ANN001
+def _modes(operation) -> list[GenerationMode]:
     """Invalid data too, unless the only input is a header (which cannot be sent invalid)."""
     inputs = [operation.query, operation.path_parameters, operation.body]
     if operation.path not in ANY_STRING_PATHS and any(len(list(group)) for group in inputs):
@@ -53,7 +53,7 @@ def _modes(operation) -> list[GenerationMode]:  # noqa: ANN001
 
 
 def test_fuzzing_every_operation_gives_no_5xx_and_schema_conformant_responses(
-    shared_app,  # noqa: ANN001
+    shared_app,
     shared_api: BookingApi,
 ) -> None:
     api = shared_api
@@ -80,7 +80,7 @@ def test_fuzzing_every_operation_gives_no_5xx_and_schema_conformant_responses(
                 suppress_health_check=list(HealthCheck),
             )
             @given(case=operation.as_strategy(generation_mode=mode))
-            def run(case) -> None:  # noqa: ANN001
+            def run(case) -> None:
                 headers = _auth(api, patient.token, case.operation.path)
                 response = case.call(base_url=api.base_url, session=session, headers=headers)
                 cases.append(f"{case.method} {case.operation.path}")

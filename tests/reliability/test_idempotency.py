@@ -23,7 +23,7 @@ REPLAYS = 8
 
 
 @pytest.fixture(scope="module")
-def campaign(shared_api: BookingApi):  # noqa: ANN201
+def campaign(shared_api: BookingApi):
     with shared_api.client() as http:
         return shared_api.open_campaign(http, dose1_slots=5, capacity=20)
 
@@ -72,7 +72,7 @@ def _assert_one_booking(api: BookingApi, patient: Patient, responses: list) -> N
         assert broken(api.invariants(http)) == {}
 
 
-def test_concurrent_replays_of_one_key_book_once(shared_api: BookingApi, campaign) -> None:  # noqa: ANN001
+def test_concurrent_replays_of_one_key_book_once(shared_api: BookingApi, campaign) -> None:
     with shared_api.client() as http:
         patient = shared_api.new_patient(http)
     slot_id = campaign.dose1[0]["id"]
@@ -124,8 +124,8 @@ def _wait_until_at_the_server(api: BookingApi, retries: list) -> None:
 
 def test_retry_after_client_timeout_while_first_in_flight_books_once(
     shared_api: BookingApi,
-    campaign,  # noqa: ANN001
-    shared_app,  # noqa: ANN001
+    campaign,
+    shared_app,
 ) -> None:
     with shared_api.client() as http:
         patient = shared_api.new_patient(http)
@@ -144,7 +144,7 @@ def test_retry_after_client_timeout_while_first_in_flight_books_once(
 
 def test_same_key_with_another_body_is_refused_and_books_nothing(
     shared_api: BookingApi,
-    campaign,  # noqa: ANN001
+    campaign,
 ) -> None:
     with shared_api.client() as http:
         patient, other = shared_api.new_patient(http), shared_api.new_patient(http)

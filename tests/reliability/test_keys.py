@@ -35,7 +35,7 @@ def index_key(monkeypatch: pytest.MonkeyPatch) -> str:
     return key
 
 
-def serve(url: str, data_key: str, log: Path, admin_key: str = "a" * 40):  # noqa: ANN201
+def serve(url: str, data_key: str, log: Path, admin_key: str = "a" * 40):
     return served_app(
         url, extra_args=NO_RATE_LIMITS, admin_key=admin_key, data_key=data_key, log_path=log
     )
