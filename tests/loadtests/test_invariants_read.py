@@ -23,7 +23,7 @@ def draining_app(busy_answers: int) -> Iterator[tuple[AppUnderTest, list[int]]]:
     seen: list[int] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server interface
+        def do_GET(self) -> None:  # the http.server interface names it
             seen.append(1)
             ready = len(seen) > busy_answers
             body = json.dumps(HEALTHY if ready else {"error": "db_unavailable"}).encode()
