@@ -175,7 +175,7 @@ def targets(options: ABOptions, echo: Callable[[str], None]) -> Iterator[dict[st
 # -- the journey -----------------------------------------------------------------------------
 
 
-def _centre_ids(client, postcodes: Sequence[str]) -> list[int]:
+def _center_ids(client, postcodes: Sequence[str]) -> list[int]:
     ids: set[int] = set()
     for postcode in postcodes:
         response = client.get("/centers", params={"postcode": postcode, "vaccine": "pfizer"})
@@ -184,7 +184,7 @@ def _centre_ids(client, postcodes: Sequence[str]) -> list[int]:
     return sorted(ids)
 
 
-def request_list(rng: random.Random, centre_ids: Sequence[int], per_route: int) -> list[tuple]:
+def request_list(rng: random.Random, center_ids: Sequence[int], per_route: int) -> list[tuple]:
     """(route, path, params) for one slice: `per_route` of each route, shuffled."""
     items: list[tuple] = []
     for _ in range(per_route):
@@ -192,7 +192,7 @@ def request_list(rng: random.Random, centre_ids: Sequence[int], per_route: int) 
         items.append(
             (
                 "availability",
-                f"/centers/{rng.choice(centre_ids)}/availability",
+                f"/centers/{rng.choice(center_ids)}/availability",
                 {"vaccine": "pfizer", "days": 7},
             )
         )
@@ -247,14 +247,14 @@ def run_ab(
             for arm in ("a", "b")
         }
         try:
-            ids_a = _centre_ids(clients["a"], POSTCODES)
-            ids_b = _centre_ids(clients["b"], POSTCODES)
-            centre_ids = sorted(set(ids_a) & set(ids_b))
-            if not centre_ids:
+            ids_a = _center_ids(clients["a"], POSTCODES)
+            ids_b = _center_ids(clients["b"], POSTCODES)
+            center_ids = sorted(set(ids_a) & set(ids_b))
+            if not center_ids:
                 raise LoadTestInputError("no centre found on both A and B (is the app seeded?)")
-            warm = request_list(random.Random(options.seed), centre_ids, WARMUP_REQUESTS)  # noqa: S311 - load-test randomness, not security
+            warm = request_list(random.Random(options.seed), center_ids, WARMUP_REQUESTS)  # noqa: S311 - load-test randomness, not security
             _play(clients, warm, random.Random(options.seed))  # noqa: S311 - load-test randomness, not security
-            document = _sample(options, clients, centre_ids, echo, clock)
+            document = _sample(options, clients, center_ids, echo, clock)
         finally:
             for client in clients.values():
                 client.close()
@@ -263,7 +263,7 @@ def run_ab(
     return document
 
 
-def _sample(options: ABOptions, clients: dict, centre_ids: list[int], echo, clock) -> dict:
+def _sample(options: ABOptions, clients: dict, center_ids: list[int], echo, clock) -> dict:
     rule = options.rule
     logs: dict[str, tuple[list[float], list[float]]] = {r: ([], []) for r in ROUTES}
     errors = {arm: dict.fromkeys(ROUTES, 0) for arm in ("a", "b")}
@@ -278,7 +278,7 @@ def _sample(options: ABOptions, clients: dict, centre_ids: list[int], echo, cloc
         and not any(v.verdict == "regression" for v in decided.values())
     ):
         rng = random.Random(options.seed * 1_000_003 + pair)  # noqa: S311 - load-test randomness, not security
-        items = request_list(rng, centre_ids, options.requests_per_route)
+        items = request_list(rng, center_ids, options.requests_per_route)
         played, errs = _play(clients, items, rng)
         for arm in ("a", "b"):
             for route, count in errs[arm].items():

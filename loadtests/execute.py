@@ -67,7 +67,7 @@ def _app(plan: RunPlan, out_dir: Path, cores: CorePlan | None = None) -> Iterato
             out_dir,
             db_server=options.db,
             seed=options.seed if options.seed is not None else 42,
-            centers=plan.seed_centres,
+            centers=plan.seed_centers,
             extra_args=["--waiting-room-rate", f"{room:g}"] if room > 0 else [],
             cpu_cores=cores.app if cores is not None else None,
         ) as app:

@@ -93,7 +93,7 @@ class RunPlan:
     waiting_room_rate_per_s: float
     expected_arrivals: float | None
     compress: float = 1.0
-    seed_centres: int = 40
+    seed_centers: int = 40
     notes: tuple[str, ...] = field(default_factory=tuple)
     journey: JourneyFile = REFERENCE_JOURNEY
 
@@ -262,7 +262,7 @@ def plan_run(
         waiting_room_rate_per_s=waiting_room_rate,
         expected_arrivals=expected,
         compress=compress,
-        seed_centres=scenario.supply.centres,
+        seed_centers=scenario.supply.centers,
         notes=tuple(notes),
         journey=journey,
     )

@@ -20,7 +20,7 @@ from reference_app.schema import center_vaccines, centers, slots
 from reference_app.vaccines import VACCINE_CODES
 from reference_app.waiting_room import require_pass
 
-router = APIRouter(tags=["centres"])
+router = APIRouter(tags=["centers"])
 
 Vaccine = Literal["pfizer", "moderna", "astrazeneca", "janssen"]
 Postcode = Annotated[str, Field(pattern=r"^\d{5}$", description="five-digit French postcode")]

@@ -92,28 +92,28 @@ class CenterAdmin(FastHttpUser):
             log.warning("CenterAdmin idle: no --admin-key / SURGE_ADMIN_KEY")
             raise StopUser()
         self.auth = {"Authorization": f"Bearer {key}"}
-        self.centres: list[tuple[int, list[str]]] = []
+        self.centers: list[tuple[int, list[str]]] = []
 
     @task(3)
     def open_slots(self) -> None:
-        if not self.centres:
+        if not self.centers:
             postcode = random.choice(POSTCODES)  # noqa: S311 - load and simulation randomness, not security
             with self.client.get(
                 f"/centers?postcode={postcode}&limit=20",
-                name="admin_centres",
+                name="admin_centers",
                 headers=self.auth,  # the admin key goes through the waiting room
                 catch_response=True,
             ) as r:
                 if r.status_code != 200:
-                    r.failure(f"admin_centres: {r.status_code}")
+                    r.failure(f"admin_centers: {r.status_code}")
                     return
-                self.centres = [
+                self.centers = [
                     (c["id"], c["vaccines"]) for c in r.json() if c["kind"] == "vaccination"
                 ]
-            if not self.centres:
+            if not self.centers:
                 return
         day = datetime.now(UTC).date() + timedelta(days=random.randint(1, 6))  # noqa: S311 - load and simulation randomness, not security
-        centre, vaccines = random.choice(self.centres)  # noqa: S311 - load and simulation randomness, not security
+        center, vaccines = random.choice(self.centers)  # noqa: S311 - load and simulation randomness, not security
         body = {
             "vaccine": random.choice(vaccines),  # noqa: S311 - load and simulation randomness, not security
             "dose": 1,
@@ -123,7 +123,7 @@ class CenterAdmin(FastHttpUser):
             "interval_minutes": 10,
         }
         with self.client.post(
-            f"/admin/centers/{centre}/slots",
+            f"/admin/centers/{center}/slots",
             json=body,
             headers=self.auth,
             name="admin_open_slots",

@@ -47,7 +47,7 @@ class PatientBehaviour:
     refresher_retry_max: int = 10
     retry_max: int = 3
     retry_backoff_s: float = 1.0
-    centre_tries: int = 3
+    center_tries: int = 3
     wr_patience_s: float = 600.0  # mean of an exponential patience
     queue_poll_min_s: float = 0.2
     queue_poll_max_s: float = 2.0
@@ -82,7 +82,7 @@ class PatientBehaviour:
             refresher_share=b.refresher_share,
             retry_max=b.retry_max,
             retry_backoff_s=max(b.retry_backoff_s / compress, 0.05),
-            centre_tries=b.centre_tries,
+            center_tries=b.center_tries,
             wr_patience_s=max(b.wr_patience_mean_min * 60.0 / compress, 1.0),
             queue_poll_max_s=max(min(p.queue_poll_interval_s / compress, 5.0), 0.2),
             vaccines=vaccines,
@@ -257,17 +257,17 @@ def _visit(client, b: PatientBehaviour, rng: random.Random, count: Count, record
     tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
 
     postcode = rng.choice(POSTCODES)
-    status, centres, _ = funnel(
+    status, centers, _ = funnel(
         "GET", f"/centers?postcode={postcode}&vaccine={vaccine}&limit=10", "search", (200,)
     )
-    if status != 200 or not isinstance(centres, list):
+    if status != 200 or not isinstance(centers, list):
         return "error"
-    centres = [c for c in centres if vaccine in c.get("vaccines", [])]
-    rng.shuffle(centres)
-    for centre in centres[: b.centre_tries]:
+    centers = [c for c in centers if vaccine in c.get("vaccines", [])]
+    rng.shuffle(centers)
+    for center in centers[: b.center_tries]:
         while True:
             path = (
-                f"/centers/{centre['id']}/availability?vaccine={vaccine}&dose=1"
+                f"/centers/{center['id']}/availability?vaccine={vaccine}&dose=1"
                 f"&from={tomorrow}&days=7"
             )
             status, slots, got = funnel("GET", path, "availability", (200,), headers=headers)

@@ -149,15 +149,15 @@ class CalibrationPatient(FastHttpUser):
             if r.status_code != 200:
                 r.failure(f"search: {r.status_code}")
                 return
-            centres = [c for c in r.json() if c["kind"] == "vaccination" and c["vaccines"]]
-        if not centres:
+            centers = [c for c in r.json() if c["kind"] == "vaccination" and c["vaccines"]]
+        if not centers:
             return
-        centre = random.choice(centres)  # noqa: S311 - load and simulation randomness, not security
-        vaccine = random.choice(centre["vaccines"])  # noqa: S311 - load and simulation randomness, not security
+        center = random.choice(centers)  # noqa: S311 - load and simulation randomness, not security
+        vaccine = random.choice(center["vaccines"])  # noqa: S311 - load and simulation randomness, not security
         # From tomorrow: today's earliest slots may already have started (409 slot_in_past).
         tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
         with self.client.get(
-            f"/centers/{centre['id']}/availability?vaccine={vaccine}&dose=1&days=7&from={tomorrow}",
+            f"/centers/{center['id']}/availability?vaccine={vaccine}&dose=1&days=7&from={tomorrow}",
             name="availability",
             catch_response=True,
         ) as r:

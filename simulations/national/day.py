@@ -42,11 +42,11 @@ class OpeningDay:
         self.browse_end = np.zeros(horizon, dtype=np.int64)
         self.search_end = np.zeros((horizon, self.n_classes), dtype=np.int64)
         self.slots = Slots(sc.supply, rngs["slots"])
-        n_centres = self.slots.n_centres
+        n_centers = self.slots.n_centers
         self.checkout_ticks = max(1, math.ceil(p.checkout_s / self.tick_s))
         ring = self.checkout_ticks + 1
-        self.ck_centres = np.zeros((ring, n_centres), dtype=np.int64)
-        self.ck_held = np.zeros((ring, n_centres), dtype=np.int64)
+        self.ck_centers = np.zeros((ring, n_centers), dtype=np.int64)
+        self.ck_held = np.zeros((ring, n_centers), dtype=np.int64)
         self.ck_classes = np.zeros((ring, self.n_classes), dtype=np.int64)
         self.wr = WaitingRoom(
             self.n_classes,
@@ -186,7 +186,7 @@ class OpeningDay:
         ended = int(self.browse_end[t])
         self.active_browse -= ended
         self.count["browsed"] += ended
-        self._choose_centres(t)
+        self._choose_centers(t)
         self._check_out(t)
         cancelled = self.slots.cancel(self.sc.supply.cancel_share_per_h * self.tick_s / 3600.0)
         self.count["cancellations"] += cancelled
@@ -196,7 +196,7 @@ class OpeningDay:
             t,
             active_sessions=self.active,
             slots_left=int(np.maximum(self.slots.free, 0).sum()),
-            centres_sold_out_share=self.slots.sold_out_share(),
+            centers_sold_out_share=self.slots.sold_out_share(),
         )
 
     def _load_tiers(self, t: int) -> None:
@@ -228,35 +228,35 @@ class OpeningDay:
             web_wait_s=web.wait_s,
         )
 
-    def _choose_centres(self, t: int) -> None:
+    def _choose_centers(self, t: int) -> None:
         ending = self.search_end[t]
         n = int(ending.sum())
         if n == 0:
             return
         self.active_search -= n
-        chosen, held, no_slot = self.slots.choose(n, self.sc.behaviour.centre_tries)
+        chosen, held, no_slot = self.slots.choose(n, self.sc.behaviour.center_tries)
         rng = self.rng["outcomes"]
         no_slot_classes = rng.multivariate_hypergeometric(ending, no_slot)
         self.rec.add(t, no_slot=no_slot)
         self._fail(no_slot_classes, "abandon_no_slot", retry=False)
-        slot = (t + self.checkout_ticks) % len(self.ck_centres)
-        self.ck_centres[slot] += chosen
+        slot = (t + self.checkout_ticks) % len(self.ck_centers)
+        self.ck_centers[slot] += chosen
         self.ck_held[slot] += held
         self.ck_classes[slot] += ending - no_slot_classes
         self.active_checkout += n - no_slot
         self.count["events"] += n
 
     def _check_out(self, t: int) -> None:
-        slot = t % len(self.ck_centres)
-        centres, held, classes = self.ck_centres[slot], self.ck_held[slot], self.ck_classes[slot]
-        n = int(centres.sum())
+        slot = t % len(self.ck_centers)
+        centers, held, classes = self.ck_centers[slot], self.ck_held[slot], self.ck_classes[slot]
+        n = int(centers.sum())
         if n == 0 and not held.any():
             return
         rng = self.rng["outcomes"]
         self.active_checkout -= n
         p_error = 1.0 - (1.0 - self.request_error) ** self.booking_requests
-        errors = rng.binomial(centres, p_error)
-        completing = rng.binomial(centres - errors, self.sc.behaviour.checkout_completion)
+        errors = rng.binomial(centers, p_error)
+        completing = rng.binomial(centers - errors, self.sc.behaviour.checkout_completion)
         booked = self.slots.commit(completing, held)
         n_booked, n_errors = int(booked.sum()), int(errors.sum())
         n_taken = int(completing.sum()) - n_booked
@@ -269,7 +269,7 @@ class OpeningDay:
         self.rec.add(t, bookings=n_booked, errors=n_errors, taken=n_taken, checkout_drops=n_dropped)
         self._fail(error_c, "abandon_error", retry=True)
         self._fail(taken_c, "abandon_taken", retry=True)
-        centres[:] = 0
+        centers[:] = 0
         held[:] = 0
         classes[:] = 0
         self.count["events"] += n

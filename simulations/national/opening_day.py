@@ -24,7 +24,7 @@ KPIs (`RunResult.kpis`, stable names):
 - `abandonment` bookers who left without booking for good (queue, errors, slot taken, no slot,
   checkout), as a share of the visitors who came to book; `deferred_pending` still to come back at the end; `retries`.
 - `sellout_min` first minute at which half the centres are sold out (NaN: never);
-  `centres_sold_out_share`, `slots_left_share` at the end; `slots_released` during the run;
+  `centers_sold_out_share`, `slots_left_share` at the end; `slots_released` during the run;
   `lead_time_days_mean`; `expected_no_shows` (bookings x `supply.no_show_share`).
 - `web_utilisation`, `db_utilisation` (mean over the run) and `*_peak` (busiest minute);
   `request_error_rate`; `booking_success` bookings / (bookings + commits lost to errors);

@@ -53,7 +53,7 @@ def plot_timeseries(df: pd.DataFrame, title: str = "") -> Figure:
     ax = axes[3]
     ax.plot(df["minute"], df["web_utilisation"], label="web utilisation")
     ax.plot(df["minute"], df["db_utilisation"], label="DB utilisation")
-    ax.plot(df["minute"], df["centres_sold_out_share"], label="centres sold out (share)")
+    ax.plot(df["minute"], df["centers_sold_out_share"], label="centres sold out (share)")
     ax.set_ylim(0, 1.05)
     ax.legend()
     _clock_ticks(ax, df)

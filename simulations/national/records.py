@@ -35,7 +35,7 @@ SUMMED = (
     "edge_requests",
 )
 AVERAGED = ("web_utilisation", "db_utilisation", "web_wait_s")
-LAST = ("in_queue", "active_sessions", "slots_left", "centres_sold_out_share")
+LAST = ("in_queue", "active_sessions", "slots_left", "centers_sold_out_share")
 MAXED = ("oldest_wait_s",)
 
 
@@ -116,7 +116,7 @@ def build_result(day: DayState) -> tuple[dict[str, float], pd.DataFrame, pd.Data
     accounted = c["bookings"] + c["browsed"] + c["browser_reneges"] + abandoned + in_system
     queue_l = day.rec.queue_area / end_s
     queue_lw = (wr.waited_s + wr.queued_age_s(end_s)) / end_s
-    full_minutes = ts.index[ts["centres_sold_out_share"] >= 0.5]
+    full_minutes = ts.index[ts["centers_sold_out_share"] >= 0.5]
     arrivals_15 = ts["arrivals"].rolling(15, min_periods=1).sum()
     busiest = ts["admitted"] > 0
     kpis: dict[str, float] = {
@@ -138,7 +138,7 @@ def build_result(day: DayState) -> tuple[dict[str, float], pd.DataFrame, pd.Data
         "deferred_pending": float(pending),
         "retries": float(c["retries"]),
         "sellout_min": float(ts.loc[full_minutes[0], "minute"]) if len(full_minutes) else math.nan,
-        "centres_sold_out_share": slots.sold_out_share(),
+        "centers_sold_out_share": slots.sold_out_share(),
         "slots_left_share": float(
             np.maximum(slots.free, 0).sum() / max(slots.initial_free + slots.released, 1)
         ),

@@ -6,7 +6,7 @@ its free pairs are the smaller of its free dose-1 slots over the published agend
 dose-2 slots over the days that dose-2 windows starting in that agenda can reach
 (`days_ahead + max - min` days); a single-dose vaccine needs no dose-2 slot. Visitors pick a
 centre by catchment (popularity), not by size; a centre shown full sends them to another one,
-up to `behaviour.centre_tries` choices.
+up to `behaviour.center_tries` choices.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ def _lognormal(rng: np.random.Generator, mean: float, cv: float, n: int) -> NDAr
 
 class Slots:
     def __init__(self, supply: Supply, rng: np.random.Generator) -> None:
-        n = supply.centres
+        n = supply.centers
         self.supply = supply
         self.rng = rng
         names = list(supply.vaccines)
         self.vaccine = rng.choice(len(names), size=n, p=[supply.vaccines[v] for v in names])
         self.vaccine_names = names
-        size = _lognormal(rng, supply.slots_per_centre_per_day, supply.centre_size_cv, n)
+        size = _lognormal(rng, supply.slots_per_center_per_day, supply.center_size_cv, n)
         open_share = 1.0 - supply.initial_fill_share
         self.dose1_per_day = size * supply.dose1_share * open_share
         dose1 = np.floor(self.dose1_per_day * supply.days_ahead)
@@ -57,7 +57,7 @@ class Slots:
         self.popularity = popularity / popularity.sum()
 
     @property
-    def n_centres(self) -> int:
+    def n_centers(self) -> int:
         return len(self.free)
 
     def shown_free(self) -> NDArray[np.int64]:
@@ -70,8 +70,8 @@ class Slots:
         what its free slots can hold, when sessions hold slots) try again.
         """
         hold = self.supply.hold_slots_per_session
-        chosen = np.zeros(self.n_centres, dtype=np.int64)
-        held = np.zeros(self.n_centres, dtype=np.int64)
+        chosen = np.zeros(self.n_centers, dtype=np.int64)
+        held = np.zeros(self.n_centers, dtype=np.int64)
         left = n
         for _ in range(tries):
             if left == 0:

@@ -72,7 +72,7 @@ class Behaviour(BaseModel):
     refresher_backoff_s: float = Field(5.0, gt=0)
     defer_share: float = Field(0.5, ge=0, le=1)
     defer_mean_min: float = Field(90.0, gt=0)
-    centre_tries: int = Field(3, ge=1, le=20)
+    center_tries: int = Field(3, ge=1, le=20)
     checkout_completion: float = Field(0.95, ge=0, le=1)
 
 

@@ -1,7 +1,7 @@
 """The `[supply]` section: centres, agendas, vaccines and dose-2 windows, holds.
 
-Each of `centres` centres publishes `days_ahead` days of agenda at `slots_per_centre_per_day`
-slots a day on average (sizes vary, lognormal with coefficient of variation `centre_size_cv`).
+Each of `centres` centres publishes `days_ahead` days of agenda at `slots_per_center_per_day`
+slots a day on average (sizes vary, lognormal with coefficient of variation `center_size_cv`).
 A share `dose1_share` of each day is open to first doses, the rest to second doses; a share
 `initial_fill_share` is already booked at the start. Each centre offers one vaccine, drawn with
 the shares in `vaccines`; a first-dose booking also needs a dose-2 slot `dose2_window_days[v]`
@@ -24,10 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class Supply(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    centres: int = Field(100, ge=1)
+    centers: int = Field(100, ge=1)
     days_ahead: int = Field(28, ge=1)
-    slots_per_centre_per_day: float = Field(300.0, ge=0)
-    centre_size_cv: float = Field(0.8, ge=0)
+    slots_per_center_per_day: float = Field(300.0, ge=0)
+    center_size_cv: float = Field(0.8, ge=0)
     popularity_cv: float = Field(1.0, ge=0)
     dose1_share: float = Field(0.5, ge=0, le=1)
     initial_fill_share: float = Field(0.5, ge=0, le=1)
@@ -63,7 +63,7 @@ class Supply(BaseModel):
     def scaled(self, factor: float) -> Supply:
         return self.model_copy(
             update={
-                "centres": max(1, round(self.centres * factor)),
+                "centers": max(1, round(self.centers * factor)),
                 "new_slots_per_min": self.new_slots_per_min * factor,
             }
         )

@@ -49,12 +49,12 @@ class SupplyPlan:
     slots_per_day: int  # booked slots per day, dose 1 + dose 2
     dose2: str  # "planned" or "earliest" (see plan_doses)
     daily: pd.DataFrame  # day, dose1_slots, dose2_slots, free_slots
-    centres: int
+    centers: int
     by_policy: dict[str, int]  # slots per day each dose-2 policy needs
 
     @property
-    def slots_per_centre_per_day(self) -> float:
-        return self.slots_per_day / self.centres
+    def slots_per_center_per_day(self) -> float:
+        return self.slots_per_day / self.centers
 
 
 def plan_doses(
@@ -152,7 +152,7 @@ def size_supply(
     mix: dict[str, float],
     windows: dict[str, list[int]],
     no_show: float,
-    centres: int,
+    centers: int,
     dose2: str | None = None,
 ) -> SupplyPlan:
     """Smallest constant daily slot count that fully vaccinates `eligible` in `weeks`.
@@ -180,17 +180,17 @@ def size_supply(
         }
     best = min(by_policy, key=lambda p: (by_policy[p], policies.index(p)))
     daily, _ = plan_doses(eligible, days, by_policy[best], mix, windows, no_show, best)
-    return SupplyPlan(eligible, weeks, no_show, by_policy[best], best, daily, centres, by_policy)
+    return SupplyPlan(eligible, weeks, no_show, by_policy[best], best, daily, centers, by_policy)
 
 
-def staff_for(center: CenterConfig, slots_per_centre_per_day: float) -> dict[str, int]:
+def staff_for(center: CenterConfig, slots_per_center_per_day: float) -> dict[str, int]:
     """Servers per finite station, scaling the config's staffing to a daily booking volume."""
     arrivals = center.arrivals
     if isinstance(arrivals, AppointmentArrivals):
         booked = arrivals.per_block * arrivals.blocks
     else:
         booked = arrivals.rate_per_hour * center.open_minutes / 60
-    factor = slots_per_centre_per_day / booked if booked else math.inf
+    factor = slots_per_center_per_day / booked if booked else math.inf
     return {
         s.name: max(1, math.ceil(s.servers * factor))
         for s in center.stations
@@ -217,11 +217,11 @@ def size_scenario_supply(
         supply.vaccines,
         supply.dose2_window_days,
         supply.no_show_share,
-        supply.centres,
+        supply.centers,
         dose2,
     )
     center = load_center(center_ref)
-    staff = staff_for(center, plan.slots_per_centre_per_day)
+    staff = staff_for(center, plan.slots_per_center_per_day)
     daily = plan.daily
     doc = {
         "scenario": scenario.name,
@@ -237,11 +237,11 @@ def size_scenario_supply(
         "dose2_slots_total": float(daily["dose2_slots"].sum()),
         "dose1_slots_per_day_peak": float(daily["dose1_slots"].max()),
         "dose2_slots_per_day_peak": float(daily["dose2_slots"].max()),
-        "centres": supply.centres,
-        "slots_per_centre_per_day": plan.slots_per_centre_per_day,
-        "scenario_slots_per_centre_per_day": supply.slots_per_centre_per_day,
+        "centers": supply.centers,
+        "slots_per_center_per_day": plan.slots_per_center_per_day,
+        "scenario_slots_per_center_per_day": supply.slots_per_center_per_day,
         "staff_reference_center": center.name,
-        "staff_per_centre": staff,
-        "staff_total": {k: v * supply.centres for k, v in staff.items()},
+        "staff_per_center": staff,
+        "staff_total": {k: v * supply.centers for k, v in staff.items()},
     }
     return doc, plan

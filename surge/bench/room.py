@@ -49,7 +49,7 @@ def _per_request_ms(pid: int, count: int, send: Callable[[int], object]) -> floa
 
 
 def _campaign(http: httpx.Client, admin: dict, slots: int) -> tuple[int, list[int]]:
-    centre = http.post(
+    center = http.post(
         "/admin/centers",
         headers=admin,
         json={"name": "Bench", "kind": "vaccination", "postcode": "75011", "vaccines": ["pfizer"]},
@@ -60,10 +60,10 @@ def _campaign(http: httpx.Client, admin: dict, slots: int) -> tuple[int, list[in
         start = datetime(day.year, day.month, day.day, 8, tzinfo=UTC) + timedelta(days=offset)
         body = {"vaccine": "pfizer", "dose": dose, "start": start.isoformat(), "capacity": 50,
                 "count": slots, "interval_minutes": 5}  # fmt: skip
-        response = http.post(f"/admin/centers/{centre}/slots", headers=admin, json=body)
+        response = http.post(f"/admin/centers/{center}/slots", headers=admin, json=body)
         response.raise_for_status()
         opened.append([s["id"] for s in response.json()["slots"]])
-    return centre, opened[0]
+    return center, opened[0]
 
 
 def measure_room_cost(requests: int = 300, burst: int = 64) -> dict:
@@ -76,7 +76,7 @@ def measure_room_cost(requests: int = 300, burst: int = 64) -> dict:
             httpx.Client(base_url=app.base_url, timeout=30.0) as http,
         ):
             admin = {"Authorization": f"Bearer {app.admin_key}"}
-            centre, slots = _campaign(http, admin, slots=max(requests // 40, 10))
+            center, slots = _campaign(http, admin, slots=max(requests // 40, 10))
             tokens: list[str] = []
 
             def register(_i: int) -> None:
@@ -93,7 +93,7 @@ def measure_room_cost(requests: int = 300, burst: int = 64) -> dict:
                 "register": register,
                 "search": lambda i: http.get("/centers", params={"postcode": "75011"}),
                 "availability": lambda i: http.get(
-                    f"/centers/{centre}/availability",
+                    f"/centers/{center}/availability",
                     params={"vaccine": "pfizer", "from": tomorrow, "days": 7},
                 ),
                 "book": lambda i: http.post(

@@ -198,12 +198,12 @@ def run_supply(args: argparse.Namespace) -> int:
             ", ".join(f"{k} {v:,}" for k, v in plan.by_policy.items()),
         ),
         (
-            f"per centre per day ({doc['centres']} centres)",
-            f"{plan.slots_per_centre_per_day:,.0f} (scenario has {doc['scenario_slots_per_centre_per_day']:,.0f})",
+            f"per centre per day ({doc['centers']} centres)",
+            f"{plan.slots_per_center_per_day:,.0f} (scenario has {doc['scenario_slots_per_center_per_day']:,.0f})",
         ),
         (
             f"staff per centre (scaled from {doc['staff_reference_center']})",
-            ", ".join(f"{k} {v}" for k, v in doc["staff_per_centre"].items()),
+            ", ".join(f"{k} {v}" for k, v in doc["staff_per_center"].items()),
         ),
         ("staff, all centres", ", ".join(f"{k} {v:,}" for k, v in doc["staff_total"].items())),
     ]

@@ -370,8 +370,8 @@ def supply_sizing(out_dir: Path) -> SupplySizing | Missing:
         ["booked slots per day (dose 1 + dose 2)", supply.get("slots_per_day")],
         ["dose-2 policy", supply.get("dose2_policy")],
         ["no-show share", supply.get("no_show_share")],
-        ["slots per centre per day", supply.get("slots_per_centre_per_day")],
-        ["centres", supply.get("centres")],
+        ["slots per centre per day", supply.get("slots_per_center_per_day")],
+        ["centers", supply.get("centers")],
         *[[f"staff, all centres: {k}", v] for k, v in staff.items()],
     ]
     png = out_dir / "size" / "supply" / "supply_sizing.png"

@@ -51,11 +51,11 @@ def _journey(base_url: str) -> list[tuple[str, httpx.Response, float]]:
         auth = {"Authorization": f"Bearer {r.json()['token']}"}
         r, ms = _timed(client, "GET", "/centers?postcode=75001&limit=10")
         seen.append(("search", r, ms))
-        centre = next(c for c in r.json() if c["kind"] == "vaccination" and c["vaccines"])
+        center = next(c for c in r.json() if c["kind"] == "vaccination" and c["vaccines"])
         tomorrow = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
         r, ms = _timed(
             client, "GET",
-            f"/centers/{centre['id']}/availability?vaccine={centre['vaccines'][0]}&dose=1&days=3"
+            f"/centers/{center['id']}/availability?vaccine={center['vaccines'][0]}&dose=1&days=3"
             f"&from={tomorrow}",
         )  # fmt: skip
         seen.append(("availability", r, ms))

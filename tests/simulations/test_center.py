@@ -172,7 +172,7 @@ def test_same_seed_gives_identical_kpis(busy_day):
 
 
 @pytest.mark.parametrize("name", ["mass-hub", "berlin-messe", "gp-practice", "drive-through"])
-def test_builtin_centres_load_and_run(name):
+def test_builtin_centers_load_and_run(name):
     assert name in builtin_centers()
     config = load_center(name)
     kpis = run_kpis(simulate_center(config, 1))

@@ -11,7 +11,7 @@ from surge.bench.center import bench_config
 from surge.cli import main
 
 
-def test_bench_centre_is_a_ten_hour_six_station_day_of_about_2000_patients():
+def test_bench_center_is_a_ten_hour_six_station_day_of_about_2000_patients():
     config = bench_config()
     assert len(config.stations) == 6
     assert config.closing.at_min == 600

@@ -58,7 +58,7 @@ def test_unlimited_capacity_gives_exactly_the_unblocked_run():
 
 
 def test_observation_chairs_block_the_vaccinators():
-    def centre(chairs: int | None) -> dict:
+    def center(chairs: int | None) -> dict:
         observation = {
             "name": "obs",
             "servers": "infinite",
@@ -74,11 +74,11 @@ def test_observation_chairs_block_the_vaccinators():
             ],
         }
 
-    free = run_kpis(simulate_center(parse_center(centre(None)), 1))
+    free = run_kpis(simulate_center(parse_center(center(None)), 1))
     # 10 chairs for 15 minutes each take 2 / 3 patient a minute < 1 arriving a minute (and two
     # jab booths could do 4 / 3), so the chairs set the pace: once full, chair c seats patients
     # c, c + 10, c + 20... back to back, and patient c + 10 m leaves at c + 1.5 + 15 (m + 1).
-    run = simulate_center(parse_center(centre(10)), 1)
+    run = simulate_center(parse_center(center(10)), 1)
     tight = run_kpis(run)
     chair, turn = np.arange(120) % 10, np.arange(120) // 10
     assert np.allclose(run.departure_min, chair + 1.5 + 15 * (turn + 1))

@@ -12,7 +12,7 @@ from simulations.center.simulation import simulate_center
 CONSTANT = {"dist": "constant", "value": 2.0}
 
 
-def centre(**extra) -> dict:
+def center(**extra) -> dict:
     data = {
         "arrivals": {"kind": "poisson", "rate_per_hour": 120, "open_minutes": 600},
         "stations": [
@@ -40,7 +40,7 @@ CLASSES = [
 
 
 def test_each_class_follows_its_route_with_its_own_service_times():
-    run = simulate_center(parse_center(centre(classes=CLASSES)), 3)
+    run = simulate_center(parse_center(center(classes=CLASSES)), 3)
     time_in_system = run.departure_min - run.arrival_min
     expected = np.array([8.0, 6.0, 36.0])[run.class_index]
     assert np.allclose(time_in_system, expected)
@@ -52,7 +52,7 @@ def test_each_class_follows_its_route_with_its_own_service_times():
 
 
 def test_walk_ins_come_beside_appointments():
-    data = centre()
+    data = center()
     data["arrivals"] = {
         "kind": "appointments",
         "block_minutes": 10,
@@ -69,7 +69,7 @@ def test_walk_ins_come_beside_appointments():
 
 
 def test_asymmetric_punctuality_shifts_arrivals_early():
-    data = centre()
+    data = center()
     data["arrivals"] = {
         "kind": "appointments",
         "block_minutes": 600,
@@ -91,7 +91,7 @@ def test_asymmetric_punctuality_shifts_arrivals_early():
 
 
 def test_classes_keep_common_random_numbers_across_staffing():
-    data = centre(classes=CLASSES)
+    data = center(classes=CLASSES)
     data["stations"][2]["servers"] = 3
     config = parse_center(data)
     a = simulate_center(config, 5)
@@ -123,5 +123,5 @@ def test_classes_keep_common_random_numbers_across_staffing():
 )
 def test_bad_classes_are_refused_in_one_line(classes, message):
     with pytest.raises(CenterConfigError, match=message) as info:
-        parse_center(centre(classes=classes))
+        parse_center(center(classes=classes))
     assert "\n" not in str(info.value)

@@ -33,7 +33,7 @@ at_min = 200
 
 
 def test_summary_has_blocking_overtime_and_staff_hours(tmp_path, capsys):
-    path = tmp_path / "centre.toml"
+    path = tmp_path / "center.toml"
     path.write_text(CENTRE)
     out = tmp_path / "out"
     assert (
@@ -92,7 +92,7 @@ route = ["y", "x"]
 """
 
 
-def test_deadlocked_centre_is_reported_not_a_traceback(tmp_path, capsys):
+def test_deadlocked_center_is_reported_not_a_traceback(tmp_path, capsys):
     path = tmp_path / "crossing.toml"
     path.write_text(CROSSING)
     out = tmp_path / "out"

@@ -26,7 +26,7 @@ def test_time_series_adds_up_to_the_kpis(smoke_run):
 
 def test_utilisations_and_shares_stay_in_range(smoke_run):
     ts = smoke_run.timeseries
-    for column in ("web_utilisation", "db_utilisation", "centres_sold_out_share"):
+    for column in ("web_utilisation", "db_utilisation", "centers_sold_out_share"):
         assert ts[column].between(0, 1).all(), column
     for kpi in ("abandonment", "booking_success", "conversion", "wr_renege_share"):
         assert 0 <= smoke_run.kpis[kpi] <= 1, kpi
@@ -40,11 +40,11 @@ def test_littles_law_holds_for_the_waiting_room(smoke_run):
 
 
 def test_bookings_never_exceed_the_slots_on_offer(smoke_variant):
-    scenario = smoke_variant("supply.slots_per_centre_per_day=10")
+    scenario = smoke_variant("supply.slots_per_center_per_day=10")
     run = simulate(scenario, 3)
     assert run.kpis["slots_left_share"] == 0
     assert run.timeseries["slots_left"].min() == 0
-    assert run.kpis["centres_sold_out_share"] == 1.0
+    assert run.kpis["centers_sold_out_share"] == 1.0
 
 
 def test_same_seed_gives_the_same_run_and_another_seed_does_not(smoke_variant):
@@ -91,7 +91,7 @@ def test_more_patience_means_fewer_reneges(smoke_variant):
 
 
 def test_holds_during_checkout_prevent_taken_slots(smoke_variant):
-    tight = ["supply.slots_per_centre_per_day=20", "duration_min=30"]
+    tight = ["supply.slots_per_center_per_day=20", "duration_min=30"]
     no_hold = simulate(smoke_variant(*tight, "supply.hold_slots_per_session=0"), 8)
     hold = simulate(smoke_variant(*tight, "supply.hold_slots_per_session=1"), 8)
     assert no_hold.timeseries["taken"].sum() > 0

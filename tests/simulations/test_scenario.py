@@ -31,8 +31,8 @@ def test_string_overrides_are_parsed_as_toml_values():
 
 
 def test_dict_overrides_apply_to_a_loaded_scenario():
-    scenario = apply_overrides(load_scenario("smoke"), {"supply.centres": 7})
-    assert scenario.supply.centres == 7
+    scenario = apply_overrides(load_scenario("smoke"), {"supply.centers": 7})
+    assert scenario.supply.centers == 7
 
 
 @pytest.mark.parametrize(
@@ -91,9 +91,9 @@ def test_scenarios_are_frozen(section):
     assert getattr(target, name) == before
 
 
-def test_scaling_multiplies_visitors_capacity_and_centres():
+def test_scaling_multiplies_visitors_capacity_and_centers():
     scenario = load_scenario("smoke", ["scale=2.0"]).scaled()
     base = load_scenario("smoke")
     assert scenario.demand.surge_visitors == 2 * base.demand.surge_visitors
     assert scenario.platform.admission_rate_per_s == 2 * base.platform.admission_rate_per_s
-    assert scenario.supply.centres == 2 * base.supply.centres
+    assert scenario.supply.centers == 2 * base.supply.centers

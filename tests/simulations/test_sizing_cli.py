@@ -144,7 +144,7 @@ def test_size_supply_writes_plan_and_staff(tmp_path, capsys):
     plan = json.loads((out / "supply_sizing.json").read_text())
     assert plan["eligible"] == 200_000
     assert plan["slots_per_day"] >= 2 * 200_000 / 56 / 0.99 - 1
-    assert plan["staff_per_centre"]["vaccination"] >= 1
+    assert plan["staff_per_center"]["vaccination"] >= 1
     daily = pd.read_csv(out / "supply_daily.csv")
     assert len(daily) == 56
     assert (out / "supply_sizing.png").exists()
@@ -271,7 +271,7 @@ def test_help_pages_render(argv, capsys):
     assert "usage:" in capsys.readouterr().out
 
 
-def test_size_center_by_simulation_on_a_multi_station_centre(tmp_path, capsys):
+def test_size_center_by_simulation_on_a_multi_station_center(tmp_path, capsys):
     out = tmp_path / "gp"
     code = main(
         [

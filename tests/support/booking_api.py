@@ -94,7 +94,7 @@ class BookingApi:
         return httpx.Client(base_url=self.base_url, timeout=timeout_s)
 
     def make_center(
-        self, http: httpx.Client, vaccines: list[str], postcode: str = "75011", name: str = "Centre"
+        self, http: httpx.Client, vaccines: list[str], postcode: str = "75011", name: str = "Center"
     ) -> int:
         body = {"name": name, "kind": "vaccination", "postcode": postcode, "vaccines": vaccines}
         response = http.post("/admin/centers", headers=self.admin, json=body)
