@@ -11,4 +11,4 @@ from surge.cli import main
 def test_bad_counts_are_one_line_usage_errors(args, capsys) -> None:
     assert main(["bench", "server-timing", *args]) == 2
     err = capsys.readouterr().err
-    assert "must be >= 1" in err and len(err.strip().splitlines()) == 1
+    assert "must be an integer >= 1" in err and len(err.strip().splitlines()) == 1
