@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simulations.calibration.step_run import StepRunError
+
 __all__ = [
     "COLUMNS",
     "ROLES",
@@ -105,6 +107,24 @@ def pooled_demand_s(demands: pd.DataFrame, role: str = "app") -> float | None:
     return float(rows["cpu_s"].sum() / total)
 
 
+def _telemetry_start(run_dir: Path) -> float:
+    """The epoch second telemetry's `elapsed_s` counts from: `telemetry_start_epoch_s` in the
+    run's `run.json` (stepped runs) or `plan.json` (load-test runs), else the summary's
+    `test_start_epoch_s`."""
+    import json
+
+    for name, key in (
+        ("run.json", "telemetry_start_epoch_s"),
+        ("plan.json", "telemetry_start_epoch_s"),
+        ("summary.json", "test_start_epoch_s"),
+    ):
+        try:
+            return float(json.loads((run_dir / name).read_text())[key])
+        except (OSError, KeyError, TypeError, ValueError):
+            continue
+    raise StepRunError(f"{run_dir}: telemetry.csv without a run start time")
+
+
 def run_cpu_demand_s(
     run_dir: str | Path, run_steps: pd.DataFrame, run_requests: pd.DataFrame, role: str = "app"
 ) -> float | None:
@@ -117,12 +137,7 @@ def run_cpu_demand_s(
     path = run_dir / "telemetry.csv"
     if not path.is_file():
         return None
-    import json
-
-    try:
-        start = float(json.loads((run_dir / "summary.json").read_text())["test_start_epoch_s"])
-    except (OSError, KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{run_dir}: telemetry without a run start ({exc})") from None
+    start = _telemetry_start(run_dir)
     windows = run_steps.assign(
         window_start_s=run_steps["window_start_s"] - start, end_s=run_steps["end_s"] - start
     )
