@@ -36,7 +36,7 @@ def test_confirm_calibrates_predicts_two_rates_and_runs_both(tmp_path):
         assert run["slo_met"] == (run["measured_p95_ms"] <= run["slo_p95_ms"])
     assert code == (0 if ok["slo_met"] and not bad["slo_met"] else 4)
     model = json.loads((out / "model.json").read_text())
-    assert model["demand_source"] == "client"
+    assert model["demand_source"] == "telemetry"  # the calibration run wrote telemetry.csv
     assert model["capacity_admissions_per_s"] > 0
     assert (out / "profile.toml").is_file()
 
