@@ -28,7 +28,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -317,9 +317,15 @@ def started_app(
     log_path = run_dir / "app.log"
     serve_args = ["--rate-limit-ip", "0", *extra_args]
     centers = max(1, min(centers, SEED_CENTERS_MAX))
-    if database == "sqlite":
-        run_dir.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{(run_dir / 'app.db').resolve()}"
+    with ExitStack() as stack:
+        if database == "sqlite":
+            run_dir.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{(run_dir / 'app.db').resolve()}"
+        elif database == "postgresql":
+            server = postgres_server_url(db_server)
+            url = stack.enter_context(fresh_database(server, prefix="surge_run"))
+        else:
+            raise LoadTestInputError(f"unknown --start-app {database!r}: use sqlite or postgresql")
         seed_app(url, log_path, centers=centers, days=days, seed=seed, source_dir=source_dir)
         with served_app(
             url,
@@ -329,18 +335,4 @@ def started_app(
             source_dir=source_dir,
             cpu_cores=cpu_cores,
         ) as app:
-            yield AppUnderTest(app.base_url, app.admin_key, "sqlite", app.pid, url)
-    elif database == "postgresql":
-        with fresh_database(postgres_server_url(db_server), prefix="surge_run") as url:
-            seed_app(url, log_path, centers=centers, days=days, seed=seed, source_dir=source_dir)
-            with served_app(
-                url,
-                workers=workers,
-                extra_args=serve_args,
-                log_path=log_path,
-                source_dir=source_dir,
-                cpu_cores=cpu_cores,
-            ) as app:
-                yield AppUnderTest(app.base_url, app.admin_key, "postgresql", app.pid, url)
-    else:
-        raise LoadTestInputError(f"unknown --start-app {database!r}: use sqlite or postgresql")
+            yield AppUnderTest(app.base_url, app.admin_key, database, app.pid, url)
