@@ -46,7 +46,7 @@ from simulations.national.records import build_result
 from simulations.replications import Replications, run_replications_with
 from simulations.scenario.scenario import Scenario
 
-__all__ = ["RunResult", "run_replications", "simulate", "streams"]
+__all__ = ["RunResult", "run_day", "run_replications", "simulate", "streams"]
 
 STREAMS = ("arrivals", "queue", "sessions", "slots", "outcomes", "records")
 
@@ -66,6 +66,13 @@ def simulate(
     shows a bar over simulated minutes."""
     rngs = {name: np.random.default_rng(s) for name, s in zip(STREAMS, streams(seed), strict=True)}
     day = OpeningDay(scenario.scaled(), rngs)
+    run_day(day, progress)
+    kpis, timeseries, visitors = build_result(day)
+    return RunResult(kpis=kpis, timeseries=timeseries, visitors=visitors)
+
+
+def run_day(day: OpeningDay, progress: bool = False) -> OpeningDay:
+    """Step `day` through all its ticks with SimPy (the three processes below); returns it."""
     env = simpy.Environment()
     env.process(arrive(env, day))
     env.process(queue(env, day))
@@ -73,8 +80,7 @@ def simulate(
     if progress:
         env.process(report(env, day))
     env.run(until=day.n_ticks * day.tick_s)
-    kpis, timeseries, visitors = build_result(day)
-    return RunResult(kpis=kpis, timeseries=timeseries, visitors=visitors)
+    return day
 
 
 def streams(seed: int | np.random.SeedSequence) -> list[np.random.SeedSequence]:
