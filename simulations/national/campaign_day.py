@@ -4,8 +4,8 @@ Day `d` covers minutes [1440 d, 1440 (d + 1)) after the campaign start (`start_d
 `clock_start`). Its demand is a table of visitors per minute, one point a minute: the everyday
 traffic (`demand.baseline_per_min` x `daily_profile` x `campaign.weekday_factor`) plus every
 eligibility wave's surge and its days after (`simulations.scenario.arrivals` evaluates the
-curves). Its supply releases the day's pairs (`Campaign.pairs_on`) at `release_at` over
-`release_over_min`.
+curves). Its supply releases the pairs of the date on which its release starts
+(`Campaign.pairs_on`) at `release_at` over `release_over_min`.
 """
 
 from __future__ import annotations
@@ -121,9 +121,10 @@ def day_scenario(sc: Scenario, d: int) -> Scenario:
         }
     )
     release_start = (c.release_at_min - sc.clock_start_min) % DAY_MIN
+    release_date = (campaign_start(sc) + timedelta(days=d, minutes=release_start)).date()
     supply = sc.supply.model_copy(
         update={
-            "new_slots_per_min": c.pairs_on(day_date(sc, d)) / c.release_over_min,
+            "new_slots_per_min": c.pairs_on(release_date) / c.release_over_min,
             "new_slots_start_min": release_start,
             "new_slots_stop_min": release_start + c.release_over_min,
             "new_slots_growth_per_day": 0.0,

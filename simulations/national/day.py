@@ -51,6 +51,7 @@ class OpeningDay:
         self.browse_end = np.zeros(horizon, dtype=np.int64)
         self.search_end = np.zeros((horizon, self.n_classes), dtype=np.int64)
         self.slots = Slots(sc.supply, rngs["slots"]) if slots is None else slots
+        self.slots.supply = sc.supply  # a carried inventory releases as this day's supply says
         n_centers = self.slots.n_centers
         self.checkout_ticks = max(1, math.ceil(p.checkout_s / self.tick_s))
         ring = self.checkout_ticks + 1

@@ -71,7 +71,7 @@ def test_slots_are_released_at_noon_and_carried(run) -> None:
     day1 = ts.loc["2021-07-09T00:00":"2021-07-09T23:59"]
     released = run.daily["slots_released"]
     assert released.iloc[0] > 0
-    assert released.iloc[1] < released.iloc[0]  # Saturday releases half
+    assert released.iloc[1] == pytest.approx(released.iloc[0] / 2, rel=0.15)  # Saturday: half
     # before noon the stock only falls; it rises only between 12:00 and 13:00
     rises = day1["slots_left"].diff() > 0
     assert set(day1.index[rises].str[11:13]) <= {"12"}
