@@ -44,7 +44,7 @@ import simpy
 from simulations.national.day import OpeningDay
 from simulations.national.records import build_result
 from simulations.replications import Replications, run_replications_with
-from simulations.scenario.scenario import Scenario
+from simulations.scenario.scenario import Scenario, ScenarioError
 
 __all__ = ["RunResult", "run_day", "run_replications", "simulate", "streams"]
 
@@ -64,6 +64,11 @@ def simulate(
     """One replication. Each model component draws from its own stream of `seed`, so variants
     run with the same seed share arrivals and behaviour (common random numbers). `progress`
     shows a bar over simulated minutes."""
+    if scenario.campaign is not None:
+        raise ScenarioError(
+            f"scenario {scenario.name}: a campaign runs day by day "
+            "(simulations.national.campaign.simulate_campaign, or surge sim run)"
+        )
     rngs = {name: np.random.default_rng(s) for name, s in zip(STREAMS, streams(seed), strict=True)}
     day = OpeningDay(scenario.scaled(), rngs)
     run_day(day, progress)

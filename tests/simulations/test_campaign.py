@@ -112,3 +112,31 @@ def test_day_demand_follows_waves_weekdays_and_holidays() -> None:
 def test_bad_campaigns_are_named(overrides, message) -> None:
     with pytest.raises(ScenarioError, match=message):
         load_scenario("smoke-campaign", overrides)
+
+
+def test_sim_run_on_a_campaign_writes_daily_and_timeseries(tmp_path, capsys) -> None:
+    from surge.cli import main
+
+    args = ["sim", "run", "--scenario", "smoke-campaign", "--no-plots", "--out", str(tmp_path)]
+    one_day = ["campaign.days=1", "duration_min=1440", "model.tick_s=60"]
+    assert main(args + [x for o in one_day for x in ("--set", o)]) == 0
+    daily = pd.read_csv(tmp_path / "daily.csv")
+    assert daily["date"].tolist() == ["2021-07-09"]
+    ts = pd.read_csv(tmp_path / "timeseries.csv")
+    assert ts["time"].iloc[-1] == "2021-07-09T23:59"
+    assert {"minute", "cum_bookings"} <= set(ts.columns)
+    assert "deferred_at_end" in capsys.readouterr().out
+    assert main(args + ["--set", "campaign.days=0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "campaign.days" in err[0]
+
+
+def test_an_opening_day_run_refuses_a_campaign(capsys) -> None:
+    from simulations.national.opening_day import simulate
+    from surge.cli import main
+
+    with pytest.raises(ScenarioError, match="campaign runs day by day"):
+        simulate(load_scenario("smoke-campaign"), 1)
+    assert main(["sim", "uncertainty", "--scenario", "smoke-campaign", "--samples", "2"]) == 2
+    assert "campaign runs day by day" in capsys.readouterr().err
