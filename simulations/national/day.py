@@ -25,7 +25,16 @@ __all__ = ["OpeningDay"]
 class OpeningDay:
     """State of one replication; `arrive`, `queue`, `serve` advance it by one tick each."""
 
-    def __init__(self, sc: Scenario, rngs: dict[str, np.random.Generator]) -> None:
+    def __init__(
+        self,
+        sc: Scenario,
+        rngs: dict[str, np.random.Generator],
+        slots: Slots | None = None,
+        carry_in: np.ndarray | None = None,
+    ) -> None:
+        """`slots` continues an inventory from an earlier day (else a new one from
+        `sc.supply`); `carry_in[t, k]` visitors of class k come back at tick t (a campaign's
+        previous day: see `carry_out`)."""
         self.sc = sc
         self.rng = rngs
         self.tick_s = sc.model.tick_s
@@ -41,7 +50,8 @@ class OpeningDay:
         self.pass_returns = np.zeros((horizon, self.n_classes), dtype=np.int64)
         self.browse_end = np.zeros(horizon, dtype=np.int64)
         self.search_end = np.zeros((horizon, self.n_classes), dtype=np.int64)
-        self.slots = Slots(sc.supply, rngs["slots"])
+        self.slots = Slots(sc.supply, rngs["slots"]) if slots is None else slots
+        self.slots.supply = sc.supply  # a carried inventory releases as this day's supply says
         n_centers = self.slots.n_centers
         self.checkout_ticks = max(1, math.ceil(p.checkout_s / self.tick_s))
         ring = self.checkout_ticks + 1
@@ -94,7 +104,36 @@ class OpeningDay:
             "commit_errors": 0,
             "cancellations": 0,
             "events": 0,
+            "carried_in": 0,
         }
+        self.overflow = np.zeros((self.n_ticks, self.n_classes), dtype=np.int64)
+        self.cut_search = np.zeros(self.n_classes, dtype=np.int64)
+        if carry_in is not None:
+            self._carry(carry_in)
+
+    def _carry(self, carry_in: np.ndarray) -> None:
+        """Visitors carried from an earlier day join the returns (beyond the day: overflow)."""
+        n = int(carry_in.sum())
+        inside = carry_in[: self.n_ticks]
+        self.returns[: len(inside)] += inside
+        late = carry_in[self.n_ticks :]
+        if len(late):
+            rows = np.minimum(np.arange(len(late)), self.n_ticks - 1)
+            np.add.at(self.overflow, rows, late)
+        self.count["scheduled"] += n
+        self.count["carried_in"] += n
+
+    def carry_out(self) -> np.ndarray:
+        """Everyone still in the system at the end, by tick of the next day and class: the
+        queue, the sessions in progress (all back at the next day's first tick, queueing again)
+        and the returns scheduled past the end (at their own ticks)."""
+        out = self.overflow.copy()
+        out[0] += self.wr.queued_by_class()
+        out[0, 0] += self.active_browse
+        out[0] += self.cut_search + self.search_end[self.n_ticks]
+        out[0] += self.ck_classes.sum(axis=0)
+        self.slots.held -= self.ck_held.sum(axis=0)
+        return out
 
     @property
     def now_s(self) -> float:
@@ -161,7 +200,8 @@ class OpeningDay:
         bookers = admitted.copy()
         bookers[0] = 0
         for k in np.flatnonzero(bookers):
-            self._schedule(self.search_end, bookers[k], p.search_mean_min * 60.0, rng, k)
+            beyond = self._schedule(self.search_end, bookers[k], p.search_mean_min * 60.0, rng, k)
+            self.cut_search[k] += beyond
         self.active_search += int(bookers.sum())
 
     def _schedule(self, target, n, mean_s, rng, k=None, delay_ticks=0) -> int:
@@ -322,6 +362,9 @@ class OpeningDay:
         inside = ticks < self.n_ticks
         for target, mask in ((self.pass_returns, with_pass), (self.returns, ~with_pass)):
             np.add.at(target[:, k], ticks[inside & mask], 1)
+        if not inside.all():  # past the end: carried to the next day of a campaign
+            late = np.minimum(ticks[~inside] - self.n_ticks, self.n_ticks - 1)
+            np.add.at(self.overflow[:, k], late, 1)
 
 
 def _split(rng: np.random.Generator, classes: np.ndarray, parts: list[int]) -> list[np.ndarray]:

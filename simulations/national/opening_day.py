@@ -44,9 +44,9 @@ import simpy
 from simulations.national.day import OpeningDay
 from simulations.national.records import build_result
 from simulations.replications import Replications, run_replications_with
-from simulations.scenario.scenario import Scenario
+from simulations.scenario.scenario import Scenario, ScenarioError
 
-__all__ = ["RunResult", "run_replications", "simulate", "streams"]
+__all__ = ["RunResult", "run_day", "run_replications", "simulate", "streams"]
 
 STREAMS = ("arrivals", "queue", "sessions", "slots", "outcomes", "records")
 
@@ -64,8 +64,20 @@ def simulate(
     """One replication. Each model component draws from its own stream of `seed`, so variants
     run with the same seed share arrivals and behaviour (common random numbers). `progress`
     shows a bar over simulated minutes."""
+    if scenario.campaign is not None:
+        raise ScenarioError(
+            f"scenario {scenario.name}: a campaign runs day by day "
+            "(simulations.national.campaign.simulate_campaign, or surge sim run)"
+        )
     rngs = {name: np.random.default_rng(s) for name, s in zip(STREAMS, streams(seed), strict=True)}
     day = OpeningDay(scenario.scaled(), rngs)
+    run_day(day, progress)
+    kpis, timeseries, visitors = build_result(day)
+    return RunResult(kpis=kpis, timeseries=timeseries, visitors=visitors)
+
+
+def run_day(day: OpeningDay, progress: bool = False) -> OpeningDay:
+    """Step `day` through all its ticks with SimPy (the three processes below); returns it."""
     env = simpy.Environment()
     env.process(arrive(env, day))
     env.process(queue(env, day))
@@ -73,8 +85,7 @@ def simulate(
     if progress:
         env.process(report(env, day))
     env.run(until=day.n_ticks * day.tick_s)
-    kpis, timeseries, visitors = build_result(day)
-    return RunResult(kpis=kpis, timeseries=timeseries, visitors=visitors)
+    return day
 
 
 def streams(seed: int | np.random.SeedSequence) -> list[np.random.SeedSequence]:

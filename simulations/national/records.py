@@ -156,7 +156,7 @@ def build_result(day: DayState) -> tuple[dict[str, float], pd.DataFrame, pd.Data
         "origin_requests_peak_per_s": float(ts["origin_requests_per_s"].max()),
         "edge_requests_peak_per_s": float(ts["edge_requests_per_s"].max()),
         "littles_law_gap": abs(queue_l - queue_lw) / queue_l if queue_l > 0 else 0.0,
-        "lost_visitors": float(c["visitors"] - accounted),
+        "lost_visitors": float(c["visitors"] + c.get("carried_in", 0) - accounted),
         "visitor_events": float(c["events"]),
     }
     visitors = _sample_visitors(day)

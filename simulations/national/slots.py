@@ -111,6 +111,8 @@ class Slots:
         since_min = minutes_since_start - s.new_slots_start_min
         if s.new_slots_per_min <= 0 or since_min < 0:
             return 0
+        if s.new_slots_stop_min and minutes_since_start >= s.new_slots_stop_min:
+            return 0
         rate = s.new_slots_per_min * (1.0 + s.new_slots_growth_per_day * since_min / 1440)
         n = int(self.rng.poisson(rate * tick_s / 60.0))
         if n:

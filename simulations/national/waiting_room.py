@@ -199,6 +199,10 @@ class WaitingRoom:
         self._drop_empty_head()
         return taken
 
+    def queued_by_class(self) -> NDArray[np.int64]:
+        """Visitors still queued, per class."""
+        return self._counts[self._head : self._tail].sum(axis=0)
+
     def queued_age_s(self, now_s: float) -> float:
         """Total time already spent in the queue by the visitors still in it."""
         rows = self._counts[self._head : self._tail].sum(axis=1)

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from simulations.scenario.campaign import Campaign
 from simulations.scenario.demand import Demand
 from simulations.scenario.errors import ScenarioError, describe
 from simulations.scenario.platform import Platform
@@ -33,6 +34,7 @@ from simulations.scenario.supply import Supply
 
 __all__ = [
     "Behaviour",
+    "Campaign",
     "Demand",
     "HeldOut",
     "Model",
@@ -141,6 +143,7 @@ class Scenario(BaseModel):
     model: Model = Model()
     priors: dict[str, Prior] = Field(default_factory=dict)
     heldout: dict[str, HeldOut] = Field(default_factory=dict)
+    campaign: Campaign | None = None
 
     @field_validator("start_date", mode="before")
     @classmethod
@@ -177,6 +180,39 @@ class Scenario(BaseModel):
             )
         return self
 
+    @model_validator(mode="after")
+    def _campaign_fits(self) -> Scenario:
+        c = self.campaign
+        if c is None:
+            return self
+        if self.start_date is None:
+            raise ValueError("campaign: needs start_date (the first day)")
+        if (
+            self.demand.surge_visitors
+            or self.demand.table_min
+            or self.demand.after_visitors_per_day
+        ):
+            raise ValueError(
+                "demand: a campaign's surges are its campaign.waves (demand.surge_visitors, "
+                "table_min and after_visitors_per_day must be unset)"
+            )
+        if self.duration_min != c.days * 1440:
+            raise ValueError(
+                f"duration_min: a campaign of {c.days} day(s) lasts {c.days * 1440} min "
+                f"(got {self.duration_min:g})"
+            )
+        offset = (c.release_at_min - self.clock_start_min) % 1440
+        if offset + c.release_over_min > 1440:
+            raise ValueError(
+                f"campaign.release_over_min: the release from {c.release_at} must end within "
+                f"the day that starts at {self.clock_start} ({1440 - offset:g} min at most)"
+            )
+        start = f"{self.start_date}T{self.clock_start}"
+        for wave in c.waves:
+            if wave.opens < start:
+                raise ValueError(f"campaign.waves.{wave.name}: opens before the start {start}")
+        return self
+
     def scaled(self) -> Scenario:
         """The same scenario with `scale` folded into visitors, capacities and slots (scale 1)."""
         if self.scale == 1.0:
@@ -188,6 +224,7 @@ class Scenario(BaseModel):
                 "demand": self.demand.scaled(s),
                 "platform": self.platform.scaled(s),
                 "supply": self.supply.scaled(s),
+                "campaign": None if self.campaign is None else self.campaign.scaled(s),
             }
         )
 

@@ -13,7 +13,8 @@ be taken by someone else between choice and commit). Booked appointments are can
 New bookable pairs are released during the run at `new_slots_per_min` (Poisson, spread over
 centres by size), a rate growing linearly by `new_slots_growth_per_day` times its initial value
 each day (practitioners opening agendas, daily releases). Releases start `new_slots_start_min`
-minutes after the scenario start (the growth counts from then).
+minutes after the scenario start (the growth counts from then) and stop `new_slots_stop_min`
+minutes after it (0 = never; a campaign releases each day's agenda within a window).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Supply(BaseModel):
     new_slots_per_min: float = Field(0.0, ge=0)
     new_slots_growth_per_day: float = Field(0.0, ge=0)
     new_slots_start_min: float = Field(0.0, ge=0)
+    new_slots_stop_min: float = Field(0.0, ge=0)
 
     @model_validator(mode="after")
     def _vaccines_are_consistent(self) -> Supply:

@@ -99,7 +99,10 @@ def _room(args: argparse.Namespace) -> object:
 def _sim(args: argparse.Namespace) -> object:
     from surge.bench.sim import SimBenchOptions
 
-    return SimBenchOptions(scenario=args.scenario, scales=tuple(args.scales), seed=args.seed)
+    campaign = None if args.campaign == "none" else args.campaign
+    return SimBenchOptions(
+        scenario=args.scenario, scales=tuple(args.scales), seed=args.seed, campaign=campaign
+    )
 
 
 def _center(args: argparse.Namespace) -> object:
@@ -241,15 +244,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     sim = bench.add_parser(
         "sim",
-        help="time the national model at full, half and quarter scale",
+        help="time the national model at full, half and quarter scale, and a 7-day campaign",
         description="Wall time, CPU time, events/s and peak memory of the national model per "
-        "scale, each in its own process.",
+        "scale, then of a campaign (7 days), each in its own process.",
     )
     sim.add_argument("--scenario", default="france-2021-07-12",
                      help="built-in name or TOML file (default france-2021-07-12)")  # fmt: skip
     sim.add_argument("--scales", type=types.fraction_list, default=[1.0, 0.5, 0.25],
                      help="comma-separated scales (default 1,0.5,0.25)")  # fmt: skip
     sim.add_argument("--seed", type=int, default=2021, help="seed (default 2021)")
+    sim.add_argument("--campaign", default="france-2021-07-week",
+                     help="campaign scenario also timed (default france-2021-07-week; "
+                     "none: skip)")  # fmt: skip
     sim.set_defaults(func=_handler("sim", _sim))
 
     sweep = bench.add_parser(

@@ -27,8 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     run = sim_sub.add_parser(
         "run",
-        help="simulate an opening day and write summary.json, timeseries.csv and plots",
-        description="Simulate a scenario (built-in name or TOML file) with SimPy.",
+        help="simulate an opening day or a campaign; write summary.json, timeseries.csv, plots",
+        description=(
+            "Simulate a scenario (built-in name or TOML file) with SimPy. A campaign scenario "
+            "(one with a [campaign] section) runs day after day and also writes daily.csv and "
+            "recalls.csv."
+        ),
     )
     run.add_argument("--scenario", required=True, help="built-in name or path to a TOML file")
     run.add_argument(
@@ -148,6 +152,8 @@ def _run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario, args.overrides)
     out = args.out or Path("results") / "sim" / scenario.name
+    if scenario.campaign is not None:
+        return _run_campaign(args, scenario, out)
     reps = replicate_opening_day(scenario, args.replications, args.seed)
     written = write_run_outputs(
         scenario,
@@ -159,6 +165,28 @@ def _run(args: argparse.Namespace) -> int:
         plots=not args.no_plots,
     )
     print("\n".join(kpi_table(scenario.name, reps)))
+    print(f"wrote {out}/" + ", ".join(written))
+    return EXIT_OK
+
+
+def _run_campaign(args: argparse.Namespace, scenario, out: Path) -> int:
+    from simulations.national.campaign_outputs import (
+        campaign_tables,
+        replicate_campaign,
+        write_campaign_outputs,
+    )
+
+    reps = replicate_campaign(scenario, args.replications, args.seed)
+    written = write_campaign_outputs(
+        scenario,
+        reps,
+        out,
+        seed=args.seed,
+        overrides=args.overrides,
+        command="surge " + " ".join(sys.argv[1:]) if sys.argv else "",
+        plots=not args.no_plots,
+    )
+    print("\n".join(campaign_tables(scenario.name, reps)))
     print(f"wrote {out}/" + ", ".join(written))
     return EXIT_OK
 
