@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from simulations.national.departments import Departments
 from simulations.national.records import Recorder
 from simulations.national.slots import Slots
 from simulations.national.waiting_room import WaitingRoom
@@ -43,7 +44,11 @@ class OpeningDay:
         )
         self.n_ticks = len(self.expected)
         b, p = sc.behaviour, sc.platform
-        self.n_classes = b.retry_max + 2
+        self.n_attempts = b.retry_max + 2
+        self.n_depts = 1 if sc.regions is None else len(sc.regions.table())
+        self.n_classes = self.n_depts * self.n_attempts  # department * attempts + attempt
+        self.attempt = np.tile(np.arange(self.n_attempts), self.n_depts)
+        self.browsers = self.attempt == 0
         self.tick = 0
         horizon = self.n_ticks + 1
         self.returns = np.zeros((horizon, self.n_classes), dtype=np.int64)
@@ -52,10 +57,14 @@ class OpeningDay:
         self.search_end = np.zeros((horizon, self.n_classes), dtype=np.int64)
         self.slots = Slots(sc.supply, rngs["slots"]) if slots is None else slots
         self.slots.supply = sc.supply  # a carried inventory releases as this day's supply says
+        self.depts = (
+            None if sc.regions is None else Departments(sc.regions, self.slots, self.n_attempts)
+        )
         n_centers = self.slots.n_centers
         self.checkout_ticks = max(1, math.ceil(p.checkout_s / self.tick_s))
         ring = self.checkout_ticks + 1
-        self.ck_centers = np.zeros((ring, n_centers), dtype=np.int64)
+        per_dept = () if sc.regions is None else (self.n_depts,)
+        self.ck_centers = np.zeros((ring, *per_dept, n_centers), dtype=np.int64)
         self.ck_held = np.zeros((ring, n_centers), dtype=np.int64)
         self.ck_classes = np.zeros((ring, self.n_classes), dtype=np.int64)
         self.wr = WaitingRoom(
@@ -148,9 +157,13 @@ class OpeningDay:
         t = self.tick
         rng = self.rng["arrivals"]
         new = int(rng.poisson(self.expected[t]))
-        bookers = int(rng.binomial(new, self.sc.demand.book_share))
-        cohort = np.zeros(self.n_classes, dtype=np.int64)
-        cohort[0], cohort[1] = new - bookers, bookers
+        if self.depts is None:
+            bookers = int(rng.binomial(new, self.sc.demand.book_share))
+            cohort = np.zeros(self.n_classes, dtype=np.int64)
+            cohort[0], cohort[1] = new - bookers, bookers
+        else:
+            cohort = self.depts.arrive(rng, new, self.sc.demand.book_share)
+            bookers = int(cohort[~self.browsers].sum())
         back, self.bypass = self.returns[t], self.pass_returns[t]
         self.incoming = cohort + back
         n_back = int(back.sum() + self.bypass.sum())
@@ -164,7 +177,7 @@ class OpeningDay:
     def queue(self) -> None:
         t, now, p = self.tick, self.now_s, self.sc.platform
         gone = self.wr.renege(now)
-        self.count["browser_reneges"] += int(gone[0])
+        self.count["browser_reneges"] += int(gone[self.browsers].sum())
         self._give_up(gone, "abandon_queue")
         self.wr.join(now, self.incoming)
         if p.waiting_room:
@@ -194,11 +207,12 @@ class OpeningDay:
 
     def _start_sessions(self, admitted: np.ndarray) -> None:
         p, rng = self.sc.platform, self.rng["sessions"]
-        if admitted[0]:
-            self.active_browse += int(admitted[0])
-            self._schedule(self.browse_end, admitted[0], p.browse_mean_min * 60.0, rng)
+        browsers = int(admitted[self.browsers].sum())
+        if browsers:
+            self.active_browse += browsers
+            self._schedule(self.browse_end, browsers, p.browse_mean_min * 60.0, rng)
         bookers = admitted.copy()
-        bookers[0] = 0
+        bookers[self.browsers] = 0
         for k in np.flatnonzero(bookers):
             beyond = self._schedule(self.search_end, bookers[k], p.search_mean_min * 60.0, rng, k)
             self.cut_search[k] += beyond
@@ -231,6 +245,8 @@ class OpeningDay:
         cancelled = self.slots.cancel(self.sc.supply.cancel_share_per_h * self.tick_s / 3600.0)
         self.count["cancellations"] += cancelled
         self.slots.release(self.now_s / 60.0, self.tick_s)
+        if self.depts is not None:
+            self.depts.note_sellout(self.slots, t)
         self.count["events"] += ended
         self.rec.set(
             t,
@@ -274,9 +290,15 @@ class OpeningDay:
         if n == 0:
             return
         self.active_search -= n
-        chosen, held, no_slot = self.slots.choose(n, self.sc.behaviour.center_tries)
         rng = self.rng["outcomes"]
-        no_slot_classes = rng.multivariate_hypergeometric(ending, no_slot)
+        if self.depts is None:
+            chosen, held, no_slot = self.slots.choose(n, self.sc.behaviour.center_tries)
+            no_slot_classes = rng.multivariate_hypergeometric(ending, no_slot)
+        else:
+            chosen, held, no_slot_classes = self.depts.choose(
+                self.slots, ending, self.sc.behaviour.center_tries, rng
+            )
+            no_slot = int(no_slot_classes.sum())
         self.rec.add(t, no_slot=no_slot)
         self._fail(no_slot_classes, "abandon_no_slot", retry=False)
         slot = (t + self.checkout_ticks) % len(self.ck_centers)
@@ -295,14 +317,28 @@ class OpeningDay:
         rng = self.rng["outcomes"]
         self.active_checkout -= n
         p_error = 1.0 - (1.0 - self.request_error) ** self.booking_requests
-        errors = rng.binomial(centers, p_error)
-        completing = rng.binomial(centers - errors, self.sc.behaviour.checkout_completion)
-        booked = self.slots.commit(completing, held)
-        n_booked, n_errors = int(booked.sum()), int(errors.sum())
-        n_taken = int(completing.sum()) - n_booked
-        n_dropped = n - n_booked - n_errors - n_taken
-        parts = [n_booked, n_errors, n_taken, n_dropped]
-        booked_c, error_c, taken_c, dropped_c = _split(rng, classes, parts)
+        completion = self.sc.behaviour.checkout_completion
+        if self.depts is None:
+            errors = rng.binomial(centers, p_error)
+            completing = rng.binomial(centers - errors, completion)
+            booked = self.slots.commit(completing, held)
+            n_booked, n_errors = int(booked.sum()), int(errors.sum())
+            n_taken = int(completing.sum()) - n_booked
+            n_dropped = n - n_booked - n_errors - n_taken
+            parts = [n_booked, n_errors, n_taken, n_dropped]
+            booked_c, error_c, taken_c, dropped_c = _split(rng, classes, parts)
+        else:
+            outcomes = self.depts.check_out(self.slots, centers, held, p_error, completion, rng)
+            n_booked, n_errors, n_taken, n_dropped = (int(x) for x in outcomes.sum(axis=1))
+            booked_c, error_c, taken_c, dropped_c = (np.zeros_like(classes) for _ in range(4))
+            for d in np.flatnonzero(outcomes.sum(axis=0)):
+                block = self.depts.block(d)
+                split = _split(rng, classes[block], list(outcomes[:, d]))
+                for target, part in zip(
+                    (booked_c, error_c, taken_c, dropped_c), split, strict=True
+                ):
+                    target[block] = part
+            self.depts.give_up(dropped_c)  # dropped checkouts abandon for good
         self.count["bookings"] += n_booked
         self.count["commit_errors"] += n_errors
         self.count["abandon_checkout"] += n_dropped
@@ -320,7 +356,8 @@ class OpeningDay:
         b, rng = self.sc.behaviour, self.rng["outcomes"]
         giving_up = classes.copy()
         if retry and b.retry_share > 0:
-            for k in range(1, self.n_classes - 1):
+            last = self.n_attempts - 1
+            for k in np.flatnonzero((self.attempt > 0) & (self.attempt < last)):
                 n = int(classes[k])
                 if n == 0:
                     continue
@@ -336,17 +373,22 @@ class OpeningDay:
     def _give_up(self, classes: np.ndarray, cause: str) -> None:
         """Bookers who give up this attempt: defer (attempts left) or abandon for good."""
         b, rng = self.sc.behaviour, self.rng["outcomes"]
-        for k in range(1, self.n_classes):
+        last = self.n_attempts - 1
+        gone = np.zeros_like(classes)
+        for k in np.flatnonzero(self.attempt > 0):
             n = int(classes[k])
             if n == 0:
                 continue
-            later = int(rng.binomial(n, b.defer_share)) if k < self.n_classes - 1 else 0
+            later = int(rng.binomial(n, b.defer_share)) if self.attempt[k] < last else 0
+            gone[k] = n - later
             if later:
                 self._come_back(later, k + 1, b.defer_mean_min * 60.0, queue_only=True)
                 self.count["deferrals"] += later
                 self.rec.add(self.tick, deferrals=later)
             self.count[cause] += n - later
             self.rec.add(self.tick, abandons=n - later)
+        if self.depts is not None:
+            self.depts.give_up(gone)
 
     def _come_back(self, n: int, k: int, mean_s: float, queue_only: bool = False) -> None:
         """`n` visitors return as attempt `k` after an exponential delay; within their pass

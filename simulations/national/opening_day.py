@@ -56,6 +56,7 @@ class RunResult:
     kpis: dict[str, float]
     timeseries: pd.DataFrame = field(repr=False)
     visitors: pd.DataFrame = field(repr=False)
+    regions: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def simulate(
@@ -73,7 +74,8 @@ def simulate(
     day = OpeningDay(scenario.scaled(), rngs)
     run_day(day, progress)
     kpis, timeseries, visitors = build_result(day)
-    return RunResult(kpis=kpis, timeseries=timeseries, visitors=visitors)
+    regions = None if day.depts is None else day.depts.frame(day)
+    return RunResult(kpis=kpis, timeseries=timeseries, visitors=visitors, regions=regions)
 
 
 def run_day(day: OpeningDay, progress: bool = False) -> OpeningDay:

@@ -180,6 +180,7 @@ def _sample_visitors(day: DayState) -> pd.DataFrame:
     rng = day.rng["records"]
     picks = rng.choice(len(flat), size=n, p=flat / flat.sum())
     rows, attempt = np.divmod(picks, counts.shape[1])
+    attempt = attempt % (day.sc.behaviour.retry_max + 2)  # classes: department * attempts + k
     df = pd.DataFrame(
         {
             "arrival_min": joined[rows] / 60.0,

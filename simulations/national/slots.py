@@ -63,11 +63,15 @@ class Slots:
     def shown_free(self) -> NDArray[np.int64]:
         return self.free - self.held
 
-    def choose(self, n: int, tries: int) -> tuple[NDArray[np.int64], NDArray[np.int64], int]:
+    def choose(
+        self, n: int, tries: int, popularity: NDArray[np.float64] | None = None
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], int]:
         """Send `n` bookers to centres; returns (visitors per centre, slots held, no slot).
 
-        Each try draws centres by popularity; visitors drawn to a centre shown full (or beyond
-        what its free slots can hold, when sessions hold slots) try again.
+        Each try draws centres by popularity (`popularity`, else every centre's own: a
+        department's visitors draw only among the centres they reach); visitors drawn to a
+        centre shown full (or beyond what its free slots can hold, when sessions hold slots)
+        try again.
         """
         hold = self.supply.hold_slots_per_session
         chosen = np.zeros(self.n_centers, dtype=np.int64)
@@ -76,7 +80,9 @@ class Slots:
         for _ in range(tries):
             if left == 0:
                 break
-            drawn = self.rng.multinomial(left, self.popularity)
+            drawn = self.rng.multinomial(
+                left, self.popularity if popularity is None else popularity
+            )
             room = np.maximum(self.shown_free(), 0)
             if hold:
                 fits = np.minimum(drawn, -(-room // hold))

@@ -29,6 +29,7 @@ from simulations.scenario.campaign import Campaign
 from simulations.scenario.demand import Demand
 from simulations.scenario.errors import ScenarioError, describe
 from simulations.scenario.platform import Platform
+from simulations.scenario.regions import Regions
 from simulations.scenario.slo import Slo
 from simulations.scenario.supply import Supply
 
@@ -40,6 +41,7 @@ __all__ = [
     "Model",
     "Platform",
     "Prior",
+    "Regions",
     "Scenario",
     "ScenarioError",
     "Slo",
@@ -144,6 +146,7 @@ class Scenario(BaseModel):
     priors: dict[str, Prior] = Field(default_factory=dict)
     heldout: dict[str, HeldOut] = Field(default_factory=dict)
     campaign: Campaign | None = None
+    regions: Regions | None = None
 
     @field_validator("start_date", mode="before")
     @classmethod
@@ -187,6 +190,8 @@ class Scenario(BaseModel):
             return self
         if self.start_date is None:
             raise ValueError("campaign: needs start_date (the first day)")
+        if self.regions is not None:
+            raise ValueError("regions: a campaign runs nationally (regions are for one day)")
         if (
             self.demand.surge_visitors
             or self.demand.table_min
