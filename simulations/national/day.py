@@ -73,6 +73,7 @@ class OpeningDay:
             rngs["queue"],
             wait_bin_s=self.tick_s,
             numbered_line=p.waiting_room_line == "numbered",
+            cellwise_renege=sc.regions is not None,
         )
         if sc.model.visitor_sample:
             self.wr.log = []

@@ -9,6 +9,8 @@ through the waiting room, sessions, retries and deferrals (`simulations.national
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
@@ -169,3 +171,15 @@ class Departments:
         df["slots_left"] = free.astype(np.int64)
         df["reach"] = [len(near) for near in self.reach]
         return df
+
+    def kpis(self, frame: pd.DataFrame) -> dict[str, float]:
+        """Flat regional KPIs of a `frame`: departments sold out (share), first and median
+        sell-out minute over those, and the worst department's unmet share of its bookers."""
+        sold = frame["sellout_min"].dropna()
+        unmet = frame["unmet"] / frame["bookers"].clip(lower=1)
+        return {
+            "departments_sold_out_share": len(sold) / max(len(frame), 1),
+            "departments_sellout_min_first": float(sold.min()) if len(sold) else math.nan,
+            "departments_sellout_min_median": float(sold.median()) if len(sold) else math.nan,
+            "departments_unmet_share_max": float(unmet.max()),
+        }

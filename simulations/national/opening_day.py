@@ -74,7 +74,10 @@ def simulate(
     day = OpeningDay(scenario.scaled(), rngs)
     run_day(day, progress)
     kpis, timeseries, visitors = build_result(day)
-    regions = None if day.depts is None else day.depts.frame(day)
+    regions = None
+    if day.depts is not None:
+        regions = day.depts.frame(day)
+        kpis.update(day.depts.kpis(regions))
     return RunResult(kpis=kpis, timeseries=timeseries, visitors=visitors, regions=regions)
 
 

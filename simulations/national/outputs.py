@@ -83,10 +83,13 @@ def write_run_outputs(
     }
     (out / "summary.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     written = ["summary.json", "timeseries.csv", "kpis.csv", "visitors.csv"]
+    if first.regions is not None:
+        first.regions.to_csv(out / "regions.csv", index=False)
+        written.append("regions.csv")
     if plots:
         from simulations.national.plots import save_run_plots
 
-        save_run_plots(scenario, first.timeseries, first.visitors, out)
+        save_run_plots(scenario, first.timeseries, first.visitors, out, first.regions)
         written.append("*.png")
     return written
 

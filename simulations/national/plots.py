@@ -15,7 +15,13 @@ from matplotlib.figure import Figure  # noqa: E402
 from simulations.scenario.arrivals import arrival_rates_per_min  # noqa: E402
 from simulations.scenario.scenario import Scenario  # noqa: E402
 
-__all__ = ["plot_arrival_curve", "plot_timeseries", "plot_waits", "save_run_plots"]
+__all__ = [
+    "plot_arrival_curve",
+    "plot_regions",
+    "plot_timeseries",
+    "plot_waits",
+    "save_run_plots",
+]
 
 
 def _clock_ticks(ax, df: pd.DataFrame) -> None:
@@ -87,15 +93,52 @@ def plot_waits(visitors: pd.DataFrame) -> Figure:
     return fig
 
 
+def plot_regions(regions: pd.DataFrame, title: str = "") -> Figure:
+    """Per department (a `regions.csv` frame): bookers split into booked, unmet (abandoned or
+    still trying) as stacked bars, and the minute half its centres were sold out."""
+    df = regions.reset_index(drop=True)
+    x = np.arange(len(df))
+    fig, axes = plt.subplots(2, 1, figsize=(max(10, len(df) * 0.16), 7), sharex=True)
+    ax = axes[0]
+    ax.bar(x, df["bookings"], color="tab:green", label="booked")
+    ax.bar(x, df["abandoned"], bottom=df["bookings"], color="tab:red", label="abandoned")
+    ax.bar(
+        x,
+        df["in_system"],
+        bottom=df["bookings"] + df["abandoned"],
+        color="tab:orange",
+        label="still trying at the end",
+    )
+    ax.set_ylabel("bookers by home department")
+    ax.legend()
+    ax = axes[1]
+    never = df["sellout_min"].isna()
+    ax.bar(x[~never], df.loc[~never, "sellout_min"], color="tab:purple")
+    ax.set_ylabel("half its centres sold out (min)")
+    ax.set_xticks(x, df["department"], rotation=90, fontsize=6)
+    ax.set_xlabel("department (no bar: never sold out)")
+    if title:
+        fig.suptitle(f"{title}: per department")
+    fig.tight_layout()
+    return fig
+
+
 def save_run_plots(
-    scenario: Scenario, timeseries: pd.DataFrame, visitors: pd.DataFrame, out
+    scenario: Scenario,
+    timeseries: pd.DataFrame,
+    visitors: pd.DataFrame,
+    out,
+    regions: pd.DataFrame | None = None,
 ) -> list:
-    """Write timeseries.png, arrivals.png and waits.png into `out`; returns the paths."""
+    """Write timeseries.png, arrivals.png, waits.png (and regions.png with a per-department
+    frame) into `out`; returns the paths."""
     figures = {
         "timeseries.png": plot_timeseries(timeseries, scenario.name),
         "arrivals.png": plot_arrival_curve(scenario),
         "waits.png": plot_waits(visitors),
     }
+    if regions is not None:
+        figures["regions.png"] = plot_regions(regions, scenario.name)
     paths = []
     for name, fig in figures.items():
         path = out / name

@@ -71,6 +71,10 @@ class WaitingRoom:
     event-driven validation); otherwise a visitor who reneges during a step is counted as having
     waited until the end of that step (fixed ticks: consistent with a queue length sampled once a
     tick).
+
+    `cellwise_renege`: thin every (cohort, class) cell by its own binomial instead of one total
+    and a multivariate hypergeometric split: the same distribution (each visitor leaves
+    independently), much cheaper with many classes (regions), but another random stream.
     """
 
     def __init__(
@@ -81,8 +85,10 @@ class WaitingRoom:
         exact_renege_times: bool = False,
         wait_bin_s: float = 60.0,
         numbered_line: bool = False,
+        cellwise_renege: bool = False,
     ) -> None:
         self.n_classes = n_classes
+        self.cellwise_renege = cellwise_renege
         self.patience_mean_s = patience_mean_s
         self.rng = rng
         self.exact_renege_times = exact_renege_times
@@ -130,11 +136,18 @@ class WaitingRoom:
         p_leave = -math.expm1(-elapsed / self.patience_mean_s)
         # Each visitor leaves independently with p_leave: draw how many leave in total, then
         # which ones (a uniform random subset, i.e. multivariate hypergeometric over cells).
-        n_leaving = int(self.rng.binomial(self.length, p_leave))
-        if n_leaving == 0:
-            return gone
         rows = self._counts[self._head : self._tail]
-        leaving = self.rng.multivariate_hypergeometric(rows.ravel(), n_leaving).reshape(rows.shape)
+        if self.cellwise_renege:
+            leaving = self.rng.binomial(rows, p_leave)
+            n_leaving = int(leaving.sum())
+            if n_leaving == 0:
+                return gone
+        else:
+            n_leaving = int(self.rng.binomial(self.length, p_leave))
+            if n_leaving == 0:
+                return gone
+            flat = self.rng.multivariate_hypergeometric(rows.ravel(), n_leaving)
+            leaving = flat.reshape(rows.shape)
         rows -= leaving
         per_row = leaving.sum(axis=1)
         if self.numbered_line:
