@@ -17,7 +17,8 @@ THREE = '["13", "75", "92"]'
 
 def run(*overrides: str, seed: int = 5) -> tuple[dict[str, float], pd.DataFrame]:
     sc = load_scenario(
-        "smoke", ["duration_min=40", "supply.centers=12", f"regions.departments={THREE}", *overrides]
+        "smoke",
+        ["duration_min=40", "supply.centers=12", f"regions.departments={THREE}", *overrides],
     )
     result = simulate(sc, seed)
     return result.kpis, result.regions.set_index("department")
