@@ -77,6 +77,7 @@ class OpeningDay:
         )
         if sc.model.visitor_sample:
             self.wr.log = []
+            self.wr.log_fold = self.n_attempts if sc.regions is not None else 0
         self.web = Tier(p.web_workers, p.web_timeout_s)
         self.db = Tier(p.db_connections, p.db_timeout_s)
         search_mix, checkout_mix = p.split_checkout()

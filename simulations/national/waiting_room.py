@@ -109,6 +109,7 @@ class WaitingRoom:
         self.admitted_wait_s = 0.0
         self.max_wait_s = 0.0
         self.log: list[tuple[NDArray, float, NDArray[np.int64], str]] | None = None
+        self.log_fold = 0  # > 0: log counts summed over classes modulo this (regions' attempts)
         self.wait_hist = np.zeros(64, dtype=np.int64)  # admitted visitors per wait bin
 
     def join(self, now_s: float, counts: NDArray[np.int64]) -> None:
@@ -155,7 +156,7 @@ class WaitingRoom:
         if self.log is not None:
             hit = np.flatnonzero(per_row)
             joined = self._joined_s[self._head : self._tail][hit]
-            self.log.append((joined, now_s, leaving[hit], "reneged"))
+            self.log.append((joined, now_s, self._fold(leaving[hit]), "reneged"))
         ages = now_s - self._joined_s[self._head : self._tail]
         if self.exact_renege_times:
             waited = self._renege_waits(per_row, ages, elapsed)
@@ -166,6 +167,11 @@ class WaitingRoom:
         self.reneged += n_leaving
         self._drop_empty_head()
         return leaving.sum(axis=0)
+
+    def _fold(self, counts: NDArray[np.int64]) -> NDArray[np.int64]:
+        if not self.log_fold:
+            return counts
+        return counts.reshape(len(counts), -1, self.log_fold).sum(axis=1)
 
     @property
     def tickets(self) -> int:
@@ -203,7 +209,9 @@ class WaitingRoom:
             moved = int(part.sum())
             self._record_wait(now_s - joined_s, moved)
             if self.log is not None and moved:
-                self.log.append((np.array([joined_s]), now_s, part[None, :], "admitted"))
+                self.log.append(
+                    (np.array([joined_s]), now_s, self._fold(part[None, :]), "admitted")
+                )
             taken += part
             n -= moved
         admitted = int(taken.sum())
