@@ -359,7 +359,7 @@ class OpeningDay:
         giving_up = classes.copy()
         if retry and b.retry_share > 0:
             last = self.n_attempts - 1
-            for k in np.flatnonzero((self.attempt > 0) & (self.attempt < last)):
+            for k in np.flatnonzero((self.attempt > 0) & (self.attempt < last) & (classes > 0)):
                 n = int(classes[k])
                 if n == 0:
                     continue
@@ -377,7 +377,7 @@ class OpeningDay:
         b, rng = self.sc.behaviour, self.rng["outcomes"]
         last = self.n_attempts - 1
         gone = np.zeros_like(classes)
-        for k in np.flatnonzero(self.attempt > 0):
+        for k in np.flatnonzero((self.attempt > 0) & (classes > 0)):
             n = int(classes[k])
             if n == 0:
                 continue

@@ -56,10 +56,12 @@ class Departments:
         per_dept = centers_per_department(slots.n_centers, supply_weights)
         self.center_department = np.repeat(np.arange(self.n), per_dept)
         self.reach = regions.reach()
-        self.popularity = []  # per department: popularity over all centres, 0 outside its reach
+        self.among = []  # per department: the centres its visitors reach
+        self.popularity = []  # ... and their popularity (None: no centre within reach)
         for near in self.reach:
-            mask = np.isin(self.center_department, near)
-            pop = np.where(mask, slots.popularity, 0.0)
+            among = np.flatnonzero(np.isin(self.center_department, near))
+            pop = slots.popularity[among]
+            self.among.append(among)
             self.popularity.append(pop / pop.sum() if pop.sum() > 0 else None)
         self.count = {name: np.zeros(self.n, dtype=np.int64) for name in COUNTERS}
         self.sellout_tick = np.full(self.n, -1, dtype=np.int64)
@@ -97,7 +99,7 @@ class Departments:
             if pop is None:
                 left = int(by_dept[d])
             else:
-                chosen[d], held_d, left = slots.choose(int(by_dept[d]), tries, pop)
+                chosen[d], held_d, left = slots.choose(int(by_dept[d]), tries, self.among[d], pop)
                 held += held_d
             if left:
                 block = self.block(d)
@@ -115,8 +117,11 @@ class Departments:
         rng: np.random.Generator,
     ) -> NDArray[np.int64]:
         """Outcomes of the checkouts due now, per department: rows booked, errors, taken, dropped."""
-        errors = rng.binomial(chosen, p_error)
-        completing = rng.binomial(chosen - errors, completion)
+        cells = np.nonzero(chosen)  # sparse: each department reaches few centres
+        errors = np.zeros_like(chosen)
+        completing = np.zeros_like(chosen)
+        errors[cells] = rng.binomial(chosen[cells], p_error)
+        completing[cells] = rng.binomial(chosen[cells] - errors[cells], completion)
         total = completing.sum(axis=0)
         booked_c = slots.commit(total, held)
         booked = completing.copy()

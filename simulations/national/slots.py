@@ -64,34 +64,37 @@ class Slots:
         return self.free - self.held
 
     def choose(
-        self, n: int, tries: int, popularity: NDArray[np.float64] | None = None
+        self,
+        n: int,
+        tries: int,
+        among: NDArray[np.int64] | None = None,
+        popularity: NDArray[np.float64] | None = None,
     ) -> tuple[NDArray[np.int64], NDArray[np.int64], int]:
         """Send `n` bookers to centres; returns (visitors per centre, slots held, no slot).
 
-        Each try draws centres by popularity (`popularity`, else every centre's own: a
-        department's visitors draw only among the centres they reach); visitors drawn to a
-        centre shown full (or beyond what its free slots can hold, when sessions hold slots)
-        try again.
+        Each try draws centres by popularity; visitors drawn to a centre shown full (or beyond
+        what its free slots can hold, when sessions hold slots) try again. `among` restricts
+        the draw to those centres (a department's reach), with `popularity` over them.
         """
         hold = self.supply.hold_slots_per_session
         chosen = np.zeros(self.n_centers, dtype=np.int64)
         held = np.zeros(self.n_centers, dtype=np.int64)
+        where = slice(None) if among is None else among
+        weights = self.popularity if popularity is None else popularity
         left = n
         for _ in range(tries):
             if left == 0:
                 break
-            drawn = self.rng.multinomial(
-                left, self.popularity if popularity is None else popularity
-            )
-            room = np.maximum(self.shown_free(), 0)
+            drawn = self.rng.multinomial(left, weights)
+            room = np.maximum(self.shown_free()[where], 0)
             if hold:
                 fits = np.minimum(drawn, -(-room // hold))
                 grab = np.minimum(fits * hold, room)
-                held += grab
-                self.held += grab
+                held[where] += grab
+                self.held[where] += grab
             else:
                 fits = np.where(room > 0, drawn, 0)
-            chosen += fits
+            chosen[where] += fits
             left -= int(fits.sum())
         return chosen, held, left
 
