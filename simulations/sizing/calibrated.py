@@ -165,7 +165,7 @@ def app_latency(
     theta = np.where(np.abs(theta - beta) < 1e-9 * beta, beta * (1 + 1e-6), theta)
 
     def tail(t: float) -> float:
-        x = t - backlog_s
+        x = np.maximum(t - backlog_s, 0.0)  # x = 0: not served yet, the tail is 1
         with np.errstate(over="ignore", invalid="ignore"):
             both = np.where(
                 np.isfinite(theta),
@@ -173,7 +173,7 @@ def app_latency(
                 np.exp(-beta * x),
             )
         p = (1.0 - c_wait) * np.exp(-beta * x) + c_wait * both
-        p = np.where(x <= 0, 1.0, np.clip(p, 0.0, 1.0))
+        p = np.clip(p, 0.0, 1.0)
         return float((weights * p).sum() / weights.sum())
 
     low, high = 0.0, float(backlog_s.max()) + 50.0 / beta
