@@ -32,7 +32,11 @@ numbers; a value passes only when the 95 % interval of every target lies on its 
 2. app workers: the fewest meeting every target (those, plus the booking p95 of `[slo]` and the
    request error rate) at that admission rate;
 3. DB connections: the upper 95 % bound of `app_requests_peak` at those workers, at least one
-   per worker, rounded up to a whole pool per worker (the app's pool is per worker process).
+   per worker, rounded up to a whole pool per worker (the app's pool is per worker process),
+   at most one per thread of the worker (40: no more requests run in a worker at once). When
+   the busiest minute saturates the workers, its backlog is inside the app and this is the
+   pool that holds it; with the CPU the bottleneck, a smaller pool (down to one per worker)
+   moves that wait from the CPU to the pool without changing the latency the model predicts.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulations.calibration.platform_network import PlatformNetwork
 from simulations.calibration.profile import ProfileError
 from simulations.sizing.center import Target
 from simulations.sizing.platform import PlatformSizing, size_platform
@@ -65,6 +70,7 @@ RATE_KNOB = "platform.admission_rate_per_s"
 WORKERS_KNOB = "platform.web_workers"
 DB_KNOB = "platform.db_connections"
 PEAK = "app_requests_peak"
+THREADS_PER_WORKER = PlatformNetwork.threads_per_worker  # AnyIO's pool runs sync endpoints
 
 
 def profile_overrides(path: str | Path) -> dict[str, Any]:
@@ -237,6 +243,15 @@ class CalibratedSizing:
             else int(self.workers.answer)
         )
 
+    @staticmethod
+    def failing_below(sizing: PlatformSizing | None) -> float | None:
+        """The largest evaluated value under the answer that failed (the search's bracket)."""
+        if sizing is None or sizing.answer is None:
+            return None
+        below = [r[sizing.knob] for r in sizing.evaluations
+                 if not r["meets_targets"] and r[sizing.knob] < sizing.answer]  # fmt: skip
+        return max(below) if below else None
+
     @property
     def reachable(self) -> bool:
         return self.db_connections is not None
@@ -320,7 +335,8 @@ def size_calibrated(
 
 def connections_for(peak: tuple[float, float, float], workers: int) -> int:
     """DB connections for the busiest minute's requests in the app (mean, 95 % interval): the
-    upper bound, at least one per worker, rounded up to a whole pool per worker."""
+    upper bound, at least one per worker, rounded up to a whole pool per worker, and at most a
+    connection per thread (`THREADS_PER_WORKER`: no more requests run in a worker at once)."""
     mean, _, high = peak
     bound = mean if math.isnan(high) else high
-    return max(1, math.ceil(bound / workers)) * workers
+    return min(max(1, math.ceil(bound / workers)), THREADS_PER_WORKER) * workers

@@ -170,6 +170,8 @@ def write_calibrated_sizing(result: CalibratedSizing, out_dir: Path) -> dict[str
         "reachable": result.reachable,
         "admission_rate_per_s": result.admission_rate,
         "web_workers": result.web_workers,
+        "admission_rate_failing_below": result.failing_below(result.admission),
+        "web_workers_failing_below": result.failing_below(result.workers),
         "db_connections": result.db_connections,
         "app_requests_peak": {"mean": mean, "ci_low": low, "ci_high": high},
         "waiting_room_line": "numbered",

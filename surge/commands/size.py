@@ -168,23 +168,24 @@ def run_calibrated(args: argparse.Namespace) -> int:
     print(f"  targets: {', '.join(map(str, result.targets))}")
     print(f"  ({args.replications} replications per value, common random numbers, 95% intervals)")
     wrote = f"wrote {args.out}/calibrated_sizing.csv, .json"
-    if result.admission_rate is None:
-        evaluated = result.admission.frame()[result.admission.knob]
-        print(f"NOT REACHABLE: no admission rate in {evaluated.min():g}..{evaluated.max():g} "
-              f"meets the waiting-room targets (with {result.spare_workers} workers)")  # fmt: skip
-        print(wrote)
-        return EXIT_UNREACHABLE
     if not result.reachable:
-        evaluated = result.workers.frame()[result.workers.knob]
-        print(f"NOT REACHABLE: admission rate {result.admission_rate:g}/s, but no worker count "
-              f"in {evaluated.min():g}..{evaluated.max():g} meets every target")  # fmt: skip
+        step = result.admission if result.admission_rate is None else result.workers
+        evaluated = step.frame()[step.knob]
+        which = "the waiting-room targets" if step is result.admission else "every target"
+        print(f"NOT REACHABLE: no {step.knob} in {evaluated.min():g}..{evaluated.max():g} "
+              f"meets {which}")  # fmt: skip
         print(wrote)
         return EXIT_UNREACHABLE
     row = result.answer_row
     mean, low, high = result.connections_interval
+
+    def bracket(sizing) -> str:  # the largest value evaluated under the answer that failed
+        below = result.failing_below(sizing)
+        return "" if below is None else f" ({below:g} failed)"
+
     rows = [
-        ("admission rate (visitors/s)", f"{result.admission_rate:g}"),
-        ("app workers (one core each)", f"{result.web_workers}"),
+        ("admission rate (visitors/s)", f"{result.admission_rate:g}{bracket(result.admission)}"),
+        ("app workers (one core each)", f"{result.web_workers}{bracket(result.workers)}"),
         (
             "DB connections",
             f"{result.db_connections} ({result.db_connections // result.web_workers} per worker;"

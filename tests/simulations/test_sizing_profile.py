@@ -14,7 +14,12 @@ import pandas as pd
 import pytest
 
 from simulations.scenario.scenario import load_scenario
-from simulations.sizing.calibrated import _count_quantile, app_latency, profile_overrides
+from simulations.sizing.calibrated import (
+    _count_quantile,
+    app_latency,
+    connections_for,
+    profile_overrides,
+)
 from surge.cli import main
 
 PROFILE = Path(__file__).parent / "fixtures" / "calibrated_profile.toml"
@@ -90,12 +95,24 @@ def test_size_platform_from_the_profile(tmp_path, capsys):
     counts = frame[frame["step"] == "web_workers"].set_index("platform.web_workers")
     assert workers > 1 and counts.loc[workers, "meets_targets"]
     assert not counts.loc[workers - 1, "meets_targets"]  # the next smaller count breaches
+    assert doc["web_workers_failing_below"] == workers - 1
     assert counts.loc[workers - 1, "book_p95_ms<=40 ci_high"] > 40
     assert doc["db_connections"] >= max(workers, doc["app_requests_peak"]["ci_high"])
     assert doc["db_connections"] % workers == 0
     for target, kpi in doc["at_answer"].items():
         limit = float(target.split("=")[-1])
         assert kpi["ci_high"] <= limit if "<=" in target else kpi["ci_low"] >= limit
+
+
+def test_targets_out_of_reach_exit_1(tmp_path, capsys):
+    out = tmp_path / "size"
+    argv = ["size", "platform", "--profile", str(PROFILE), "--scenario", "smoke", *QUICK,
+            "--set", "slo.journey.abandonment_max=0.05", "--replications", "2", "--points", "3",
+            "--processes", "1", "--quiet", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 1
+    assert "NOT REACHABLE: no platform.admission_rate_per_s" in capsys.readouterr().out
+    doc = json.loads((out / "calibrated_sizing.json").read_text())
+    assert not doc["reachable"] and doc["web_workers"] is None
 
 
 @pytest.mark.parametrize(
@@ -128,3 +145,10 @@ def test_knob_does_not_go_with_profile(tmp_path, capsys):
     assert main(argv) == 2
     assert "--knob does not go with --profile" in capsys.readouterr().err
     assert main(["size", "platform", "--scenario", "smoke", "--out", str(tmp_path)]) == 2
+
+
+def test_connections_cover_the_peak_per_worker_and_no_more_than_its_threads():
+    assert connections_for((8463.0, 6541.0, 10390.0), workers=390) == 27 * 390
+    assert connections_for((0.2, 0.1, 0.3), workers=4) == 4  # one per worker at least
+    assert connections_for((100.0, 90.0, 50_000.0), workers=10) == 40 * 10  # a thread each
+    assert connections_for((5.0, math.nan, math.nan), workers=2) == 6  # one replication
