@@ -142,6 +142,12 @@ def plot_predicted_vs_measured(frame: pd.DataFrame, path: Path, title: str) -> P
         ax.axhline(slo, color="tab:red", ls="--", lw=0.8)
     ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high),
            xlabel="measured p95 (ms)", ylabel="predicted p95 (ms)", title=title)  # fmt: skip
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()
