@@ -339,4 +339,6 @@ def connections_for(peak: tuple[float, float, float], workers: int) -> int:
     connection per thread (`THREADS_PER_WORKER`: no more requests run in a worker at once)."""
     mean, _, high = peak
     bound = mean if math.isnan(high) else high
+    if math.isnan(bound):  # no request reached the app
+        return workers
     return min(max(1, math.ceil(bound / workers)), THREADS_PER_WORKER) * workers

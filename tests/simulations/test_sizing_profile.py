@@ -152,3 +152,4 @@ def test_connections_cover_the_peak_per_worker_and_no_more_than_its_threads():
     assert connections_for((0.2, 0.1, 0.3), workers=4) == 4  # one per worker at least
     assert connections_for((100.0, 90.0, 50_000.0), workers=10) == 40 * 10  # a thread each
     assert connections_for((5.0, math.nan, math.nan), workers=2) == 6  # one replication
+    assert connections_for((math.nan, math.nan, math.nan), workers=3) == 3  # no load at all
