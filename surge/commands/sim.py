@@ -1,4 +1,4 @@
-"""`surge sim run|scenarios|center|validate`: the SimPy models (national opening day, a
+"""`surge sim run|scenarios|center|validate|crosscheck`: the SimPy models (national opening day, a
 vaccination centre's day, and the model's check against exact queueing theory)."""
 
 from __future__ import annotations
@@ -82,6 +82,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     validate.add_argument("--seed", type=int, default=2021)
     validate.set_defaults(func=_validate)
+
+    cross = sim_sub.add_parser(
+        "crosscheck",
+        help="the count model against a per-visitor SimPy model on the scenario scaled 1:N",
+        description=(
+            "Scale the scenario 1:N (visitors, admission rate, workers, connections and centres "
+            "divided by N), run the count model and the per-visitor model --replications times "
+            "each, and compare bookings, peak bookings a minute, peak waiting-room wait, "
+            "abandonment and sell-out time (Welch intervals on the difference, Bonferroni over "
+            "the KPIs). Exit 0 when every KPI agrees, 1 otherwise."
+        ),
+    )
+    cross.add_argument("--scenario", required=True, help="built-in name or TOML file")
+    cross.add_argument("--scale", type=float, default=100.0, help="N of 1:N (default 100)")
+    cross.add_argument(
+        "--replications", type=types.positive_int, default=10, help="per model (default 10)"
+    )
+    cross.add_argument("--seed", type=int, default=2021)
+    cross.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    cross.add_argument("--out", type=Path, help="write runs.csv and agreement.csv here")
+    cross.set_defaults(func=_crosscheck)
 
     heldout = sim_sub.add_parser(
         "heldout",
@@ -234,6 +255,41 @@ def _validate(args: argparse.Namespace) -> int:
     failed = int((~frame["passed"]).sum())
     print(f"{len(frame) - failed}/{len(frame)} checks passed")
     return EXIT_OK if failed == 0 else EXIT_SLO_BREACHED
+
+
+def _crosscheck(args: argparse.Namespace) -> int:
+    if args.scale < 1:
+        raise UsageError(f"--scale is the N of 1:N and must be >= 1 (got {args.scale:g})")
+    if args.replications < 2:
+        raise UsageError(f"--replications must be >= 2 (got {args.replications})")
+    from simulations.national.crosscheck import crosscheck
+    from simulations.scenario.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    runs, table = crosscheck(scenario, args.scale, args.replications, args.seed, progress=True)
+    level = f"{100 * table['level'].iloc[0]:.1f}%"
+    print(
+        f"{scenario.name} at 1:{args.scale:g}: count model vs per-visitor model, "
+        f"{args.replications} replications each (95% intervals; difference at {level})"
+    )
+    print(f"{'kpi':22s} {'count':>24s} {'per visitor':>24s} {'difference':>26s}  agree")
+    for row in table.itertuples():
+        count = f"{row.count_mean:.4g} [{row.count_low:.4g}, {row.count_high:.4g}]"
+        visitor = (
+            f"{row.per_visitor_mean:.4g} [{row.per_visitor_low:.4g}, {row.per_visitor_high:.4g}]"
+        )
+        diff = f"{row.diff:+.3g} [{row.diff_low:+.3g}, {row.diff_high:+.3g}]"
+        print(
+            f"{row.kpi:22s} {count:>24s} {visitor:>24s} {diff:>26s}  {'yes' if row.agrees else 'NO'}"
+        )
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        runs.to_csv(args.out / "runs.csv", index=False)
+        table.to_csv(args.out / "agreement.csv", index=False)
+        print(f"wrote {args.out}/runs.csv, agreement.csv")
+    agreed = int(table["agrees"].sum())
+    print(f"{agreed}/{len(table)} KPIs agree")
+    return EXIT_OK if agreed == len(table) else EXIT_SLO_BREACHED
 
 
 def _heldout_predict(args: argparse.Namespace) -> int:
