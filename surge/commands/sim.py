@@ -91,15 +91,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "crosscheck",
         help="the count model against a per-visitor SimPy model on the scenario scaled 1:N",
         description=(
-            "Scale the scenario 1:N (visitors, admission rate, workers, connections and centres "
-            "divided by N), run the count model and the per-visitor model --replications times "
+            "Scale the scenario by --scale (0.01: 1:100; visitors, admission rate, workers, "
+            "connections and centres multiplied by it), run the count model and the per-visitor model --replications times "
             "each, and compare bookings, peak bookings a minute, peak waiting-room wait, "
             "abandonment and sell-out time (Welch intervals on the difference, Bonferroni over "
             "the KPIs). Exit 0 when every KPI agrees, 1 otherwise."
         ),
     )
     cross.add_argument("--scenario", required=True, help="built-in name or TOML file")
-    cross.add_argument("--scale", type=float, default=100.0, help="N of 1:N (default 100)")
+    cross.add_argument(
+        "--scale",
+        type=types.positive_float,
+        default=0.01,
+        help="simulated visitors per real visitor, as for loadtest run (default 0.01: 1:100)",
+    )
     cross.add_argument(
         "--replications", type=types.positive_int, default=10, help="per model (default 10)"
     )
@@ -270,18 +275,19 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _crosscheck(args: argparse.Namespace) -> int:
-    if args.scale < 1:
-        raise UsageError(f"--scale is the N of 1:N and must be >= 1 (got {args.scale:g})")
+    if args.scale > 1:
+        raise UsageError(f"--scale is visitors per real visitor, at most 1 (got {args.scale:g})")
     if args.replications < 2:
         raise UsageError(f"--replications must be >= 2 (got {args.replications})")
     from simulations.national.crosscheck import crosscheck
     from simulations.scenario.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
-    runs, table = crosscheck(scenario, args.scale, args.replications, args.seed, progress=True)
+    factor = 1.0 / args.scale
+    runs, table = crosscheck(scenario, factor, args.replications, args.seed, progress=True)
     level = f"{100 * table['level'].iloc[0]:.1f}%"
     print(
-        f"{scenario.name} at 1:{args.scale:g}: count model vs per-visitor model, "
+        f"{scenario.name} at 1:{factor:g}: count model vs per-visitor model, "
         f"{args.replications} replications each (95% intervals; difference at {level})"
     )
     print(f"{'kpi':22s} {'count':>24s} {'per visitor':>24s} {'difference':>26s}  agree")

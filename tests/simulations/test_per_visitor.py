@@ -69,6 +69,6 @@ def test_request_queue_is_fifo_over_servers_and_rejects_beyond_the_timeout():
     assert (tier.offered, tier.rejected, tier.busy_s) == (5, 1, 4.0)
 
 
-def test_crosscheck_cli_refuses_a_scale_below_one(capsys):
-    assert main(["sim", "crosscheck", "--scenario", "smoke", "--scale", "0.5"]) == 2
+def test_crosscheck_cli_refuses_a_scale_above_one(capsys):
+    assert main(["sim", "crosscheck", "--scenario", "smoke", "--scale", "100"]) == 2
     assert "--scale" in capsys.readouterr().err
