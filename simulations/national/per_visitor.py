@@ -34,20 +34,20 @@ The KPIs carry the count model's names and definitions (`records.build_result`).
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import simpy
 
+from simulations.national.request_tier import Attempt, RequestQueue, RequestTiers
 from simulations.national.slots import Slots
 from simulations.scenario.arrivals import arrivals_per_tick
 from simulations.scenario.platform import Platform
 from simulations.scenario.scenario import Scenario
 
-__all__ = ["PerVisitorResult", "RequestQueue", "simulate_visitors"]
+__all__ = ["PerVisitorResult", "simulate_visitors"]
 
 STREAMS = ("arrivals", "queue", "sessions", "slots", "outcomes", "requests")
 COUNTS = (
@@ -62,68 +62,11 @@ class PerVisitorResult:
     kpis: dict[str, float]
 
 
-class RequestQueue:
-    """`servers` first-come first-served servers; a request that would wait more than
-    `timeout_s` is rejected. Requests must be submitted in time order."""
-
-    def __init__(self, servers: int, timeout_s: float) -> None:
-        self.free_at = [0.0] * servers
-        self.servers, self.timeout_s = servers, timeout_s
-        self.busy_s = 0.0
-        self.offered = self.rejected = 0
-
-    def submit(self, t: float, service_s: float) -> float | None:
-        """Wait of a request arriving at `t`, or None if rejected."""
-        self.offered += 1
-        earliest = self.free_at[0]
-        wait = max(0.0, earliest - t)
-        if wait > self.timeout_s:
-            self.rejected += 1
-            return None
-        heapq.heapreplace(self.free_at, max(t, earliest) + service_s)
-        self.busy_s += service_s
-        return wait
-
-
-@dataclass
-class _Attempt:
-    failed: bool = False
-
-
 @dataclass
 class _Ticket:
     event: simpy.Event
     joined_s: float
     gone: bool = False
-
-
-@dataclass
-class _Tiers:
-    """Web then DB, fed by requests scheduled ahead and resolved in time order (`drain`)."""
-
-    web: RequestQueue
-    db: RequestQueue
-    pending: list = field(default_factory=list)  # (t, seq, web_s, db_s, attempt)
-    db_pending: list = field(default_factory=list)
-    seq: int = 0
-
-    def schedule(self, t: float, web_s: float, db_s: float, attempt: _Attempt | None) -> None:
-        self.seq += 1
-        heapq.heappush(self.pending, (t, self.seq, web_s, db_s, attempt))
-
-    def drain(self, now: float) -> None:
-        while self.pending and self.pending[0][0] <= now:
-            t, seq, web_s, db_s, attempt = heapq.heappop(self.pending)
-            wait = self.web.submit(t, web_s)
-            if wait is None:
-                if attempt is not None:
-                    attempt.failed = True
-            elif db_s > 0:
-                heapq.heappush(self.db_pending, (t + wait, seq, db_s, attempt))
-        while self.db_pending and self.db_pending[0][0] <= now:
-            t, _, db_s, attempt = heapq.heappop(self.db_pending)
-            if self.db.submit(t, db_s) is None and attempt is not None:
-                attempt.failed = True
 
 
 class _Day:
@@ -136,7 +79,7 @@ class _Day:
         self.slots = Slots(sc.supply, self.rng["slots"])
         self.cum_popularity = np.cumsum(self.slots.popularity)
         self.last_attempt = self.b.retry_max + 1
-        self.tiers = _Tiers(
+        self.tiers = RequestTiers(
             RequestQueue(self.p.web_workers, self.p.web_timeout_s),
             RequestQueue(self.p.db_connections, self.p.db_timeout_s),
         )
@@ -281,7 +224,7 @@ class _Day:
 
     def _book(self):
         env, rng = self.env, self.rng["outcomes"]
-        attempt = _Attempt()
+        attempt = Attempt()
         search = self.rng["sessions"].exponential(self.p.search_mean_min * 60.0)
         self._requests("search", search, attempt)
         yield env.timeout(search)
@@ -343,7 +286,7 @@ class _Day:
         yield self.env.timeout(delay)
         self.count["returns"] += 1
 
-    def _requests(self, phase: str, duration_s: float, attempt: _Attempt | None) -> None:
+    def _requests(self, phase: str, duration_s: float, attempt: Attempt | None) -> None:
         rng, now = self.rng["requests"], self.env.now
         for count, web_s, db_s in self.mixes[phase]:
             n = int(count) + int(rng.random() < count - int(count))

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 
 from simulations.national.crosscheck import KPIS, agreement, crosscheck, scaled_down
-from simulations.national.per_visitor import RequestQueue
+from simulations.national.request_tier import RequestQueue
 from simulations.scenario.scenario import load_scenario
 from surge.cli import main
 
