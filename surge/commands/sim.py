@@ -292,10 +292,8 @@ def _crosscheck(args: argparse.Namespace) -> int:
     )
     print(f"{'kpi':22s} {'count':>24s} {'per visitor':>24s} {'difference':>26s}  agree")
     for row in table.itertuples():
-        count = f"{row.count_mean:.4g} [{row.count_low:.4g}, {row.count_high:.4g}]"
-        visitor = (
-            f"{row.per_visitor_mean:.4g} [{row.per_visitor_low:.4g}, {row.per_visitor_high:.4g}]"
-        )
+        count = _interval(row.count_mean, row.count_low, row.count_high)
+        visitor = _interval(row.per_visitor_mean, row.per_visitor_low, row.per_visitor_high)
         diff = f"{row.diff:+.3g} [{row.diff_low:+.3g}, {row.diff_high:+.3g}]"
         print(
             f"{row.kpi:22s} {count:>24s} {visitor:>24s} {diff:>26s}  {'yes' if row.agrees else 'NO'}"
@@ -308,6 +306,13 @@ def _crosscheck(args: argparse.Namespace) -> int:
     agreed = int(table["agrees"].sum())
     print(f"{agreed}/{len(table)} KPIs agree")
     return EXIT_OK if agreed == len(table) else EXIT_SLO_BREACHED
+
+
+def _interval(mean: float, low: float, high: float) -> str:
+    """`mean [low, high]`, or "never" for a KPI no run reached (all NaN)."""
+    if mean != mean:
+        return "never"
+    return f"{mean:.4g} [{low:.4g}, {high:.4g}]"
 
 
 def _heldout_predict(args: argparse.Namespace) -> int:
