@@ -19,6 +19,8 @@ recorded in an HDR histogram (`loadtests.driver.recorder`); Locust's own stats s
 The rate is the total over all ArrivalUser instances (`--arrival-users`, default `-u`), so
 `-u 4 --processes 4` still gives `rate` arrivals/s in total. `rate_at(t_s)` may be overridden
 for a time-varying rate; by default it plays `--load-profile` when given in arrivals/s.
+With `--arrivals-back-to-back` the instances run `journey()` back to back instead (a closed
+model of the same journeys: how many per second the target completes).
 """
 
 from __future__ import annotations
@@ -122,6 +124,10 @@ class ArrivalUser(FastHttpUser):
 
     @task
     def drive(self) -> None:
+        options = self.environment.parsed_options
+        if options is not None and options.arrivals_back_to_back:
+            self._arrive(time.monotonic(), closed=True)  # the task runs again at once
+            return
         share = self._share()
 
         def my_rate(t_s: float) -> float | None:
@@ -147,7 +153,7 @@ class ArrivalUser(FastHttpUser):
         self._journeys.join()
         raise StopUser()
 
-    def _arrive(self, intended: float) -> None:
+    def _arrive(self, intended: float, closed: bool = False) -> None:
         lag_ms = (time.monotonic() - intended) * 1000.0
         RECORDER.count("arrivals:started")
         if lag_ms > self.late_after_ms:
@@ -157,8 +163,10 @@ class ArrivalUser(FastHttpUser):
             self._events.pending_lag_ms[me] = lag_ms
         try:
             self.journey()
+            RECORDER.count("arrivals:finished")
         except (StopUser, gevent.GreenletExit):
-            pass
+            if closed:  # in the user's own greenlet: Locust is stopping this user
+                raise
         except Exception as exc:  # noqa: BLE001 - one visitor's failure must not stop the arrivals (reported as user_error)
             self.environment.events.user_error.fire(
                 user_instance=self, exception=exc, tb=exc.__traceback__

@@ -56,6 +56,15 @@ def add_surge_arguments(parser) -> None:
         help="how many ArrivalUser instances share the rate (default: -u)",
     )
     parser.add_argument(
+        "--arrivals-back-to-back",
+        action="store_true",
+        default=False,
+        env_var="SURGE_ARRIVALS_BACK_TO_BACK",
+        help="closed model of the ArrivalUsers: each instance runs journey() back to back, "
+        "without arrivals (the capacity runs of `surge loadtest overload` and the steps of "
+        "`surge calibrate --validate --locustfile`)",
+    )
+    parser.add_argument(
         "--late-after-ms",
         type=float,
         default=50.0,

@@ -33,8 +33,11 @@ __all__ = [
     "pooled_demand_s",
     "read_telemetry",
     "run_cpu_demand_s",
+    "scrape_cpu_demand_s",
     "step_cpu_demands",
 ]
+
+CPU_METRIC = "process_cpu_seconds_total"  # Prometheus client libraries' process collector
 
 COLUMNS = ("elapsed_s", "role", "pid", "name", "cpu_s", "cpu_pct", "rss_bytes")
 ROLES = ("app", "db", "loadgen", "other")
@@ -142,3 +145,37 @@ def run_cpu_demand_s(
         window_start_s=run_steps["window_start_s"] - start, end_s=run_steps["end_s"] - start
     )
     return pooled_demand_s(step_cpu_demands(read_telemetry(path), windows, run_requests), role)
+
+
+def scrape_cpu_demand_s(
+    run_dir: str | Path, run_steps: pd.DataFrame, run_requests: pd.DataFrame
+) -> float | None:
+    """The target's CPU seconds per request over a stepped run's steady windows, from its own
+    exporter as scraped into `scrape.csv` (`--scrape URL`): the increase of every
+    `process_cpu_seconds_total` series (one per scraped process) inside each window, over the
+    requests completed in it. None without such samples (then demands come from the client)."""
+    run_dir = Path(run_dir)
+    path = run_dir / "scrape.csv"
+    if not path.is_file():
+        return None
+    try:
+        scrape = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return None
+    if not {"elapsed_s", "target", "metric", "labels", "value"} <= set(scrape.columns):
+        return None
+    cpu = scrape[scrape["metric"] == CPU_METRIC]
+    if cpu.empty:
+        return None
+    start = _telemetry_start(run_dir)
+    done = run_requests[run_requests["ok"]].groupby("step").size()
+    seconds = completed = 0.0
+    for w in run_steps.itertuples(index=False):
+        lo, hi = float(w.window_start_s) - start, float(w.end_s) - start
+        inside = cpu[(cpu["elapsed_s"] >= lo) & (cpu["elapsed_s"] <= hi)].sort_values("elapsed_s")
+        used = inside.groupby(["target", "labels"])["value"].agg(lambda v: v.iloc[-1] - v.iloc[0])
+        seconds += float(used.clip(lower=0).sum())
+        completed += int(done.get(w.step, 0))
+    if completed <= 0 or seconds <= 0:
+        return None
+    return seconds / completed

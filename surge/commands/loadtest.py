@@ -100,6 +100,8 @@ def _overload(args: argparse.Namespace) -> int:
         workers=args.locust_workers,
         seed=args.seed,
         overrides=tuple(args.set or ()),
+        locustfile=Path(args.locustfile) if args.locustfile else None,
+        slo_file=Path(args.slo) if args.slo else None,
     )
     result = run_overload(options, echo=lambda line: print(line, file=sys.stderr))
     for line in describe(result):
@@ -344,6 +346,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "or config",
     )
     overload.add_argument("--scenario", required=True, help="built-in scenario name or TOML file")
+    overload.add_argument("--locustfile", metavar="FILE",
+                          help="your own journeys (ArrivalUser subclasses): back to back in the "
+                          "capacity run, as arrivals in the others; default: the reference "
+                          "booking journey")  # fmt: skip
+    overload.add_argument("--slo", metavar="FILE",
+                          help="SLO file (TOML, one [slo] table) replacing the scenario's")  # fmt: skip
     where = overload.add_mutually_exclusive_group(required=True)
     where.add_argument("--host", help="base URL of a running app (admin key in SURGE_ADMIN_KEY)")
     where.add_argument("--start-app", choices=["sqlite", "postgresql"],
@@ -355,8 +363,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=5.0,
         help="offered load / capacity (default 5)",
     )
-    overload.add_argument("--admission-share", type=types.positive_float, default=0.5,
-                          help="room admission rate / capacity (default 0.5)")  # fmt: skip
+    overload.add_argument("--admission-share", type=types.positive_float,
+                          help="room admission rate / capacity (default 0.5); the room is the "
+                          "reference app's: with --host and --locustfile it needs "
+                          "SURGE_ADMIN_KEY, else the room run is skipped")  # fmt: skip
     overload.add_argument(
         "--duration", type=types.duration_s, default=30.0, help="each overload run (default 30s)"
     )

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -64,32 +63,6 @@ def _stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-@pytest.fixture(scope="module")
-def pypiserver(tmp_path_factory) -> Iterator[str]:
-    """pypiserver (a PyPI index, installed from PyPI) served by gunicorn on a free port."""
-    packages = tmp_path_factory.mktemp("packages")
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1",
-         f"pypiserver:app(roots=[{str(packages)!r}])"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=packages,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/simple/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.2)
-        yield base
-    finally:
-        _stop(process)
 
 
 def surge_run(tmp_path: Path, journey: str, *args: str) -> tuple[int, dict, str]:
