@@ -160,12 +160,18 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _init(args: argparse.Namespace) -> int:
     from loadtests.errors import LoadTestInputError
-    from loadtests.scaffold import journey_from_openapi, load_openapi
 
     out = Path(args.out)
     if out.exists():
         raise LoadTestInputError(f"{out} exists: give another --out (nothing overwritten)")
-    text = journey_from_openapi(load_openapi(args.openapi), args.openapi)
+    if args.har:
+        from loadtests.har import journey_from_har
+
+        text = journey_from_har(Path(args.har))
+    else:
+        from loadtests.scaffold import journey_from_openapi, load_openapi
+
+        text = journey_from_openapi(load_openapi(args.openapi), args.openapi)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(f"journey file written to {out}: edit it, then surge loadtest run --locustfile {out}",
@@ -491,13 +497,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     init = lt.add_parser(
         "init",
-        help="scaffold a journey file from an OpenAPI document",
+        help="scaffold a journey file from an OpenAPI document or a recorded HAR",
         description="Write a journey file with one named request per operation of an OpenAPI 3 "
-        "document (JSON file or URL), with placeholder values to edit.",
+        "document (JSON file or URL), with placeholder values to edit, or one named request per "
+        "recorded request of a HAR file (har2locust), with the recorded values to edit.",
         epilog=f"exit codes: {EXIT_OK} written, {EXIT_USAGE} bad input",
     )
-    init.add_argument("--openapi", required=True, metavar="FILE_OR_URL",
-                      help="OpenAPI 3 document (JSON), e.g. http://127.0.0.1:8000/openapi.json")  # fmt: skip
+    source = init.add_mutually_exclusive_group(required=True)
+    source.add_argument("--openapi", metavar="FILE_OR_URL",
+                        help="OpenAPI 3 document (JSON), e.g. http://127.0.0.1:8000/openapi.json")  # fmt: skip
+    source.add_argument("--har", metavar="FILE",
+                        help="HAR file recorded of a visitor's journey (browser developer "
+                        "tools: Save all as HAR)")  # fmt: skip
     init.add_argument("--out", required=True, metavar="FILE", help="journey file to write")
     init.set_defaults(func=_init)
 
