@@ -324,6 +324,7 @@ def locust_command(
         "--patient-behaviour", plan.behaviour.to_json(),
         "--request-log", str(out_dir / "requests" / "requests"),
         "--surge-summary", str(out_dir / "locust_surge.json"),
+        "--surge-live", str(out_dir / "live.json"),
         "--stop-timeout", "2",
         "--exit-code-on-error", "0",
     ]  # fmt: skip

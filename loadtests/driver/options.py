@@ -87,6 +87,15 @@ def add_surge_arguments(parser) -> None:
         "(default: <--csv prefix>_surge.json when --csv is given)",
     )
     parser.add_argument(
+        "--surge-live",
+        type=str,
+        default="",
+        env_var="SURGE_LIVE",
+        help="while the test runs, rewrite this JSON file of the counters (arrivals scheduled, "
+        "started, late, dropped; waiting-room admissions) about once a second (master or local "
+        "process; workers' counts arrive with their reports)",
+    )
+    parser.add_argument(
         "--admin-key",
         type=str,
         default="",
