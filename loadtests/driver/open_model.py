@@ -31,7 +31,6 @@ import time
 
 import gevent
 import numpy as np
-from gevent.pool import Group
 from locust import FastHttpUser, constant, task
 from locust.exception import StopUser
 from locust.runners import WorkerRunner
@@ -73,6 +72,8 @@ class ArrivalUser(FastHttpUser):
     """Total arrivals per second (all instances together); `--arrival-rate` overrides it."""
     max_in_flight: int = 20_000
     """Journeys allowed in flight per instance; arrivals beyond are dropped and counted."""
+    yield_every: int = 32
+    """When behind schedule, arrivals started between two yields to the journeys in flight."""
     concurrency = 20_000  # HTTP connections the shared session may open: never the bottleneck
     wait_time = constant(0)
     _instances = 0
@@ -81,7 +82,7 @@ class ArrivalUser(FastHttpUser):
         super().__init__(environment)
         self._events = _LagCorrectedEvents(self.client.request_event)
         self.client.request_event = self._events
-        self._journeys = Group()
+        self._in_flight: set = set()  # journeys spawned and not yet returned
         self._profile: LoadProfile | None = None
         options = environment.parsed_options
         if options is not None and options.load_profile:
@@ -137,20 +138,32 @@ class ArrivalUser(FastHttpUser):
         clock = ArrivalClock(my_rate, self.rng)
         origin = time.monotonic()
         t: float | None = 0.0
+        behind = 0
+        in_flight = self._in_flight
         while True:
             t = clock.next_after(t)
             if t is None:
                 break
             delay = origin + t - time.monotonic()
-            # Sleep until the arrival is due; when behind, still yield once so the journeys
-            # already started get the CPU (else a late driver would only spawn greenlets).
-            gevent.sleep(max(delay, 0.0))
+            # Sleep until the arrival is due; when behind, still yield every few arrivals so
+            # the journeys already started get the CPU (else a late driver would only spawn
+            # greenlets). Each journey is timed from its own intended start either way.
+            if delay > 0:
+                gevent.sleep(delay)
+                behind = 0
+            elif behind >= self.yield_every:
+                gevent.sleep(0)
+                behind = 0
+            else:
+                behind += 1
             RECORDER.count("arrivals:scheduled")
-            if len(self._journeys) >= self.max_in_flight:
+            if len(in_flight) >= self.max_in_flight:
                 RECORDER.count("arrivals:dropped")
                 continue
-            self._journeys.spawn(self._arrive, origin + t)
-        self._journeys.join()
+            # A raw greenlet (no Greenlet object, no pool links): the cheapest gevent offers.
+            in_flight.add(gevent.spawn_raw(self._arrive, origin + t))
+        while in_flight:
+            gevent.sleep(0.05)
         raise StopUser()
 
     def _arrive(self, intended: float, closed: bool = False) -> None:
@@ -174,6 +187,9 @@ class ArrivalUser(FastHttpUser):
             log.debug("journey failed: %r", exc)
         finally:
             self._events.pending_lag_ms.pop(me, None)
+            self._in_flight.discard(gevent.getcurrent())
 
     def on_stop(self) -> None:
-        self._journeys.kill(block=False)
+        for journey in list(self._in_flight):
+            gevent.kill(journey)
+        self._in_flight.clear()
