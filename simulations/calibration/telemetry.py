@@ -147,12 +147,24 @@ def run_cpu_demand_s(
     return pooled_demand_s(step_cpu_demands(read_telemetry(path), windows, run_requests), role)
 
 
+def _increase(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:
+    """A cumulative counter's increase over [lo, hi]: interpolated at both ends when samples
+    bracket the window (a 1-s scrape and windows of a few seconds), else between the first and
+    last samples inside it; a reset (a restarted process) counts as nothing."""
+    if x[0] <= lo and x[-1] >= hi:
+        used = float(np.interp(hi, x, y) - np.interp(lo, x, y))
+    else:
+        inside = y[(x >= lo) & (x <= hi)]
+        used = float(inside[-1] - inside[0]) if len(inside) >= 2 else 0.0
+    return max(used, 0.0)
+
+
 def scrape_cpu_demand_s(
     run_dir: str | Path, run_steps: pd.DataFrame, run_requests: pd.DataFrame
 ) -> float | None:
     """The target's CPU seconds per request over a stepped run's steady windows, from its own
     exporter as scraped into `scrape.csv` (`--scrape URL`): the increase of every
-    `process_cpu_seconds_total` series (one per scraped process) inside each window, over the
+    `process_cpu_seconds_total` series (one per scraped process) over each window, over the
     requests completed in it. None without such samples (then demands come from the client)."""
     run_dir = Path(run_dir)
     path = run_dir / "scrape.csv"
@@ -164,18 +176,18 @@ def scrape_cpu_demand_s(
         return None
     if not {"elapsed_s", "target", "metric", "labels", "value"} <= set(scrape.columns):
         return None
-    cpu = scrape[scrape["metric"] == CPU_METRIC]
+    cpu = scrape[scrape["metric"] == CPU_METRIC].sort_values("elapsed_s")
     if cpu.empty:
         return None
     start = _telemetry_start(run_dir)
     done = run_requests[run_requests["ok"]].groupby("step").size()
-    seconds = completed = 0.0
-    for w in run_steps.itertuples(index=False):
-        lo, hi = float(w.window_start_s) - start, float(w.end_s) - start
-        inside = cpu[(cpu["elapsed_s"] >= lo) & (cpu["elapsed_s"] <= hi)].sort_values("elapsed_s")
-        used = inside.groupby(["target", "labels"])["value"].agg(lambda v: v.iloc[-1] - v.iloc[0])
-        seconds += float(used.clip(lower=0).sum())
-        completed += int(done.get(w.step, 0))
+    windows = [(float(w.window_start_s) - start, float(w.end_s) - start, int(done.get(w.step, 0)))
+               for w in run_steps.itertuples(index=False)]  # fmt: skip
+    seconds = 0.0
+    for _, series in cpu.groupby(["target", "labels"]):
+        x, y = series["elapsed_s"].to_numpy(float), series["value"].to_numpy(float)
+        seconds += sum(_increase(x, y, lo, hi) for lo, hi, _ in windows)
+    completed = sum(n for _, _, n in windows)
     if completed <= 0 or seconds <= 0:
         return None
     return seconds / completed
