@@ -58,6 +58,21 @@ class StepPlan:
         return tuple(int(n) for _ in range(self.passes) for n in rng.permutation(self.levels))
 
 
+def _journey_args(locustfile: Path | None) -> tuple[str, list[str]]:
+    """Locust's `-f` list and extra arguments: the reference CalibrationPatient, or the
+    user's journeys beside the step shape and recorder (its ArrivalUsers back to back, else its
+    plain users as they are)."""
+    if locustfile is None:
+        return str(STEPS_LOCUSTFILE), []
+    from loadtests.journeys.journey_file import read_journey_file
+
+    journey = read_journey_file(locustfile)
+    chosen = journey.arrival_classes or journey.plain_classes
+    back_to_back = ["--arrivals-back-to-back"] if journey.arrival_classes else []
+    files = f"{STEPS_LOCUSTFILE},{Path(locustfile).resolve()}"
+    return files, [*back_to_back, *(c.name for c in chosen)]
+
+
 def run_steps(
     host: str,
     plan: StepPlan,
@@ -68,13 +83,16 @@ def run_steps(
     app_pid: int | None = None,
     database_url: str | None = None,
     scrape: Sequence[str] = (),
+    locustfile: Path | None = None,
 ) -> Path:
     """Run Locust headless through every level of `plan`; returns the run directory.
 
     Locust is pinned to `cores.loadgen` (when given); `telemetry.csv` samples the load
     generator, this process, the app's tree (`app_pid`) and a local PostgreSQL server of
     `database_url` once a second; `scrape.csv` scrapes each `scrape` URL. `run.json` records
-    the pinning, the telemetry's time origin and the load generator's CPU per step."""
+    the pinning, the telemetry's time origin and the load generator's CPU per step. The
+    journeys are the reference CalibrationPatient's, or those of `locustfile`."""
+    files, journey_args = _journey_args(locustfile)
     out_dir.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -83,8 +101,9 @@ def run_steps(
         "SURGE_RECORD_DIR": str(out_dir),
     }
     cmd = [
-        sys.executable, "-m", "locust", "-f", str(STEPS_LOCUSTFILE), "--headless", "-H", host,
+        sys.executable, "-m", "locust", "-f", files, "--headless", "-H", host,
         "--only-summary", "--csv", str(out_dir / "locust"), "--loglevel", "WARNING",
+        *journey_args,
     ]  # fmt: skip
     timeout = plan.hold_s * len(plan.schedule()) + 120
     started = time.time()
@@ -108,7 +127,9 @@ def run_steps(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-                raise
+                raise RunFailed(
+                    f"Locust did not finish the steps in {timeout:g}s; see {out_dir}/locust.log"
+                ) from None
     finally:
         telemetry.stop()
         if scraper is not None:
@@ -126,6 +147,7 @@ def run_steps(
         "passes": plan.passes,
         "order_seed": plan.order_seed,
         "think_time_s": 0.0,
+        "journey_file": str(locustfile) if locustfile is not None else None,
         "locust_exit_code": returncode,
         "run_dir": str(out_dir),
         "pinning": pinning_record(cores),
@@ -217,6 +239,7 @@ def validate(
     seed: int = 0,
     pin: bool = True,
     scrape: Sequence[str] = (),
+    locustfile: Path | None = None,
 ) -> Validation:
     """Run the steps, fit on all but the `holdout` highest levels, predict those, compare.
 
@@ -244,16 +267,18 @@ def validate(
         raise LoadTestInputError("give exactly one of --host URL or --start-app sqlite|postgresql")
     out_dir.mkdir(parents=True, exist_ok=True)
     run_dir = out_dir / "run"
+    health = "/healthz" if locustfile is None else None  # a user's platform: any answer
     if host is not None:
-        check_reachable(host.rstrip("/"), timeout_s=10)
         meta = {"database": "external", "web_workers": workers}
-        run_steps(host.rstrip("/"), plan, run_dir, meta, scrape=scrape)
+        check_reachable(host.rstrip("/"), timeout_s=10, health_path=health)
+        run_steps(host.rstrip("/"), plan, run_dir, meta, scrape=scrape, locustfile=locustfile)
     else:
         cores = plan_cores() if pin else None
         with started_target(backend, out_dir, workers, postgres_url, cores) as (app, meta):
             run_steps(
                 app.base_url, plan, run_dir, meta, cores=cores, app_pid=app.pid,
                 database_url=app.database_url, scrape=[app.base_url + "/metrics", *scrape],
+                locustfile=locustfile,
             )  # fmt: skip
 
     run = read_step_run(run_dir, settle_s=plan.settle_s)
@@ -309,7 +334,7 @@ def _network_predictions(cal, run, run_dir: Path, levels, workers: int, replicat
         predict_network_levels,
         route_demands_s,
     )
-    from simulations.calibration.telemetry import run_cpu_demand_s
+    from simulations.calibration.telemetry import run_cpu_demand_s, scrape_cpu_demand_s
 
     meta = run.meta
     database = "postgresql" if "postgres" in str(meta.get("database", "")) else "sqlite"
@@ -322,11 +347,15 @@ def _network_predictions(cal, run, run_dir: Path, levels, workers: int, replicat
         max_overflow=int(meta.get("db_max_overflow", pool)),
     )
     fitted = cal.steps[cal.steps["used_for_fit"]]
+    cpu, cpu_source = run_cpu_demand_s(run_dir, run.steps, run.requests), "telemetry"
+    if cpu is None:  # a target this run did not start: its own exporter's CPU, when scraped
+        cpu, cpu_source = scrape_cpu_demand_s(run_dir, run.steps, run.requests), "scrape"
     demands = route_demands_s(
         cal.profile,
         peak_throughput_per_s=float(fitted["throughput_per_s"].max()),
         servers=deployment.servers,
-        cpu_s_per_request=run_cpu_demand_s(run_dir, run.steps, run.requests),
+        cpu_s_per_request=cpu,
+        cpu_source=cpu_source,
     )
     shares = {r.name: r.share for r in cal.profile.routes}
     net = deployment.network(demands.demands_s, shares)

@@ -344,7 +344,10 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
                 scraper.stop()
             monitor.stopped.set()
             monitor.join(timeout=5)
-        invariants = read_invariants(app) if plan.reference_journey else None
+        # The reference app's invariants: whenever it is the target (a started app runs any
+        # journeys), or the reference journey runs against a --host with its admin key.
+        reference_app = plan.reference_journey or plan.options.start_app is not None
+        invariants = read_invariants(app) if reference_app else None
         database = app.database
     if code not in (0, 1) or not (out_dir / "locust_stats.csv").exists():
         raise RunFailed(f"Locust failed (exit {code}); see {out_dir / 'locust.log'}")

@@ -13,11 +13,21 @@ admitted visitors' booking p99 (HDR, timed from the request's intended start) un
 `slo.p99_ms.book`, queue joins under `slo.p99_ms.queue_join`, no failures beyond the error
 budget (a 503 that points to the queue is a correct answer, not a failure), the app alive with
 invariants 0 afterwards.
+
+With a journey file of the user's own (`locustfile`), its ArrivalUsers drive all three runs: the
+capacity run plays them back to back (a closed pool of `capacity_users`), the others as
+arrivals. The waiting room is the reference app's: it runs when the target is the reference app
+(`--start-app`, or `--host` with its admin key); without an admin key `--admission-share` is
+refused and the room run skipped. The verdict then reads the `--slo` file (or the scenario's
+`[slo]`) against the room run, else the run without a room: per-route latency targets (a name
+no request used fails as "no data"), the error budget, memory growth when measured, and the
+invariants only where readable ("not applicable" without an admin key).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,7 +39,14 @@ from loadtests.plan import RunOptions
 if TYPE_CHECKING:
     from simulations.scenario.slo import Slo
 
-__all__ = ["OverloadOptions", "Phase", "describe", "judge_overload", "run_overload"]
+__all__ = [
+    "OverloadOptions",
+    "Phase",
+    "describe",
+    "judge_overload",
+    "judge_own_journeys",
+    "run_overload",
+]
 
 PHASES = ("capacity", "waiting-room", "no-waiting-room")
 COMPLETED = ("booked", "booked_then_cancelled", "no_slot", "gave_up")
@@ -43,20 +60,40 @@ class OverloadOptions:
     start_app: str | None = None
     db: str | None = None
     multiple: float = 5.0
-    admission_share: float = 0.5
+    admission_share: float | None = None  # None: 0.5 where the waiting room can run
     duration: str | float = "30s"
     capacity_users: int = 8
     capacity_duration: str | float = "20s"
     workers: int = 0
     seed: int | None = None
     overrides: tuple[str, ...] = ()
+    locustfile: Path | None = None  # the user's journeys; None: the reference journeys
+    slo_file: Path | None = None  # an SLO file replacing the scenario's [slo] table
+
+    @property
+    def share(self) -> float:
+        return 0.5 if self.admission_share is None else self.admission_share
+
+    def room_runs(self) -> bool:
+        """Whether the waiting-room run can happen: the reference journey (its target is the
+        reference app), a started reference app, or a `--host` with an admin key. Without an
+        admin key a user's target gets no room: `--admission-share` is then refused."""
+        if self.locustfile is None or self.start_app or os.environ.get("SURGE_ADMIN_KEY"):
+            return True
+        if self.admission_share is not None:
+            raise LoadTestInputError(
+                "--admission-share drives the reference app's waiting room: with --host and a "
+                "journey file it needs that app's admin key in SURGE_ADMIN_KEY (without it, "
+                "overload runs the capacity and the overload without a room)"
+            )
+        return False
 
     def check(self) -> None:
         if not self.multiple > 1:
             raise LoadTestInputError(
                 f"invalid --multiple {self.multiple!r}: must be > 1 (overload)"
             )
-        if not 0 < self.admission_share <= 1:
+        if not 0 < self.share <= 1:
             raise LoadTestInputError(
                 f"invalid --admission-share {self.admission_share!r}: must be in (0, 1]"
             )
@@ -79,7 +116,13 @@ class Phase:
             return None
         return entry["hdr"].get("p99_ms") or entry["locust"].get("p99_ms")
 
+    @property
+    def reference(self) -> bool:
+        return (self.summary.get("journey") or {"reference": True})["reference"]
+
     def journeys_completed(self) -> int:
+        if not self.reference:  # a journey of the user's own: journey() returned
+            return int(self.summary["arrivals"].get("finished", 0))
         journeys = self.summary["journeys"]
         return sum(int(journeys.get(k, 0)) for k in COMPLETED)
 
@@ -107,6 +150,7 @@ class Phase:
             "app_cpu_pct": s.get("app_cpu_pct"),
             "requests_per_s": s["total"]["rps"],
             "invariants": s.get("invariants"),
+            "p99_ms": {name: self.route_p99_ms(name) for name in sorted(routes)},
         }
 
 
@@ -147,16 +191,64 @@ def judge_overload(room: Phase, slo: Slo, rss_growth_max_mb: float = 200.0) -> l
     return rules
 
 
+def judge_own_journeys(
+    phase: Phase, slo: Slo, rss_growth_max_mb: float = 200.0
+) -> list[dict[str, Any]]:
+    """The overload verdict of a user's journeys: the SLO's latency targets by request name and
+    its error budget (`loadtests.verdicts.slo.judge`), memory growth when the run measured it,
+    and the invariants, not applicable without an admin key."""
+    from loadtests.reports.summary import measured_of
+    from loadtests.verdicts.slo import judge
+
+    rules: list[dict[str, Any]] = [
+        {"rule": r.rule, "limit": r.target, "measured": r.measured, "passed": r.passed,
+         "detail": r.detail}
+        for r in judge(measured_of(phase.summary), slo).rules
+    ]  # fmt: skip
+    invariants = phase.summary.get("invariants")
+    if invariants is not None:
+        broken = sum(int(v) for k, v in invariants.items() if k != "appointments")
+        rules.append({"rule": "app alive, invariants 0", "limit": 0, "measured": broken,
+                      "passed": broken == 0})  # fmt: skip
+    else:
+        rules.append({"rule": "app alive, invariants 0", "limit": 0, "measured": None,
+                      "passed": True, "applicable": False,
+                      "detail": "not applicable: no admin key"})  # fmt: skip
+    rss = phase.summary.get("app_rss_mb")
+    if rss:
+        growth = rss["peak"] - rss["first"]
+        rules.append({"rule": "app memory growth MB", "limit": rss_growth_max_mb,
+                      "measured": round(growth, 1), "passed": growth <= rss_growth_max_mb})  # fmt: skip
+    return rules
+
+
 def run_overload(options: OverloadOptions, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """The three runs and the verdict; writes `overload.json` in `options.out_dir`."""
     from simulations.scenario.scenario import load_scenario
 
     options.check()
     scenario = load_scenario(options.scenario, options.overrides)
+    slo = scenario.slo
+    if options.slo_file is not None:
+        from simulations.scenario.slo import load_slo
+
+        slo = load_slo(options.slo_file)
+    with_room = options.room_runs()
     if options.host:
         from loadtests.execute import check_reachable
 
-        check_reachable(options.host.rstrip("/"))
+        check_reachable(options.host.rstrip("/"), health_path=_health_path(options))
+    if options.locustfile is not None:
+        from loadtests.journeys.journey_file import read_journey_file
+
+        journey = read_journey_file(options.locustfile)
+        if not journey.arrival_classes:
+            raise LoadTestInputError(
+                f"journey file {options.locustfile}: overload offers arrivals, so it needs an "
+                "ArrivalUser subclass (`from loadtests import ArrivalUser`, with journey())"
+            )
+    own = options.locustfile is not None
+    room_off = 0.0 if with_room else None  # None: the room is left alone (none to drive)
     base = RunOptions(
         scenario=options.scenario,
         out_dir=options.out_dir,
@@ -167,8 +259,12 @@ def run_overload(options: OverloadOptions, echo: Callable[[str], None] = print) 
         overrides=options.overrides,
         workers=options.workers,
         compare_rule="default",
+        locustfile=options.locustfile,
+        slo_file=options.slo_file,
     )
-    echo(f"overload 1/3: capacity, {options.capacity_users} back-to-back patients, no room")
+    runs = 3 if with_room else 2
+    who = "journeys" if own else "patients"
+    echo(f"overload 1/{runs}: capacity, {options.capacity_users} back-to-back {who}, no room")
     capacity = _run(
         replace(
             base,
@@ -176,8 +272,9 @@ def run_overload(options: OverloadOptions, echo: Callable[[str], None] = print) 
             users=options.capacity_users,
             shape="soak",
             duration=options.capacity_duration,
-            waiting_room_rate=0.0,
+            waiting_room_rate=room_off,
             behaviour=(("journey_pause_s", (0.0, 0.0)),),
+            back_to_back=own,
         ),
         echo,
     )
@@ -187,37 +284,50 @@ def run_overload(options: OverloadOptions, echo: Callable[[str], None] = print) 
             f"no journey completed in the capacity run; see {options.out_dir / PHASES[0]}"
         )
     offered = options.multiple * journeys_per_s
-    admission = options.admission_share * journeys_per_s
-    echo(
-        f"capacity {journeys_per_s:.1f} journeys/s; overload 2/3: {offered:.1f} arrivals/s "
-        f"({options.multiple:g}x) with the waiting room admitting {admission:.1f}/s"
-    )
+    admission = options.share * journeys_per_s if with_room else None
     loaded = replace(base, rate=offered, shape="soak", duration=options.duration)
-    room = _run(
-        replace(loaded, out_dir=options.out_dir / PHASES[1], waiting_room_rate=admission), echo
-    )
-    echo(f"overload 3/3: {offered:.1f} arrivals/s without the waiting room")
+    room = None
+    if with_room:
+        echo(
+            f"capacity {journeys_per_s:.1f} journeys/s; overload 2/3: {offered:.1f} arrivals/s "
+            f"({options.multiple:g}x) with the waiting room admitting {admission:.1f}/s"
+        )
+        room = _run(
+            replace(loaded, out_dir=options.out_dir / PHASES[1], waiting_room_rate=admission),
+            echo,
+        )
+    else:
+        echo(f"capacity {journeys_per_s:.1f} journeys/s; no waiting room to drive (no admin key)")
+    echo(f"overload {runs}/{runs}: {offered:.1f} arrivals/s without the waiting room")
     no_room = _run(
-        replace(loaded, out_dir=options.out_dir / PHASES[2], waiting_room_rate=0.0), echo
+        replace(loaded, out_dir=options.out_dir / PHASES[2], waiting_room_rate=room_off), echo
     )
-    rules = judge_overload(room, scenario.slo)
+    judged = room or no_room
+    rules = judge_own_journeys(judged, slo) if own else judge_overload(judged, slo)
     result = {
         "scenario": scenario.name,
+        "journey_file": str(options.locustfile) if own else None,
         "capacity_journeys_per_s": round(journeys_per_s, 2),
         "multiple": options.multiple,
         "offered_arrivals_per_s": round(offered, 2),
-        "admission_per_s": round(admission, 2),
-        "phases": [p.record() for p in (capacity, room, no_room)],
+        "admission_per_s": None if admission is None else round(admission, 2),
+        "judged_phase": judged.name,
+        "phases": [p.record() for p in (capacity, room, no_room) if p is not None],
         "verdict": {"passed": all(r["passed"] for r in rules), "rules": rules},
     }
     (options.out_dir / "overload.json").write_text(json.dumps(result, indent=2, default=str))
     return result
 
 
+def _health_path(options: OverloadOptions) -> str | None:
+    """The reference app's /healthz, or (a user's platform) any HTTP answer."""
+    return "/healthz" if options.locustfile is None else None
+
+
 def describe(result: dict[str, Any]) -> list[str]:
     """The README-style table of an overload result, one line per figure."""
     phases = {p["phase"]: p for p in result["phases"]}
-    room, no_room = phases["waiting-room"], phases["no-waiting-room"]
+    room, no_room = phases.get("waiting-room"), phases["no-waiting-room"]
 
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:,.0f} ms"
@@ -245,12 +355,19 @@ def describe(result: dict[str, Any]) -> list[str]:
         f"{(capacity.get('app_cpu_pct') or {}).get('mean', '-')}% of a core",
         f"capacity {result['capacity_journeys_per_s']} journeys/s; offered "
         f"{result['offered_arrivals_per_s']} arrivals/s ({result['multiple']:g}x); room admits "
-        f"{result['admission_per_s']}/s",
+        + (f"{result['admission_per_s']}/s" if room else "- (not run: no admin key)"),
         f"{'':26} {'waiting room':>24} {'no waiting room':>24}",
     ]
-    lines += [f"{label:26} {fmt(room):>24} {fmt(no_room):>24}" for label, fmt in rows]
+    lines += [f"{label:26} {fmt(room) if room else '-':>24} {fmt(no_room):>24}"
+              for label, fmt in rows]  # fmt: skip
+    lines += [f"{'p99 ' + name:26} {ms((room or {}).get('p99_ms', {}).get(name)):>24} "
+              f"{ms(p99):>24}" for name, p99 in no_room.get("p99_ms", {}).items()
+              if result.get("journey_file")]  # fmt: skip
     for rule in result["verdict"]["rules"]:
         mark = "ok" if rule["passed"] else "FAILED"
-        lines.append(f"{mark:6} {rule['rule']}: {rule['measured']} (limit {rule['limit']})")
+        if rule.get("applicable") is False:
+            mark = "n/a"
+        measured = rule.get("detail") or rule["measured"]
+        lines.append(f"{mark:6} {rule['rule']}: {measured} (limit {rule['limit']})")
     lines.append("overload: held" if result["verdict"]["passed"] else "overload: NOT held")
     return lines

@@ -80,6 +80,7 @@ class RunOptions:
     master_bind_port: int | None = None  # the port those workers connect to
     pin: bool = True  # --start-app: Locust and the app/database on separate cores
     scrape: tuple[str, ...] = ()  # Prometheus/OpenMetrics endpoints scraped once a second
+    back_to_back: bool = False  # with --users: the ArrivalUsers run journey() back to back
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,16 @@ class RunPlan:
         return "/healthz" if self.reference_journey else None
 
     @property
+    def classes(self) -> tuple[JourneyClass, ...]:
+        """The journey file's classes this run starts (back to back: its ArrivalUsers, closed)."""
+        if self.options.back_to_back:
+            return self.journey.arrival_classes
+        return self.journey.classes_for(self.model)
+
+    @property
     def fixed_users(self) -> int:
         """Users with a fixed_count that run beside the arrivals (open model)."""
-        return sum(c.fixed_count for c in self.journey.classes_for(self.model) if not c.arrival)
+        return sum(c.fixed_count for c in self.classes if not c.arrival)
 
     @property
     def arrival_drivers(self) -> int:
@@ -248,7 +256,12 @@ def plan_run(
         notes.append(f"waiting room set by --waiting-room-rate: {waiting_room_rate:g}/s")
     model = "closed" if closed else "open"
     journey = journey or REFERENCE_JOURNEY
-    journey.check_model(model)
+    if options.back_to_back:
+        if not closed:
+            raise LoadTestInputError("back-to-back journeys are a closed model: give --users N")
+        journey.check_model("open")  # its ArrivalUsers run closed
+    else:
+        journey.check_model(model)
     behaviour = PatientBehaviour.from_scenario(scenario, compress)
     if options.behaviour:
         behaviour = replace(behaviour, **dict(options.behaviour))
@@ -272,7 +285,7 @@ def locust_files(plan: RunPlan) -> tuple[str, list[str]]:
     """Locust's `-f` list and the user classes to start (empty: all of the files')."""
     shape = [str(SHAPE_FILE)] if plan.model == "closed" else []
     files = [str(plan.journey.path.resolve()), *shape, str(HOOKS_FILE)]
-    return ",".join(files), [c.name for c in plan.journey.classes_for(plan.model)]
+    return ",".join(files), [c.name for c in plan.classes]
 
 
 def worker_command(
@@ -311,9 +324,12 @@ def locust_command(
         "--patient-behaviour", plan.behaviour.to_json(),
         "--request-log", str(out_dir / "requests" / "requests"),
         "--surge-summary", str(out_dir / "locust_surge.json"),
+        "--surge-live", str(out_dir / "live.json"),
         "--stop-timeout", "2",
         "--exit-code-on-error", "0",
     ]  # fmt: skip
+    if plan.options.back_to_back:
+        command += ["--arrivals-back-to-back"]
     if plan.options.seed is not None:
         command += ["--surge-seed", str(plan.options.seed)]
     if plan.model == "open":

@@ -7,6 +7,7 @@ the schedule itself is tested without a network.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -24,19 +25,27 @@ class ArrivalClock:
     whose breakpoints fall on the step grid.
     """
 
+    BATCH = 1024  # exponential draws taken from the generator at a time (numpy per-call cost)
+
     def __init__(self, rate_fn: RateFn, rng: np.random.Generator, step_s: float = 0.1) -> None:
         self._rate_fn = rate_fn
         self._rng = rng
         self._step_s = step_s
+        self._draws: list[float] = []
+
+    def _exponential(self) -> float:
+        if not self._draws:
+            self._draws = self._rng.exponential(size=self.BATCH).tolist()[::-1]
+        return self._draws.pop()
 
     def next_after(self, t_s: float) -> float | None:
-        remaining = float(self._rng.exponential())
+        remaining = self._exponential()
         t = t_s
         while True:
             rate = self._rate_fn(t)
             if rate is None:
                 return None
-            boundary = (np.floor(t / self._step_s) + 1) * self._step_s
+            boundary = (math.floor(t / self._step_s) + 1) * self._step_s
             while boundary <= t:  # float rounding: 4.3 / 0.1 == 42.999...
                 boundary += self._step_s
             span = boundary - t

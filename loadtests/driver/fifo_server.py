@@ -8,8 +8,9 @@ load-generator benchmark.
     python -m loadtests.driver.fifo_server --service-ms 20 [--port 0]
 
 prints `listening on http://127.0.0.1:PORT` and serves until SIGTERM/SIGINT. Every path answers
-200 `{"ok":true}`, except `GET /stats` (JSON: requests served, mean server-side response in ms), which is
-not queued. Requests are served one at a time in arrival order; completions are scheduled on the
+200 `{"ok":true}`, except `GET /stats` (JSON: requests served, connections accepted, mean
+server-side response in ms), which is not queued. A request with `Connection: close` gets its
+answer with `Connection: close`, then the connection is closed (a visitor's own connection). Requests are served one at a time in arrival order; completions are scheduled on the
 event loop's clock (start = max(now, previous end), end = start + D), so timer jitter does not
 accumulate.
 """
@@ -25,6 +26,7 @@ import sys
 __all__ = ["mdl_mean_response_s", "serve"]
 
 _OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}'
+_OK_CLOSE = _OK.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
 
 
 def mdl_mean_response_s(arrival_rate_per_s: float, service_s: float) -> float:
@@ -40,6 +42,7 @@ class _Server:
         self.service_s = service_s
         self.busy_until = 0.0
         self.served = 0
+        self.connections = 0
         self.total_response_s = 0.0
 
 
@@ -48,9 +51,11 @@ class _Connection(asyncio.Protocol):
         self.server = server
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
+        self.close_after = False
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self.server.connections += 1
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -61,6 +66,8 @@ class _Connection(asyncio.Protocol):
                 name, _, value = line.partition(b":")
                 if name.strip().lower() == b"content-length":
                     length = int(value.strip() or 0)
+                elif name.strip().lower() == b"connection":
+                    self.close_after = value.strip().lower() == b"close"
             if len(rest) < length:
                 return
             self.buffer = rest[length:]
@@ -74,6 +81,7 @@ class _Connection(asyncio.Protocol):
             body = json.dumps(
                 {
                     "served": srv.served,
+                    "connections": srv.connections,
                     "mean_response_ms": 1000 * srv.total_response_s / srv.served
                     if srv.served
                     else None,
@@ -104,6 +112,10 @@ class _Connection(asyncio.Protocol):
 
     def _send(self, payload: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
+            if self.close_after and payload is _OK:
+                self.transport.write(_OK_CLOSE)
+                self.transport.close()
+                return
             self.transport.write(payload)
 
 

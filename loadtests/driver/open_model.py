@@ -19,6 +19,8 @@ recorded in an HDR histogram (`loadtests.driver.recorder`); Locust's own stats s
 The rate is the total over all ArrivalUser instances (`--arrival-users`, default `-u`), so
 `-u 4 --processes 4` still gives `rate` arrivals/s in total. `rate_at(t_s)` may be overridden
 for a time-varying rate; by default it plays `--load-profile` when given in arrivals/s.
+With `--arrivals-back-to-back` the instances run `journey()` back to back instead (a closed
+model of the same journeys: how many per second the target completes).
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import time
 
 import gevent
 import numpy as np
-from gevent.pool import Group
 from locust import FastHttpUser, constant, task
 from locust.exception import StopUser
 from locust.runners import WorkerRunner
@@ -71,6 +72,8 @@ class ArrivalUser(FastHttpUser):
     """Total arrivals per second (all instances together); `--arrival-rate` overrides it."""
     max_in_flight: int = 20_000
     """Journeys allowed in flight per instance; arrivals beyond are dropped and counted."""
+    yield_every: int = 32
+    """When behind schedule, arrivals started between two yields to the journeys in flight."""
     concurrency = 20_000  # HTTP connections the shared session may open: never the bottleneck
     wait_time = constant(0)
     _instances = 0
@@ -79,7 +82,7 @@ class ArrivalUser(FastHttpUser):
         super().__init__(environment)
         self._events = _LagCorrectedEvents(self.client.request_event)
         self.client.request_event = self._events
-        self._journeys = Group()
+        self._in_flight: set = set()  # journeys spawned and not yet returned
         self._profile: LoadProfile | None = None
         options = environment.parsed_options
         if options is not None and options.load_profile:
@@ -122,6 +125,10 @@ class ArrivalUser(FastHttpUser):
 
     @task
     def drive(self) -> None:
+        options = self.environment.parsed_options
+        if options is not None and options.arrivals_back_to_back:
+            self._arrive(time.monotonic(), closed=True)  # the task runs again at once
+            return
         share = self._share()
 
         def my_rate(t_s: float) -> float | None:
@@ -131,23 +138,35 @@ class ArrivalUser(FastHttpUser):
         clock = ArrivalClock(my_rate, self.rng)
         origin = time.monotonic()
         t: float | None = 0.0
+        behind = 0
+        in_flight = self._in_flight
         while True:
             t = clock.next_after(t)
             if t is None:
                 break
             delay = origin + t - time.monotonic()
-            # Sleep until the arrival is due; when behind, still yield once so the journeys
-            # already started get the CPU (else a late driver would only spawn greenlets).
-            gevent.sleep(max(delay, 0.0))
+            # Sleep until the arrival is due; when behind, still yield every few arrivals so
+            # the journeys already started get the CPU (else a late driver would only spawn
+            # greenlets). Each journey is timed from its own intended start either way.
+            if delay > 0:
+                gevent.sleep(delay)
+                behind = 0
+            elif behind >= self.yield_every:
+                gevent.sleep(0)
+                behind = 0
+            else:
+                behind += 1
             RECORDER.count("arrivals:scheduled")
-            if len(self._journeys) >= self.max_in_flight:
+            if len(in_flight) >= self.max_in_flight:
                 RECORDER.count("arrivals:dropped")
                 continue
-            self._journeys.spawn(self._arrive, origin + t)
-        self._journeys.join()
+            # A raw greenlet (no Greenlet object, no pool links): the cheapest gevent offers.
+            in_flight.add(gevent.spawn_raw(self._arrive, origin + t))
+        while in_flight:
+            gevent.sleep(0.05)
         raise StopUser()
 
-    def _arrive(self, intended: float) -> None:
+    def _arrive(self, intended: float, closed: bool = False) -> None:
         lag_ms = (time.monotonic() - intended) * 1000.0
         RECORDER.count("arrivals:started")
         if lag_ms > self.late_after_ms:
@@ -157,8 +176,10 @@ class ArrivalUser(FastHttpUser):
             self._events.pending_lag_ms[me] = lag_ms
         try:
             self.journey()
+            RECORDER.count("arrivals:finished")
         except (StopUser, gevent.GreenletExit):
-            pass
+            if closed:  # in the user's own greenlet: Locust is stopping this user
+                raise
         except Exception as exc:  # noqa: BLE001 - one visitor's failure must not stop the arrivals (reported as user_error)
             self.environment.events.user_error.fire(
                 user_instance=self, exception=exc, tb=exc.__traceback__
@@ -166,6 +187,9 @@ class ArrivalUser(FastHttpUser):
             log.debug("journey failed: %r", exc)
         finally:
             self._events.pending_lag_ms.pop(me, None)
+            self._in_flight.discard(gevent.getcurrent())
 
     def on_stop(self) -> None:
-        self._journeys.kill(block=False)
+        for journey in list(self._in_flight):
+            gevent.kill(journey)
+        self._in_flight.clear()

@@ -56,6 +56,15 @@ def add_surge_arguments(parser) -> None:
         help="how many ArrivalUser instances share the rate (default: -u)",
     )
     parser.add_argument(
+        "--arrivals-back-to-back",
+        action="store_true",
+        default=False,
+        env_var="SURGE_ARRIVALS_BACK_TO_BACK",
+        help="closed model of the ArrivalUsers: each instance runs journey() back to back, "
+        "without arrivals (the capacity runs of `surge loadtest overload` and the steps of "
+        "`surge calibrate --validate --locustfile`)",
+    )
+    parser.add_argument(
         "--late-after-ms",
         type=float,
         default=50.0,
@@ -76,6 +85,15 @@ def add_surge_arguments(parser) -> None:
         env_var="SURGE_SUMMARY",
         help="write HDR percentiles, booking outcomes and late arrivals here as JSON "
         "(default: <--csv prefix>_surge.json when --csv is given)",
+    )
+    parser.add_argument(
+        "--surge-live",
+        type=str,
+        default="",
+        env_var="SURGE_LIVE",
+        help="while the test runs, rewrite this JSON file of the counters (arrivals scheduled, "
+        "started, late, dropped; waiting-room admissions) about once a second (master or local "
+        "process; workers' counts arrive with their reports)",
     )
     parser.add_argument(
         "--admin-key",

@@ -4,7 +4,8 @@
   2-significant-digit buckets), merged from workers to the master;
 - counters (booking outcomes, arrivals started / late / dropped, journeys by outcome);
 - waiting-room waits (an HDR histogram in ms);
-- optionally one CSV row per request (`--request-log`), written by each load-generator process.
+- optionally one CSV row per request (`--request-log`), written by each load-generator process;
+- optionally the counters so far, about once a second (`--surge-live FILE`, for the status line).
 
 At the end, the master (or the single local process) writes it all as JSON (`--surge-summary`).
 Importing this module registers its Locust event listeners once per process.
@@ -22,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import gevent
 from hdrh.histogram import HdrHistogram
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
@@ -145,10 +147,37 @@ def _on_init(environment, **_kwargs) -> None:
         RECORDER.open_log(options.request_log)
 
 
+LIVE_EVERY_S = 1.0
+
+
+def _write_live(path: Path) -> None:
+    """The counters so far, replaced atomically (the status line reads them as they change)."""
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps(dict(RECORDER.counters)))
+    partial.replace(path)
+
+
+def _live_loop(environment, path: Path) -> None:
+    while environment.runner is not None and environment.runner.state not in (
+        "stopped",
+        "quitting",
+    ):
+        _write_live(path)
+        gevent.sleep(LIVE_EVERY_S)
+    _write_live(path)
+
+
 @events.test_start.add_listener
 def _on_test_start(environment, **_kwargs) -> None:
     if RECORDER.test_start_epoch_s is None:
         RECORDER.test_start_epoch_s = time.time()
+    options = environment.parsed_options
+    if (
+        options is not None
+        and options.surge_live
+        and not isinstance(environment.runner, WorkerRunner)
+    ):
+        gevent.spawn(_live_loop, environment, Path(options.surge_live))
 
 
 @events.test_stop.add_listener

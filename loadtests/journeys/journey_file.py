@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loadtests.errors import LoadTestInputError
@@ -69,11 +69,23 @@ class JourneyFile:
             )
 
 
+_READ: dict[tuple[str, int, int], JourneyFile] = {}  # (path, mtime, size): one import per file
+
+
 def read_journey_file(path: Path) -> JourneyFile:
-    """The user classes of a locustfile, imported in a subprocess as Locust would."""
+    """The user classes of a locustfile, imported in a subprocess as Locust would (once per
+    version of the file in this process: `overload` runs several load tests of one file)."""
     path = Path(path)
     if not path.is_file():
         raise LoadTestInputError(f"journey file {path}: no such file")
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _READ:
+        _READ[key] = JourneyFile(path, _read_classes(path))
+    return replace(_READ[key], path=path)
+
+
+def _read_classes(path: Path) -> tuple[JourneyClass, ...]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
            os.environ.get("PYTHONPATH", "")]))}  # fmt: skip
     try:
@@ -95,7 +107,7 @@ def read_journey_file(path: Path) -> JourneyFile:
             f"journey file {path} defines no Locust user class (an ArrivalUser subclass with "
             "journey(), or an HttpUser/FastHttpUser with tasks)"
         )
-    return JourneyFile(path, classes)
+    return classes
 
 
 def _describe(path: str) -> list[dict]:

@@ -66,7 +66,13 @@ def _ms(value: float | None) -> str:
 def overload_cases(result: dict[str, Any]) -> list[Case]:
     """One case per rule of an overload verdict."""
     return [
-        Case("overload", r["rule"], r["passed"], f"measured {r['measured']}, limit {r['limit']}")
+        Case(
+            "overload",
+            r["rule"],
+            r["passed"],
+            r.get("detail") or f"measured {r['measured']}, limit {r['limit']}",
+            skipped=r.get("applicable") is False,
+        )  # fmt: skip
         for r in result["verdict"]["rules"]
     ]
 

@@ -1,6 +1,7 @@
 """A run while it runs: one status line, about once a second, from what Locust and the monitor
 write as they go (`locust_stats_history.csv`, one row per route per second, its percentiles
-over the last 10 s; `monitor.csv`, the waiting-room line once a second).
+over the last 10 s; `monitor.csv`, the waiting-room line once a second; `live.json`, the load
+generator's counters once a second: arrivals scheduled, started, late, dropped, admissions).
 
 On a terminal the line is redrawn in place (rich); without one (CI) a plain line is printed
 every `plain_every_s` seconds; with `quiet`, nothing. `status_line` is a pure function of the
@@ -9,10 +10,11 @@ two files' rows, so it is tested on a real run directory.
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,10 +26,16 @@ __all__ = ["LiveStatus", "status_line"]
 MAIN_ROUTES = 3  # routes shown, the busiest first
 
 
-def status_line(history: pd.DataFrame, monitor: pd.DataFrame, total_s: float) -> str | None:
-    """`elapsed/total (Locust's clock: from its first row), req/s, requests and failures, p95 of
-    the busiest routes over the last 10 s, the waiting-room line`; None before Locust wrote
-    its first row."""
+def status_line(
+    history: pd.DataFrame,
+    monitor: pd.DataFrame,
+    total_s: float,
+    counters: Mapping[str, int] | None = None,
+) -> str | None:
+    """`elapsed/total (Locust's clock: from its first row), arrivals scheduled/started/late
+    (open model), req/s, requests and failures, p95 of the busiest routes over the last 10 s,
+    the waiting-room line and its admissions`; None before Locust wrote its first row.
+    `counters` are the load generator's (`live.json`, `--surge-live`)."""
     import pandas as pd
 
     if history.empty or "Timestamp" not in history:
@@ -36,7 +44,15 @@ def status_line(history: pd.DataFrame, monitor: pd.DataFrame, total_s: float) ->
     last = history[history["Timestamp"] == history["Timestamp"].max()]
     total = last[last["Name"] == "Aggregated"]
     routes = last[last["Name"] != "Aggregated"].sort_values("Total Request Count", ascending=False)
+    counters = counters or {}
     parts = [f"{elapsed_s:4.0f}/{total_s:.0f}s"]
+    if counters.get("arrivals:scheduled"):
+        arrivals = (f"arrivals {counters['arrivals:scheduled']} scheduled, "
+                    f"{counters.get('arrivals:started', 0)} started, "
+                    f"{counters.get('arrivals:late', 0)} late")  # fmt: skip
+        if counters.get("arrivals:dropped"):
+            arrivals += f", {counters['arrivals:dropped']} dropped"
+        parts.append(arrivals)
     if len(total):
         row = total.iloc[0]
         parts.append(f"{float(row['Requests/s']):.1f} req/s")
@@ -49,8 +65,18 @@ def status_line(history: pd.DataFrame, monitor: pd.DataFrame, total_s: float) ->
     if "waiting_room_queued" in monitor and len(monitor):
         queued = pd.to_numeric(monitor["waiting_room_queued"], errors="coerce").dropna()
         if len(queued):
-            parts.append(f"waiting room {int(queued.iloc[-1])} queued")
+            room = f"waiting room {int(queued.iloc[-1])} queued"
+            if "waiting_room:admitted" in counters:
+                room += f", {counters['waiting_room:admitted']} admitted"
+            parts.append(room)
     return " | ".join(parts)
+
+
+def _counters(path: Path) -> dict[str, int]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -82,7 +108,8 @@ class LiveStatus(threading.Thread):
 
     def _line(self) -> str | None:
         return status_line(_read(self.out_dir / "locust_stats_history.csv"),
-                           _read(self.out_dir / "monitor.csv"), self.total_s)  # fmt: skip
+                           _read(self.out_dir / "monitor.csv"), self.total_s,
+                           _counters(self.out_dir / "live.json"))  # fmt: skip
 
     def run(self) -> None:
         if self.quiet:

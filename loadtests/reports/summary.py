@@ -257,6 +257,7 @@ def build_summary(run: RunData, extra: dict[str, Any], slo: Slo) -> dict[str, An
             "expected": run.plan.get("expected_arrivals"),
             "scheduled": int(counters.get("arrivals:scheduled", 0)),
             "started": int(counters.get("arrivals:started", 0)),
+            "finished": int(counters.get("arrivals:finished", 0)),
             "late": int(counters.get("arrivals:late", 0)),
             "dropped": int(counters.get("arrivals:dropped", 0)),
         },

@@ -38,7 +38,7 @@ class RouteDemands:
     """Seconds per request by route, where they came from, and how they were derived."""
 
     demands_s: Mapping[str, float]
-    source: Literal["client", "telemetry"]
+    source: Literal["client", "telemetry", "scrape"]
     note: str
 
 
@@ -48,8 +48,10 @@ def route_demands_s(
     peak_throughput_per_s: float,
     servers: int,
     cpu_s_per_request: float | None = None,
+    cpu_source: Literal["telemetry", "scrape"] = "telemetry",
 ) -> RouteDemands:
-    """Per-route demands from the profile's client times and the measured peak (or CPU)."""
+    """Per-route demands from the profile's client times and the measured peak (or CPU: from
+    the run's process telemetry, or from the target's own exporter scraped)."""
     if not peak_throughput_per_s > 0 or not np.isfinite(peak_throughput_per_s):
         raise ValueError(f"peak throughput must be > 0 (got {peak_throughput_per_s})")
     if servers < 1:
@@ -60,8 +62,8 @@ def route_demands_s(
         if cpu_s_per_request <= 0:
             raise ValueError(f"CPU per request must be > 0 (got {cpu_s_per_request})")
         target = cpu_s_per_request
-        source: Literal["client", "telemetry"] = "telemetry"
-        note = f"mean demand {target * 1000:.3g} ms: app CPU seconds per request (telemetry)"
+        source: Literal["client", "telemetry", "scrape"] = cpu_source
+        note = f"mean demand {target * 1000:.3g} ms: app CPU seconds per request ({source})"
     else:
         bound = servers / peak_throughput_per_s
         target, source = min(mean_client, bound), "client"

@@ -11,6 +11,11 @@ import numpy as np
 import pandas as pd
 
 from simulations.calibration.usl import UslFit
+from surge.errors import SurgeError
+
+
+class ConfirmResultError(SurgeError, ValueError):
+    """A directory without a readable `confirm.json` of `surge calibrate --confirm`."""
 
 
 def plot(
@@ -80,4 +85,73 @@ def write_html(
         parts.append(table.to_html(index=False, float_format=lambda v: f"{v:.4g}"))
     parts.append("</body></html>")
     path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+CONFIRM_KEYS = ("admission_rate", "arrival_rate", "predicted_p95_ms", "measured_p95_ms",
+                "slo_p95_ms", "slo_met")  # fmt: skip
+
+
+def confirm_runs(directory: Path) -> pd.DataFrame:
+    """The runs of a `surge calibrate --confirm` output directory (its `confirm.json`), one row
+    each, labelled R_ok and R_bad in the file's order, with `kind = "confirm"`."""
+    import json
+
+    path = Path(directory) / "confirm.json"
+    try:
+        runs = json.loads(path.read_text(encoding="utf-8"))["runs"]
+        frame = pd.DataFrame([{k: run[k] for k in CONFIRM_KEYS} for run in runs])
+    except FileNotFoundError:
+        raise ConfirmResultError(
+            f"{path}: no such file (a `surge calibrate --confirm` output?)"
+        ) from None
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ConfirmResultError(f"{path}: not a confirm result ({exc!r})") from None
+    labels = ["R_ok", "R_bad"] + [f"run {i + 1}" for i in range(2, len(frame))]
+    frame.insert(0, "label", labels[: len(frame)])
+    frame["kind"] = "confirm"
+    return frame
+
+
+def plot_predicted_vs_measured(frame: pd.DataFrame, path: Path, title: str) -> Path:
+    """Predicted against measured p95 (ms), one point per row (`label`, `predicted_p95_ms`,
+    `measured_p95_ms`, `kind`: markers per kind), on log axes with the line y = x and a band
+    of +-25 %; a `slo_p95_ms` column adds the SLO on both axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    values = pd.concat([frame["predicted_p95_ms"], frame["measured_p95_ms"]])
+    low, high = float(values.min()) / 1.6, float(values.max()) * 1.6
+    line = np.geomspace(low, high, 50)
+    ax.plot(line, line, "-", color="black", lw=0.8, label="predicted = measured")
+    ax.fill_between(line, line * 0.75, line * 1.25, color="grey", alpha=0.15,
+                    label="p95 error within 25 %")  # fmt: skip
+    markers = {"fitted": "o", "held out": "s", "confirm": "D"}
+    for kind, group in frame.groupby("kind", sort=False):
+        ax.plot(group["measured_p95_ms"], group["predicted_p95_ms"], markers.get(kind, "^"),
+                ms=8, label=str(kind))  # fmt: skip
+        for _, row in group.iterrows():
+            ax.annotate(str(row["label"]), (row["measured_p95_ms"], row["predicted_p95_ms"]),
+                        textcoords="offset points", xytext=(6, 4), fontsize=8)  # fmt: skip
+    if "slo_p95_ms" in frame and frame["slo_p95_ms"].notna().any():
+        slo = float(frame["slo_p95_ms"].dropna().iloc[0])
+        ax.axvline(slo, color="tab:red", ls="--", lw=0.8, label=f"SLO {slo:g} ms")
+        ax.axhline(slo, color="tab:red", ls="--", lw=0.8)
+    ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high),
+           xlabel="measured p95 (ms)", ylabel="predicted p95 (ms)", title=title)  # fmt: skip
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
     return path

@@ -33,8 +33,11 @@ __all__ = [
     "pooled_demand_s",
     "read_telemetry",
     "run_cpu_demand_s",
+    "scrape_cpu_demand_s",
     "step_cpu_demands",
 ]
+
+CPU_METRIC = "process_cpu_seconds_total"  # Prometheus client libraries' process collector
 
 COLUMNS = ("elapsed_s", "role", "pid", "name", "cpu_s", "cpu_pct", "rss_bytes")
 ROLES = ("app", "db", "loadgen", "other")
@@ -142,3 +145,49 @@ def run_cpu_demand_s(
         window_start_s=run_steps["window_start_s"] - start, end_s=run_steps["end_s"] - start
     )
     return pooled_demand_s(step_cpu_demands(read_telemetry(path), windows, run_requests), role)
+
+
+def _increase(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:
+    """A cumulative counter's increase over [lo, hi]: interpolated at both ends when samples
+    bracket the window (a 1-s scrape and windows of a few seconds), else between the first and
+    last samples inside it; a reset (a restarted process) counts as nothing."""
+    if x[0] <= lo and x[-1] >= hi:
+        used = float(np.interp(hi, x, y) - np.interp(lo, x, y))
+    else:
+        inside = y[(x >= lo) & (x <= hi)]
+        used = float(inside[-1] - inside[0]) if len(inside) >= 2 else 0.0
+    return max(used, 0.0)
+
+
+def scrape_cpu_demand_s(
+    run_dir: str | Path, run_steps: pd.DataFrame, run_requests: pd.DataFrame
+) -> float | None:
+    """The target's CPU seconds per request over a stepped run's steady windows, from its own
+    exporter as scraped into `scrape.csv` (`--scrape URL`): the increase of every
+    `process_cpu_seconds_total` series (one per scraped process) over each window, over the
+    requests completed in it. None without such samples (then demands come from the client)."""
+    run_dir = Path(run_dir)
+    path = run_dir / "scrape.csv"
+    if not path.is_file():
+        return None
+    try:
+        scrape = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return None
+    if not {"elapsed_s", "target", "metric", "labels", "value"} <= set(scrape.columns):
+        return None
+    cpu = scrape[scrape["metric"] == CPU_METRIC].sort_values("elapsed_s")
+    if cpu.empty:
+        return None
+    start = _telemetry_start(run_dir)
+    done = run_requests[run_requests["ok"]].groupby("step").size()
+    windows = [(float(w.window_start_s) - start, float(w.end_s) - start, int(done.get(w.step, 0)))
+               for w in run_steps.itertuples(index=False)]  # fmt: skip
+    seconds = 0.0
+    for _, series in cpu.groupby(["target", "labels"]):
+        x, y = series["elapsed_s"].to_numpy(float), series["value"].to_numpy(float)
+        seconds += sum(_increase(x, y, lo, hi) for lo, hi, _ in windows)
+    completed = sum(n for _, _, n in windows)
+    if completed <= 0 or seconds <= 0:
+        return None
+    return seconds / completed

@@ -49,6 +49,7 @@ __all__ = [
     "apply_overrides",
     "list_scenarios",
     "load_scenario",
+    "parse_overrides",
     "scenario_path",
 ]
 
@@ -266,7 +267,7 @@ def load_scenario(ref: str | Path, overrides: Mapping[str, Any] | Sequence[str] 
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"scenario {path}: invalid TOML: {exc}") from None
     data = _include_profile(data, path.parent)
-    data = _merge_overrides(data, _parse_overrides(overrides))
+    data = _merge_overrides(data, parse_overrides(overrides))
     return _validate(data, str(path))
 
 
@@ -285,7 +286,7 @@ def write_scenario(scenario: Scenario, path: Path, header: str = "") -> Path:
 def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any] | Sequence[str]) -> Scenario:
     """A copy of `scenario` with dotted-key overrides applied and validated."""
     data = scenario.model_dump()
-    data = _merge_overrides(data, _parse_overrides(overrides))
+    data = _merge_overrides(data, parse_overrides(overrides))
     return _validate(data, scenario.name)
 
 
@@ -307,7 +308,8 @@ def _include_profile(data: dict[str, Any], base: Path) -> dict[str, Any]:
     return {**data, "platform": merged}
 
 
-def _parse_overrides(overrides: Mapping[str, Any] | Sequence[str]) -> dict[str, Any]:
+def parse_overrides(overrides: Mapping[str, Any] | Sequence[str]) -> dict[str, Any]:
+    """`["section.key=value", ...]` (values parsed as TOML, else text) or a dict, as a dict."""
     if isinstance(overrides, Mapping):
         return dict(overrides)
     parsed: dict[str, Any] = {}

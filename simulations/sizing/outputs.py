@@ -9,11 +9,13 @@ from typing import Any
 
 import pandas as pd
 
+from simulations.sizing.calibrated import CalibratedSizing
 from simulations.sizing.center import CenterSizing, Target
 from simulations.sizing.platform import PlatformSizing
 from simulations.sizing.roster import RosterSizing
 
 __all__ = [
+    "write_calibrated_sizing",
     "write_center_sizing",
     "write_json",
     "write_platform_sizing",
@@ -142,6 +144,42 @@ def write_platform_sizing(result: PlatformSizing, out_dir: Path) -> dict[str, An
     write_json(out_dir / "platform_sizing.json", document)
     title = f"{result.scenario}: {result.knob} (mean and 95% CI, common random numbers)"
     _plot_targets(frame, result.targets, result.knob, out_dir / "platform_sizing.png", title)
+    return document
+
+
+def write_calibrated_sizing(result: CalibratedSizing, out_dir: Path) -> dict[str, Any]:
+    """`calibrated_sizing.csv` (every evaluation, with its search step) and `.json` (the answer:
+    admission rate, app workers, DB connections, the targets' means and 95 % intervals there)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame = result.frame()
+    frame.to_csv(out_dir / "calibrated_sizing.csv", index=False)
+    row = result.answer_row
+    kpis = {
+        str(t): {
+            "mean": row.get(str(t)),
+            "ci_low": row.get(f"{t} ci_low"),
+            "ci_high": row.get(f"{t} ci_high"),
+        }
+        for t in result.targets
+    }
+    mean, low, high = result.connections_interval
+    document = {
+        "scenario": result.scenario,
+        "profile": result.profile,
+        "targets": [str(t) for t in result.targets],
+        "reachable": result.reachable,
+        "admission_rate_per_s": result.admission_rate,
+        "web_workers": result.web_workers,
+        "admission_rate_failing_below": result.failing_below(result.admission),
+        "web_workers_failing_below": result.failing_below(result.workers),
+        "db_connections": result.db_connections,
+        "app_requests_peak": {"mean": mean, "ci_low": low, "ci_high": high},
+        "waiting_room_line": "numbered",
+        "spare_workers": result.spare_workers,
+        "at_answer": kpis if row else None,
+        "evaluations": frame.to_dict(orient="records"),
+    }
+    write_json(out_dir / "calibrated_sizing.json", document)
     return document
 
 

@@ -11,6 +11,7 @@ lies on the right side of its threshold.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -87,12 +88,19 @@ def size_platform(
     seed: int = 1,
     workers: int | None = None,
     progress: bool = False,
+    overrides: Mapping[str, Any] | None = None,
+    model: Callable[[Any, np.random.SeedSequence], dict[str, float]] = scenario_kpis,
+    report: tuple[str, ...] = (),
 ) -> PlatformSizing:
+    """`overrides` (dotted scenario keys) apply to every variant before the knob; `model` maps
+    (scenario, seed) to KPIs (default: the opening-day model's); `report` names KPIs recorded
+    in every row (mean and interval) without being targets."""
     from simulations.scenario.scenario import load_scenario
 
     if not targets:
         raise TargetError("give at least one --target")
-    base = load_scenario(ref)
+    fixed = dict(overrides or {})
+    base = load_scenario(ref, fixed)
     current = knob_value(base, knob)
     integer = isinstance(current, int)
     low = current / 4 if low is None else low
@@ -106,10 +114,8 @@ def size_platform(
         values = [v for v in dict.fromkeys(values) if v not in seen]
         if not values:
             return
-        variants = [({knob: v}, load_scenario(ref, {knob: v})) for v in values]
-        sweep = run_sweep(
-            scenario_kpis, variants, replications, seed, workers=workers, progress=progress
-        )
+        variants = [({knob: v}, load_scenario(ref, {**fixed, knob: v})) for v in values]
+        sweep = run_sweep(model, variants, replications, seed, workers=workers, progress=progress)
         for value, group in sweep.runs.groupby(knob, sort=False):
             row: dict[str, Any] = {knob: value}
             passed = True
@@ -124,6 +130,9 @@ def size_platform(
                 row[str(target)] = mean
                 row[f"{target} ci_low"], row[f"{target} ci_high"] = lo, hi
                 passed &= target.met_with_confidence(lo, hi)
+            for name in report:
+                mean, lo, hi = confidence_interval(group[name].to_numpy())
+                row[name], row[f"{name} ci_low"], row[f"{name} ci_high"] = mean, lo, hi
             row["meets_targets"] = passed
             seen[value] = passed
             result.evaluations.append(row)

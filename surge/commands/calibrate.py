@@ -42,6 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--validate", action="store_true")
     v.add_argument("--start-app", choices=("sqlite", "postgresql"), help="start the reference app")
     v.add_argument("--host", help="or test an already running deployment at URL")
+    v.add_argument("--locustfile", type=Path, metavar="FILE",
+                   help="your own journeys at every step (ArrivalUsers back to back, else "
+                   "plain Locust users); the model then has your routes (default: the "
+                   "reference booking journey)")  # fmt: skip
     v.add_argument(
         "--db",
         metavar="URL",
@@ -98,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--bootstrap must be >= 1")
     if args.validate and args.confirm:
         raise UsageError("give --validate or --confirm, not both")
+    if args.locustfile is not None and not args.validate:
+        raise UsageError(
+            "--locustfile goes with --validate (--confirm drives the reference app's waiting "
+            "room with the reference journey)"
+        )
     if args.validate:
         return _validate(args)
     if args.confirm:
@@ -199,6 +208,7 @@ def _validate(args: argparse.Namespace) -> int:
         seed=args.seed,
         pin=args.pin,
         scrape=scrape,
+        locustfile=args.locustfile,
     )
     meta = result.run_meta
     print(f"pinning: {meta.get('pinning') or 'none'}")

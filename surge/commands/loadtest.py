@@ -100,6 +100,8 @@ def _overload(args: argparse.Namespace) -> int:
         workers=args.locust_workers,
         seed=args.seed,
         overrides=tuple(args.set or ()),
+        locustfile=Path(args.locustfile) if args.locustfile else None,
+        slo_file=Path(args.slo) if args.slo else None,
     )
     result = run_overload(options, echo=lambda line: print(line, file=sys.stderr))
     for line in describe(result):
@@ -158,12 +160,18 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _init(args: argparse.Namespace) -> int:
     from loadtests.errors import LoadTestInputError
-    from loadtests.scaffold import journey_from_openapi, load_openapi
 
     out = Path(args.out)
     if out.exists():
         raise LoadTestInputError(f"{out} exists: give another --out (nothing overwritten)")
-    text = journey_from_openapi(load_openapi(args.openapi), args.openapi)
+    if args.har:
+        from loadtests.har import journey_from_har
+
+        text = journey_from_har(Path(args.har))
+    else:
+        from loadtests.scaffold import journey_from_openapi, load_openapi
+
+        text = journey_from_openapi(load_openapi(args.openapi), args.openapi)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print(f"journey file written to {out}: edit it, then surge loadtest run --locustfile {out}",
@@ -344,6 +352,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "or config",
     )
     overload.add_argument("--scenario", required=True, help="built-in scenario name or TOML file")
+    overload.add_argument("--locustfile", metavar="FILE",
+                          help="your own journeys (ArrivalUser subclasses): back to back in the "
+                          "capacity run, as arrivals in the others; default: the reference "
+                          "booking journey")  # fmt: skip
+    overload.add_argument("--slo", metavar="FILE",
+                          help="SLO file (TOML, one [slo] table) replacing the scenario's")  # fmt: skip
     where = overload.add_mutually_exclusive_group(required=True)
     where.add_argument("--host", help="base URL of a running app (admin key in SURGE_ADMIN_KEY)")
     where.add_argument("--start-app", choices=["sqlite", "postgresql"],
@@ -355,8 +369,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=5.0,
         help="offered load / capacity (default 5)",
     )
-    overload.add_argument("--admission-share", type=types.positive_float, default=0.5,
-                          help="room admission rate / capacity (default 0.5)")  # fmt: skip
+    overload.add_argument("--admission-share", type=types.positive_float,
+                          help="room admission rate / capacity (default 0.5); the room is the "
+                          "reference app's: with --host and --locustfile it needs "
+                          "SURGE_ADMIN_KEY, else the room run is skipped")  # fmt: skip
     overload.add_argument(
         "--duration", type=types.duration_s, default=30.0, help="each overload run (default 30s)"
     )
@@ -481,13 +497,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     init = lt.add_parser(
         "init",
-        help="scaffold a journey file from an OpenAPI document",
+        help="scaffold a journey file from an OpenAPI document or a recorded HAR",
         description="Write a journey file with one named request per operation of an OpenAPI 3 "
-        "document (JSON file or URL), with placeholder values to edit.",
+        "document (JSON file or URL), with placeholder values to edit, or one named request per "
+        "recorded request of a HAR file (har2locust), with the recorded values to edit.",
         epilog=f"exit codes: {EXIT_OK} written, {EXIT_USAGE} bad input",
     )
-    init.add_argument("--openapi", required=True, metavar="FILE_OR_URL",
-                      help="OpenAPI 3 document (JSON), e.g. http://127.0.0.1:8000/openapi.json")  # fmt: skip
+    source = init.add_mutually_exclusive_group(required=True)
+    source.add_argument("--openapi", metavar="FILE_OR_URL",
+                        help="OpenAPI 3 document (JSON), e.g. http://127.0.0.1:8000/openapi.json")  # fmt: skip
+    source.add_argument("--har", metavar="FILE",
+                        help="HAR file recorded of a visitor's journey (browser developer "
+                        "tools: Save all as HAR)")  # fmt: skip
     init.add_argument("--out", required=True, metavar="FILE", help="journey file to write")
     init.set_defaults(func=_init)
 

@@ -139,11 +139,76 @@ def _table(frame, knob: str, targets) -> None:
         print(f"  {row[knob]:>30.6g} | " + " | ".join(cells) + f" | {meets}")
 
 
+def _interval(row: dict, name: str) -> str:
+    return f"{_fmt(row[name])} [{_fmt(row[f'{name} ci_low'])}, {_fmt(row[f'{name} ci_high'])}]"
+
+
+def run_calibrated(args: argparse.Namespace) -> int:
+    from simulations.sizing.calibrated import size_calibrated
+    from simulations.sizing.outputs import write_calibrated_sizing
+
+    for flag, value in (("--knob", args.knob), ("--target", args.target), ("--range", args.range)):
+        if value:
+            raise UsageError(f"{flag} does not go with --profile (the targets come from [slo])")
+    result = size_calibrated(
+        args.scenario,
+        args.profile,
+        rate_range=args.rate_range,
+        workers_range=args.workers_range,
+        points=args.points,
+        refine=args.refine,
+        replications=args.replications,
+        seed=args.seed,
+        processes=args.processes,
+        progress=not args.quiet,
+        overrides=args.overrides,
+    )
+    write_calibrated_sizing(result, Path(args.out))
+    print(f"{result.scenario} on the platform of {args.profile} (numbered line)")
+    print(f"  targets: {', '.join(map(str, result.targets))}")
+    print(f"  ({args.replications} replications per value, common random numbers, 95% intervals)")
+    wrote = f"wrote {args.out}/calibrated_sizing.csv, .json"
+    if not result.reachable:
+        step = result.admission if result.admission_rate is None else result.workers
+        evaluated = step.frame()[step.knob]
+        which = "the waiting-room targets" if step is result.admission else "every target"
+        print(f"NOT REACHABLE: no {step.knob} in {evaluated.min():g}..{evaluated.max():g} "
+              f"meets {which}")  # fmt: skip
+        print(wrote)
+        return EXIT_UNREACHABLE
+    row = result.answer_row
+    mean, low, high = result.connections_interval
+
+    def bracket(sizing) -> str:  # the largest value evaluated under the answer that failed
+        below = result.failing_below(sizing)
+        return "" if below is None else f" ({below:g} failed)"
+
+    rows = [
+        ("admission rate (visitors/s)", f"{result.admission_rate:g}{bracket(result.admission)}"),
+        ("app workers (one core each)", f"{result.web_workers}{bracket(result.workers)}"),
+        (
+            "DB connections",
+            f"{result.db_connections} ({result.db_connections // result.web_workers} per worker;"
+            f" requests in the app at the busiest minute {_fmt(mean)} [{_fmt(low)}, {_fmt(high)}])",
+        ),
+    ]
+    rows += [(f"  {t}", _interval(row, str(t))) for t in result.targets]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
+    print(wrote)
+    return EXIT_OK if row.get("meets_targets") else EXIT_UNREACHABLE
+
+
 def run_platform(args: argparse.Namespace) -> int:
     from simulations.sizing.center import parse_target
     from simulations.sizing.outputs import write_platform_sizing
     from simulations.sizing.platform import size_platform
 
+    if args.profile:
+        return run_calibrated(args)
+    if not args.knob or not args.target:
+        raise UsageError("surge size platform needs --knob and --target (or --profile)")
     targets = [parse_target(t) for t in args.target]
     low, high = args.range if args.range else (None, None)
     result = size_platform(
@@ -268,12 +333,31 @@ def register(sub: argparse._SubParsersAction) -> None:
             "on the opening-day model (e.g. 'waiting_room_p95_min<=15', 'abandonment<=0.02'; any "
             "KPI name of `surge sim`). A grid of --points values over --range (default: a "
             "quarter to four times the scenario's value), then --refine bisection steps, all "
-            "with the same seeds; a value passes when every 95%% interval is on the right side."
+            "with the same seeds; a value passes when every 95%% interval is on the right side. "
+            "With --profile (a profile TOML written by `surge calibrate`): the admission rate, "
+            "app workers and DB connections the scenario needs on the calibrated platform, "
+            "for the targets of its [slo] (booking p95, error rate, waiting-room waits, "
+            "abandonment), with the app's numbered waiting-room line."
         ),
     )
     platform.add_argument("--scenario", required=True)
-    platform.add_argument("--target", action="append", required=True)
-    platform.add_argument("--knob", required=True, help="e.g. platform.admission_rate_per_s")
+    platform.add_argument("--target", action="append", default=[])
+    platform.add_argument("--knob", default=None, help="e.g. platform.admission_rate_per_s")
+    platform.add_argument(
+        "--profile", default=None, metavar="P", help="calibrated profile TOML: size from it"
+    )
+    platform.add_argument(
+        "--rate-range", type=types.range_pair, default=None, metavar="LO:HI",
+        help="--profile: admission rates searched (default: a quarter to four times the scenario's)",
+    )  # fmt: skip
+    platform.add_argument(
+        "--workers-range", type=types.range_pair, default=None, metavar="LO:HI",
+        help="--profile: app workers searched (default: 1 to 3 x the work at the rate found)",
+    )  # fmt: skip
+    platform.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="--profile: scenario override applied after the profile (repeatable)",
+    )  # fmt: skip
     platform.add_argument("--range", type=types.range_pair, default=None, metavar="LO:HI")
     platform.add_argument("--points", type=types.positive_int, default=6)
     platform.add_argument("--refine", type=types.non_negative_int, default=3)

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -66,32 +65,6 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-@pytest.fixture(scope="module")
-def pypiserver(tmp_path_factory) -> Iterator[str]:
-    """pypiserver (a PyPI index, installed from PyPI) served by gunicorn on a free port."""
-    packages = tmp_path_factory.mktemp("packages")
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1",
-         f"pypiserver:app(roots=[{str(packages)!r}])"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=packages,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/simple/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.2)
-        yield base
-    finally:
-        _stop(process)
-
-
 def surge_run(tmp_path: Path, journey: str, *args: str) -> tuple[int, dict, str]:
     locustfile = tmp_path / "journeys.py"
     locustfile.write_text(journey)
@@ -130,6 +103,9 @@ def test_open_model_journey_on_a_platform_from_pypi_is_judged_by_its_own_slo_fil
     assert rules["p95_ms[indx]"]["detail"] == "no data: no request named 'indx'"
     assert "p95_ms[indx]: no data: no request named 'indx'" in err
     assert "/4s | " in err and " req/s | " in err  # the live status: plain lines without a TTY
+    # the counters the status line shows, as the load generator last rewrote them (live.json)
+    live = json.loads((tmp_path / "run" / "live.json").read_text())
+    assert live["arrivals:scheduled"] == summary["arrivals"]["scheduled"] > 10
     suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
     failed = [c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None]
     assert failed == ["p95_ms[indx]"] and suite.get("tests") == "4"
@@ -311,6 +287,14 @@ def test_the_status_line_of_a_real_run_directory(tmp_path):
     line = status_line(pd.read_csv(tmp_path / "h.csv"), pd.read_csv(tmp_path / "m.csv"), 60)
     assert line == ("   4/60s | 15.3 req/s | 93 requests, 1 failed | p95 ms (10 s): index 33, "
                     "home 23 | waiting room 7 queued")  # fmt: skip
+    # the load generator's counters (live.json): arrivals and admissions
+    counters = {"arrivals:scheduled": 50, "arrivals:started": 48, "arrivals:late": 2,
+                "arrivals:dropped": 1, "waiting_room:admitted": 40}  # fmt: skip
+    line = status_line(pd.read_csv(tmp_path / "h.csv"), pd.read_csv(tmp_path / "m.csv"), 60,
+                       counters)  # fmt: skip
+    assert line == ("   4/60s | arrivals 50 scheduled, 48 started, 2 late, 1 dropped | 15.3 req/s"
+                    " | 93 requests, 1 failed | p95 ms (10 s): index 33, home 23 | waiting room 7 "
+                    "queued, 40 admitted")  # fmt: skip
     assert status_line(pd.DataFrame(), pd.DataFrame(), 60) is None
 
 
