@@ -12,6 +12,9 @@ GIL; here a request's Python work (`cpu_demand_s`) then waits FIFO for one of `w
 tokens (requests balance perfectly over workers) and the rest of its `cpu` work (PostgreSQL,
 the load generator) runs without one.
 
+A load generator with a station of its own (`net.loadgen_servers`) is visited before the slot:
+its work is the client's, and it holds no worker thread.
+
 Closed (`users`, `think_s`: exponential thinks, like Locust with a random wait) or open (Poisson
 arrivals at `rate_per_s`). Each completed request is one flat record; the first
 `warmup_fraction` of completions are dropped. Randomness comes from the replication's
@@ -93,6 +96,8 @@ def simulate_network(
     route_rng, work_rng, arrival_rng = (np.random.default_rng(s) for s in seed.spawn(3))
     demands = net.demands_s  # columns: stations
     station_of = list(range(len(net.stations)))
+    names = [s.name for s in net.stations]
+    client = names.index("loadgen") if "loadgen" in names else None
     gil_binds = net.gil_not_in_stations
     if gil_binds:  # split the cpu column: Python work under the GIL, then the rest
         app_s = np.array([r.cpu_demand_s for r in net.routes])
@@ -111,10 +116,9 @@ def simulate_network(
     rows: list[tuple[int, float, float, float]] = []
     finished = env.event()
 
-    def visit(route: int):
-        work = unit_work.take() * demands[route]  # exponential, one draw per visit
+    def visit(route: int, work: np.ndarray, at_client: bool):
         for column, station in enumerate(station_of):
-            if work[column] <= 0:
+            if work[column] <= 0 or (station == client) != at_client:
                 continue
             if column == 0 and gil_binds:
                 with gil.request() as held:
@@ -125,15 +129,18 @@ def simulate_network(
 
     def request():
         route = int(routes.take())
+        work = unit_work.take() * demands[route]  # exponential, one draw per visit
         arrival = env.now
+        if client is not None:
+            yield env.process(visit(route, work, at_client=True))
         if slots is None:
             admitted = env.now
-            yield env.process(visit(route))
+            yield env.process(visit(route, work, at_client=False))
         else:
             with slots.request() as slot:
                 yield slot
                 admitted = env.now
-                yield env.process(visit(route))
+                yield env.process(visit(route, work, at_client=False))
         rows.append((route, arrival, admitted, env.now))
         if len(rows) >= requests and not finished.triggered:
             finished.succeed()
