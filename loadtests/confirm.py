@@ -120,6 +120,7 @@ def _calibrate(options: ConfirmOptions, echo: Callable[[str], None]):
         "pinning"
     )
     cpu = run_cpu_demand_s(run_dir, run.steps, run.requests)
+    share, share_note = _app_share(run_dir, run, cpu)
     model = ConfirmModel.from_profile(
         cal.profile,
         VisitMix.from_requests(run.requests.loc[run.requests["ok"], "route"]),
@@ -129,26 +130,39 @@ def _calibrate(options: ConfirmOptions, echo: Callable[[str], None]):
         database="postgresql" if "postgres" in str(database) else "sqlite",
         cpu_s_per_request=cpu,
         patience_s=options.patience_s,
-        app_share=_app_share(run_dir, run, cpu),
+        app_share=share,
         loadgen_cpu_s=run_cpu_demand_s(run_dir, run.steps, run.requests, "loadgen"),
         loadgen_share=run_core_share(run_dir, run.steps, "loadgen"),
         loadgen_servers=1 if pinned else None,  # one Locust process, on cores of its own
     )
-    return model, cpu
+    return replace(model, notes=(*model.notes, f"app share: {share_note}")), cpu
 
 
-def _app_share(run_dir: Path, run, cpu: float | None) -> float | None:
-    """The app's CPU per request (all levels) over its residence per request at the
-    calibration's lowest level (one request inside at a time): the share of a core its requests
-    got on this rig, so that CPU / share, the demand the model serves, is that residence (with
-    PostgreSQL the database's time is in it too). None without telemetry or a scrape of the
-    app's /metrics."""
-    from simulations.calibration.residence import run_lowest_level_residence_s
+def _app_share(run_dir: Path, run, cpu: float | None) -> tuple[float | None, str]:
+    """The share of a core the app's requests got on this rig, so that the demand the model
+    serves, CPU per request / share, is the app's demand as the rig served it
+    (`simulations.calibration.residence`): at the calibration's highest level when the app was
+    saturated there (1 / its completions per second), else its residence per request at the
+    lowest level (one request inside at a time). With PostgreSQL the database's time is in it
+    too. (None, why) without telemetry or a scrape of the app's /metrics."""
+    from simulations.calibration.residence import (
+        SATURATED_INSIDE,
+        level_residence,
+        run_lowest_level_residence_s,
+    )
 
+    if cpu is None:
+        return None, "no app CPU (telemetry.csv)"
+    top = level_residence(run_dir, run.steps, int(run.steps["users"].max()))
+    if top is not None and top[0] * top[1] >= SATURATED_INSIDE:
+        inside = top[0] * top[1]
+        return min(cpu * top[0], 1.0), (
+            f"saturated at the highest level: {top[0]:.4g} req/s, {inside:.3g} inside the app"
+        )
     residence = run_lowest_level_residence_s(run_dir, run.steps)
-    if cpu is None or residence is None:
-        return None
-    return min(cpu / residence, 1.0)
+    if residence is None:
+        return None, "no scrape of the app's /metrics"
+    return min(cpu / residence, 1.0), f"residence {residence * 1000:.3g} ms at the lowest level"
 
 
 def _measured_run(options: ConfirmOptions, name: str, admission: float, echo) -> dict[str, Any]:

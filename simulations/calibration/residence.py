@@ -10,6 +10,12 @@ serves it: its CPU per request divided by the share of a core the app got. With 
 per request from `telemetry.csv`, the ratio of the two is that share:
 
     share = CPU seconds per request / residence seconds per request   (at most 1)
+
+At the highest level, when the app holds several requests on average (X R >= SATURATED_INSIDE,
+Little's law), it is busy nearly all the time and its completions per second X are its capacity
+as the rig serves it (the utilisation law with U = 1): demand 1 / X, share CPU x X. That is the
+regime a confirmation runs in, near capacity, where the scheduler may give a busy app's many
+runnable threads more (or, with lock convoys, less) than one request alone gets.
 """
 
 from __future__ import annotations
@@ -24,11 +30,14 @@ from simulations.calibration.telemetry import _telemetry_start
 __all__ = [
     "HARNESS_ROUTES",
     "mean_residence_s",
+    "SATURATED_INSIDE",
+    "level_residence",
     "run_lowest_level_residence_s",
     "run_open_demand_s",
 ]
 
 METRIC = "surge_http_request_duration_seconds"
+SATURATED_INSIDE = 4.0  # requests inside the app, on average, for it to count as saturated
 HARNESS_ROUTES = ("/metrics", "/healthz")
 
 
@@ -52,6 +61,42 @@ def mean_residence_s(scrape: pd.DataFrame, windows: list[tuple[float, float]]) -
     if count <= 0 or total <= 0:
         return None
     return total / count
+
+
+def _series(scrape: pd.DataFrame, suffix: str) -> pd.Series:
+    rows = scrape[scrape["metric"] == f"{METRIC}_{suffix}"].copy()
+    rows["route"] = [json.loads(labels).get("route", "") for labels in rows["labels"]]
+    return rows[~rows["route"].isin(HARNESS_ROUTES)].groupby("elapsed_s")["value"].sum()
+
+
+def level_residence(
+    run_dir: str | Path, run_steps: pd.DataFrame, users: int
+) -> tuple[float, float] | None:
+    """(completions per second, mean residence in seconds) inside the app over the steady
+    windows of the steps at `users`, from the run's `scrape.csv`; None without one."""
+    run_dir = Path(run_dir)
+    try:
+        scrape = pd.read_csv(run_dir / "scrape.csv")
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    if not {"elapsed_s", "metric", "labels", "value"} <= set(scrape.columns):
+        return None
+    start = _telemetry_start(run_dir)
+    steps = run_steps[run_steps["users"] == users]
+    count, total, span = _series(scrape, "count"), _series(scrape, "sum"), 0.0
+    done = spent = 0.0
+    for a, b in zip(steps["window_start_s"], steps["end_s"], strict=True):
+        lo, hi = float(a) - start, float(b) - start
+        c = count[(count.index >= lo) & (count.index <= hi)]
+        t = total[(total.index >= lo) & (total.index <= hi)]
+        if len(c) < 2 or len(t) < 2:
+            continue
+        span += float(c.index[-1] - c.index[0])
+        done += float(c.iloc[-1] - c.iloc[0])
+        spent += float(t.iloc[-1] - t.iloc[0])
+    if span <= 0 or done <= 0:
+        return None
+    return done / span, spent / done
 
 
 def run_lowest_level_residence_s(run_dir: str | Path, run_steps: pd.DataFrame) -> float | None:

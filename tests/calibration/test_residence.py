@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from simulations.calibration.residence import mean_residence_s, run_open_demand_s
+from simulations.calibration.residence import level_residence, mean_residence_s, run_open_demand_s
 
 METRIC = "surge_http_request_duration_seconds"
 
@@ -37,3 +37,16 @@ def test_an_open_run_is_inverted_as_one_processor_sharing_station(tmp_path):
     )
     assert run_open_demand_s(tmp_path) == pytest.approx(residence / (1 + per_s * residence))
     assert run_open_demand_s(tmp_path / "missing") is None
+
+
+def test_level_residence_is_completions_and_residence_over_that_levels_windows(tmp_path):
+    quiet, busy = _scrape(20, per_s=10.0, residence_s=0.004), _scrape(20, 80.0, 0.100)
+    busy["elapsed_s"] += 21.0  # the second level, 21-41 s; counters carry on from the first
+    last = quiet[quiet["elapsed_s"] == 20.0].set_index(["metric", "labels"])["value"]
+    busy["value"] += [last[(m, lab)] for m, lab in zip(busy["metric"], busy["labels"], strict=True)]
+    pd.concat([quiet, busy]).to_csv(tmp_path / "scrape.csv", index=False)
+    (tmp_path / "run.json").write_text(json.dumps({"telemetry_start_epoch_s": 1000.0}))
+    steps = pd.DataFrame({"users": [1, 16], "window_start_s": [1002.0, 1023.0],
+                          "end_s": [1020.0, 1041.0]})  # fmt: skip
+    assert level_residence(tmp_path, steps, 1) == pytest.approx((10.0, 0.004))
+    assert level_residence(tmp_path, steps, 16) == pytest.approx((80.0, 0.100))
