@@ -184,6 +184,26 @@ class ConfirmModel:
         )
         return admitted / duration_s
 
+    def admission_profile(
+        self, admission_per_s: float, arrival_per_s: float, duration_s: float, step_s: float = 5.0
+    ) -> tuple[tuple[float, float], ...]:
+        """The line's admissions over the run, from empty, as (until_s, admitted per second)
+        steps: ticket k is due at k / R and still there with probability q^k (the fluid view of
+        `expected_line_admissions`), so the line admits R q^(R t) a second at time t: all of R
+        at first, while the line is short, then fewer as waits outgrow patience."""
+        if math.isinf(self.patience_s) or arrival_per_s <= admission_per_s:
+            rate = min(admission_per_s, arrival_per_s)
+            return ((duration_s, rate),)
+        log_q = -(1 / admission_per_s - 1 / arrival_per_s) / self.patience_s
+        steps = []
+        for start in np.arange(0.0, duration_s, step_s):
+            end = min(start + step_s, duration_s)
+            # mean of R exp(log_q R t) over [start, end]
+            a, b = log_q * admission_per_s * start, log_q * admission_per_s * end
+            mean = (math.exp(b) - math.exp(a)) / (log_q * (end - start))
+            steps.append((float(end), float(mean)))
+        return tuple(steps)
+
     def network(
         self, admission_per_s: float, arrival_per_s: float
     ) -> tuple[PlatformNetwork, float]:
@@ -231,10 +251,19 @@ class ConfirmModel:
         seed: int = 0,
     ) -> float:
         """p95 (ms) of `route` over a run of `duration_s` from empty (SimPy network), with the
-        visitors the numbered line admits at this admission rate."""
+        visitors the numbered line admits at this admission rate, when it admits them: the
+        request rate follows the line's admissions over the run (`admission_profile`), the
+        route mix is the run's."""
         admitted = self.admitted_per_s(admission_per_s, arrival_per_s, duration_s)
+        profile = self.admission_profile(admission_per_s, arrival_per_s, duration_s)
+        _, total = self.network(admitted, arrival_per_s)
+        steps = tuple(
+            (until, self.network(max(rate, 1e-9), arrival_per_s)[1] / total)
+            for until, rate in profile
+        )
         return self.predict_p95_ms_at(admitted, arrival_per_s, duration_s, route=route,
-                                      replications=replications, seed=seed)  # fmt: skip
+                                      replications=replications, seed=seed,
+                                      rate_steps=steps)  # fmt: skip
 
     def predict_p95_ms_at(
         self,
@@ -245,8 +274,10 @@ class ConfirmModel:
         route: str = "book",
         replications: int = 3,
         seed: int = 0,
+        rate_steps: tuple[tuple[float, float], ...] = (),
     ) -> float:
-        """p95 (ms) of `route` with `admitted_per_s` visitors admitted (no line model)."""
+        """p95 (ms) of `route` with `admitted_per_s` visitors admitted (no line model), evenly
+        over the run or following `rate_steps` ((until_s, multiple of the mean rate))."""
         admission_per_s = admitted_per_s
         net, rate = self.network(admission_per_s, arrival_per_s)
         if route not in {r.name for r in net.routes}:
@@ -256,7 +287,7 @@ class ConfirmModel:
         p95 = []
         for s in np.random.SeedSequence(seed).spawn(replications):
             run = simulate_network(net, seed=s, rate_per_s=rate, requests=requests,
-                                   warmup_fraction=0.0)  # fmt: skip
+                                   warmup_fraction=0.0, rate_steps=rate_steps)  # fmt: skip
             times = run.records.loc[run.records["route"] == route, "response_s"].to_numpy()
             if len(times):
                 p95.append(float(np.percentile(times, 95)) * 1000.0)

@@ -16,7 +16,8 @@ A load generator with a station of its own (`net.loadgen_servers`) is visited be
 its work is the client's, and it holds no worker thread.
 
 Closed (`users`, `think_s`: exponential thinks, like Locust with a random wait) or open (Poisson
-arrivals at `rate_per_s`). Each completed request is one flat record; the first
+arrivals at `rate_per_s`, or piecewise constant: `rate_steps`, (until_s, multiple of
+`rate_per_s`) pairs, the last multiple kept after its end). Each completed request is one flat record; the first
 `warmup_fraction` of completions are dropped. Randomness comes from the replication's
 `numpy.random.SeedSequence` (one child stream each for routes, work and arrivals), so the same
 seed gives the same run. `summarise` turns records into per-route throughput and p50/p95/p99.
@@ -83,6 +84,7 @@ def simulate_network(
     warmup_fraction: float = 0.1,
     limit: bool = True,
     replication: int = 0,
+    rate_steps: tuple[tuple[float, float], ...] = (),
 ) -> NetworkRun:
     """Run until `requests` complete: closed with `users`, or open with `rate_per_s`."""
     if (users is None) == (rate_per_s is None):
@@ -151,9 +153,21 @@ def simulate_network(
                 yield env.timeout(float(unit_gap.take()) * think_s)
             yield env.process(request())
 
+    def multiple() -> float:
+        for until_s, factor in rate_steps:
+            if env.now < until_s:
+                return factor
+        return rate_steps[-1][1] if rate_steps else 1.0
+
     def source():
         while True:
-            yield env.timeout(float(unit_gap.take()) / rate_per_s)
+            rate = rate_per_s * multiple()
+            gap = float(unit_gap.take()) / rate if rate > 0 else np.inf
+            ends = [u for u, _ in rate_steps if u > env.now]
+            if ends and env.now + gap > ends[0]:  # memoryless: draw again at the step's end
+                yield env.timeout(ends[0] - env.now)
+                continue
+            yield env.timeout(gap)
             env.process(request())
 
     if users is not None:

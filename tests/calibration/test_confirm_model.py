@@ -124,3 +124,19 @@ def test_a_core_share_slows_the_app_station_and_the_generator_is_a_station_of_it
     )
     with pytest.raises(ValueError, match="app_share"):
         full.with_shares(0.0, None)
+
+
+def test_the_line_admits_all_of_r_at_first_then_fewer_as_waits_outgrow_patience(mix):
+    profile = _profile({r: 0.010 for r in set(JOURNEY)})
+    model = ConfirmModel.from_profile(
+        profile, mix, peak_throughput_per_s=1.0, cores=2, patience_s=10.0
+    )
+    steps = model.admission_profile(10.0, 12.0, 60.0)
+    rates = [rate for _, rate in steps]
+    assert steps[-1][0] == 60.0 and len(steps) == 12
+    assert 0.9 * 10.0 < rates[0] <= 10.0 and rates == sorted(rates, reverse=True)
+    admitted = sum(rate * 5.0 for rate in rates)
+    assert admitted == pytest.approx(model.admitted_per_s(10.0, 12.0, 60.0) * 60.0, rel=0.03)
+    # Front-loaded admissions load the platform early: a higher p95 than the same mean evenly.
+    even = model.predict_p95_ms_at(admitted / 60.0, 12.0, 60.0, replications=1)
+    assert model.predict_p95_ms(10.0, 12.0, 60.0, replications=1) > even
