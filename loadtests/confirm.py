@@ -93,7 +93,7 @@ def _calibrate(options: ConfirmOptions, echo: Callable[[str], None]):
     from simulations.calibration.calibrate import calibrate, write_outputs
     from simulations.calibration.confirm import ConfirmModel, VisitMix
     from simulations.calibration.step_run import read_step_run
-    from simulations.calibration.telemetry import run_cpu_demand_s
+    from simulations.calibration.telemetry import run_core_share, run_cpu_demand_s
 
     run_dir = options.out_dir / "calibration"
     levels = ",".join(str(n) for n in options.levels)
@@ -114,22 +114,61 @@ def _calibrate(options: ConfirmOptions, echo: Callable[[str], None]):
     run = read_step_run(run_dir)
     cal = calibrate(run, bootstrap_replicates=options.bootstrap_replicates, seed=options.seed)
     write_outputs(cal, options.out_dir / "profile.toml")
-    database = json.loads((run_dir / "summary.json").read_text()).get("database", "")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    database = summary.get("database", "")
+    pinned = summary.get("pinning") or json.loads((run_dir / "plan.json").read_text()).get(
+        "pinning"
+    )
+    cpu = run_cpu_demand_s(run_dir, run.steps, run.requests)
+    share, share_note = _app_share(run_dir, run, cpu)
     model = ConfirmModel.from_profile(
         cal.profile,
         VisitMix.from_requests(run.requests.loc[run.requests["ok"], "route"]),
         peak_throughput_per_s=float(cal.steps["throughput_per_s"].max()),
-        cores=len(os.sched_getaffinity(0)),
+        cores=len(pinned["app"]) if pinned else len(os.sched_getaffinity(0)),
         workers=1,
         database="postgresql" if "postgres" in str(database) else "sqlite",
-        cpu_s_per_request=run_cpu_demand_s(run_dir, run.steps, run.requests),
+        cpu_s_per_request=cpu,
         patience_s=options.patience_s,
+        app_share=share,
+        loadgen_cpu_s=run_cpu_demand_s(run_dir, run.steps, run.requests, "loadgen"),
+        loadgen_share=run_core_share(run_dir, run.steps, "loadgen"),
+        loadgen_servers=1 if pinned else None,  # one Locust process, on cores of its own
     )
-    return model
+    return replace(model, notes=(*model.notes, f"app share: {share_note}")), cpu
+
+
+def _app_share(run_dir: Path, run, cpu: float | None) -> tuple[float | None, str]:
+    """The share of a core the app's requests got on this rig, so that the demand the model
+    serves, CPU per request / share, is the app's demand as the rig served it
+    (`simulations.calibration.residence`): at the calibration's highest level when the app was
+    saturated there (1 / its completions per second), else its residence per request at the
+    lowest level (one request inside at a time). With PostgreSQL the database's time is in it
+    too. (None, why) without telemetry or a scrape of the app's /metrics."""
+    from simulations.calibration.residence import (
+        SATURATED_INSIDE,
+        level_residence,
+        run_lowest_level_residence_s,
+    )
+
+    if cpu is None:
+        return None, "no app CPU (telemetry.csv)"
+    top = level_residence(run_dir, run.steps, int(run.steps["users"].max()))
+    if top is not None and top[0] * top[1] >= SATURATED_INSIDE:
+        inside = top[0] * top[1]
+        return min(cpu * top[0], 1.0), (
+            f"saturated at the highest level: {top[0]:.4g} req/s, {inside:.3g} inside the app"
+        )
+    residence = run_lowest_level_residence_s(run_dir, run.steps)
+    if residence is None:
+        return None, "no scrape of the app's /metrics"
+    return min(cpu / residence, 1.0), f"residence {residence * 1000:.3g} ms at the lowest level"
 
 
 def _measured_run(options: ConfirmOptions, name: str, admission: float, echo) -> dict[str, Any]:
     from loadtests.orchestrate import run_loadtest
+    from simulations.calibration.residence import run_open_demand_s
+    from simulations.calibration.telemetry import run_window_share
 
     arrival = options.arrival_multiple * admission
     out = options.out_dir / name
@@ -159,8 +198,16 @@ def _measured_run(options: ConfirmOptions, name: str, admission: float, echo) ->
             "requests_per_s": summary["total"]["rps"],
             "bookings": book.get("count", 0),
             "app_cpu_pct_mean": (summary.get("app_cpu_pct") or {}).get("mean"),
+            "app_demand_ms": _ms(run_open_demand_s(out)),
+            "app_sched_share": run_window_share(out, "app"),
+            "loadgen_core_share": run_window_share(out, "loadgen"),
+            "load_average_1m": os.getloadavg()[0],
         },
     }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000.0
 
 
 def run_confirm(options: ConfirmOptions, echo: Callable[[str], None] = print) -> dict[str, Any]:
@@ -178,8 +225,9 @@ def run_confirm(options: ConfirmOptions, echo: Callable[[str], None] = print) ->
 
         check_reachable(options.host.rstrip("/"))
     options.out_dir.mkdir(parents=True, exist_ok=True)
-    model = _calibrate(options, echo)
+    model, cpu = _calibrate(options, echo)
     echo("confirm 2/3: the model names the admission rates")
+    load_at_prediction = os.getloadavg()[0]
     kwargs = {
         "arrival_multiple": options.arrival_multiple,
         "duration_s": options.duration_s,
@@ -198,19 +246,29 @@ def run_confirm(options: ConfirmOptions, echo: Callable[[str], None] = print) ->
         measured = _measured_run(options, name, rate, echo)
         p95 = measured["measured_p95_ms"]
         got = measured["delivered"]
-        # The model again, at the load the rig delivered: separates the model's error from
-        # a run that admitted fewer visitors than planned (abandoned tickets, a slow generator).
-        got["predicted_p95_ms_at_delivered"] = (
-            model.predict_p95_ms(
-                got["admitted_per_s"],
-                got["arrivals_per_s"],
-                options.duration_s,
-                replications=options.replications,
-                seed=options.seed,
-            )  # fmt: skip
-            if got["admitted_per_s"] > 0
-            else None
+        # The model again, at what the rig delivered: the admissions and arrivals the run
+        # made (abandoned tickets, a slow generator), then also the core shares the app and
+        # the generator got during the run. Separates the model's error from the rig's.
+        # The app's share during the run: its CPU per request (calibrated) over the demand the
+        # run measured inside the app (residence and throughput, as one PS station).
+        demand = got["app_demand_ms"]
+        got["app_core_share"] = (
+            min(cpu * 1000.0 / demand, 1.0) if cpu is not None and demand else None
         )
+        rig = model.with_shares(got["app_core_share"], got["loadgen_core_share"])
+        for key, which in (("predicted_p95_ms_at_delivered", model),
+                           ("predicted_p95_ms_at_delivered_shares", rig)):  # fmt: skip
+            got[key] = (
+                which.predict_p95_ms_at(
+                    got["admitted_per_s"],
+                    got["arrivals_per_s"],
+                    options.duration_s,
+                    replications=options.replications,
+                    seed=options.seed,
+                )  # fmt: skip
+                if got["admitted_per_s"] > 0
+                else None
+            )
         planned = model.admitted_per_s(rate, options.arrival_multiple * rate, options.duration_s)
         delivered.append(
             {"run": name, "admission_rate": rate, "predicted_admitted_per_s": planned, **got}
@@ -241,6 +299,11 @@ def run_confirm(options: ConfirmOptions, echo: Callable[[str], None] = print) ->
         "capacity_admissions_per_s": capacity / per_admission,
         "cores": model.cores,
         "workers": model.workers,
+        "app_core_share": model.app_share,
+        "loadgen_ms_per_request": model.loadgen_cpu_s * 1000,
+        "loadgen_core_share": model.loadgen_share,
+        "loadgen_station": model.loadgen_servers is not None,
+        "load_average_1m_at_prediction": load_at_prediction,
         "notes": list(model.notes),
         "delivered": delivered,
     }

@@ -9,7 +9,12 @@
 - `pid`, `name`;
 - `cpu_s`: cumulative user + system CPU seconds of that process;
 - `cpu_pct`: its CPU since the previous sample, in % of one core;
-- `rss_bytes`: its resident memory.
+- `rss_bytes`: its resident memory;
+- `sched_run_s`, `sched_wait_s`: cumulative seconds its threads ran on a core and waited,
+  runnable, for one (`/proc/PID/task/TID/schedstat`, summed over the threads seen; empty where
+  the kernel has no schedstat). Their ratio, run / (run + wait), is the share of a core the
+  process got while it wanted one: on a machine shared with other work, the speed of its
+  station.
 
 A process's CPU demand over a window is the difference of `cpu_s` between two samples; summed by
 role and divided by the completions in the window, it is the CPU demand per request (the
@@ -34,7 +39,10 @@ from loadtests.pinning import CorePlan
 
 __all__ = ["COLUMNS", "ROLES", "Telemetry", "database_name"]
 
-COLUMNS = ("elapsed_s", "role", "pid", "name", "cpu_s", "cpu_pct", "rss_bytes")
+COLUMNS = (
+    "elapsed_s", "role", "pid", "name", "cpu_s", "cpu_pct", "rss_bytes", "sched_run_s",
+    "sched_wait_s",
+)  # fmt: skip
 ROLES = ("app", "db", "loadgen", "other")
 SAMPLE_INTERVAL_S = 1.0
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "")
@@ -57,6 +65,18 @@ def _postmasters() -> list[psutil.Process]:
         with contextlib.suppress(psutil.Error):
             if process.info["name"] == "postgres" and process.parent().name() != "postgres":
                 found.append(process)
+    return found
+
+
+def _thread_schedstat(pid: int) -> dict[int, tuple[float, float]]:
+    """Per thread of `pid`: (seconds on a core, seconds runnable waiting for one)."""
+    found = {}
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                    fields = f.read().split()
+                found[int(task)] = (int(fields[0]) / 1e9, int(fields[1]) / 1e9)
     return found
 
 
@@ -93,6 +113,8 @@ class Telemetry(threading.Thread):
         self.database: str | None = None
         self.pinned_db: set[int] = set()
         self._known: dict[int, psutil.Process] = {}  # cpu_percent() needs the same objects
+        self._threads: dict[int, dict[int, tuple[float, float]]] = {}  # pid -> tid -> last
+        self._sched: dict[int, tuple[float, float]] = {}  # pid -> cumulative (run, wait)
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self.samples = 0
@@ -144,6 +166,20 @@ class Telemetry(threading.Thread):
             os.sched_setaffinity(pid, set(self.cores.db))
             self.pinned_db.add(pid)
 
+    def _sched_totals(self, pid: int) -> tuple[float, float] | None:
+        """Cumulative (run, wait) seconds of `pid`'s threads: each thread's increase since the
+        previous sample (its whole count when new), so a thread that exits keeps what it had."""
+        now = _thread_schedstat(pid)
+        if not now:
+            return None
+        before = self._threads.get(pid, {})
+        run, wait = self._sched.get(pid, (0.0, 0.0))
+        for tid, (r, w) in now.items():
+            r0, w0 = before.get(tid, (0.0, 0.0))
+            run, wait = run + max(r - r0, 0.0), wait + max(w - w0, 0.0)
+        self._threads[pid], self._sched[pid] = now, (run, wait)
+        return run, wait
+
     def sample(self) -> list[dict]:
         """One row per watched process (processes that exit meanwhile are skipped)."""
         elapsed = self.clock() - self.start_epoch_s
@@ -153,6 +189,7 @@ class Telemetry(threading.Thread):
             try:
                 with process.oneshot():
                     times = process.cpu_times()
+                    sched = self._sched_totals(process.pid)
                     rows.append(
                         {
                             "elapsed_s": round(elapsed, 3),
@@ -162,6 +199,8 @@ class Telemetry(threading.Thread):
                             "cpu_s": round(times.user + times.system, 3),
                             "cpu_pct": round(process.cpu_percent(), 1),
                             "rss_bytes": process.memory_info().rss,
+                            "sched_run_s": round(sched[0], 4) if sched else None,
+                            "sched_wait_s": round(sched[1], 4) if sched else None,
                         }
                     )
             except psutil.Error:

@@ -21,6 +21,14 @@ X_peak, with servers = min(cores, app workers): one GIL per worker). With per-pr
 seconds per request instead (`demand_source = "telemetry"`), split over routes in proportion to
 their client times.
 
+On a machine shared with other work the app and the load generator do not get a core whenever
+they want one. The calibration run measures each one's **core share** while it wanted a core
+(`core_share`: run / (run + wait) from the kernel's schedstat, in `telemetry.csv`), and the
+model serves each station at that speed: the app's station holds a request demand / share.
+The load generator, pinned to cores of its own, is a station of its own (`PlatformNetwork.
+loadgen_servers`), with its CPU per request from the same telemetry. Shares are the rig's
+state, not the app's: `with_shares` re-predicts at the shares a confirming run measured.
+
 The prediction is the SimPy network (`network_sim`) run open for the confirming run's length,
 from empty, with common random numbers across rates: a finite window, so a rate beyond capacity
 has a finite (and growing) predicted p95, as a load test of that length would measure.
@@ -31,7 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -96,6 +104,25 @@ class ConfirmModel:
     demand_source: str = "client"
     notes: tuple[str, ...] = field(default_factory=tuple)
     patience_s: float = math.inf  # visitors' mean patience in the line (exponential)
+    app_share: float = 1.0  # share of a core the app got while it wanted one
+    loadgen_cpu_s: float = 0.0  # the load generator's CPU per request
+    loadgen_share: float = 1.0
+    loadgen_servers: int | None = None  # None: no generator station (or it shares the cores)
+
+    def __post_init__(self) -> None:
+        for name in ("app_share", "loadgen_share"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in (0, 1] (got {getattr(self, name)})")
+        if self.loadgen_cpu_s < 0:
+            raise ValueError(f"loadgen_cpu_s must be >= 0 (got {self.loadgen_cpu_s})")
+
+    def with_shares(self, app_share: float | None, loadgen_share: float | None) -> ConfirmModel:
+        """The same model at other core shares (None keeps one): the rig as a run found it."""
+        return replace(
+            self,
+            app_share=self.app_share if app_share is None else app_share,
+            loadgen_share=self.loadgen_share if loadgen_share is None else loadgen_share,
+        )
 
     @classmethod
     def from_profile(
@@ -109,9 +136,14 @@ class ConfirmModel:
         database: str = "sqlite",
         cpu_s_per_request: float | None = None,
         patience_s: float = math.inf,
+        app_share: float | None = None,
+        loadgen_cpu_s: float | None = None,
+        loadgen_share: float | None = None,
+        loadgen_servers: int | None = None,
     ) -> ConfirmModel:
         """Demands from the profile's low-load response times, capped by the utilisation law
-        (mean demand <= servers / peak throughput), or set by measured CPU per request."""
+        (mean demand <= servers / peak throughput), or set by measured CPU per request; core
+        shares and the generator's station when the run measured them."""
         found = route_demands_s(
             profile,
             peak_throughput_per_s=peak_throughput_per_s,
@@ -132,6 +164,10 @@ class ConfirmModel:
             demand_source=found.source,
             notes=tuple(notes),
             patience_s=patience_s,
+            app_share=1.0 if app_share is None else app_share,
+            loadgen_cpu_s=loadgen_cpu_s or 0.0,
+            loadgen_share=1.0 if loadgen_share is None else loadgen_share,
+            loadgen_servers=loadgen_servers if loadgen_cpu_s else None,
         )
 
     def admitted_per_s(
@@ -148,6 +184,26 @@ class ConfirmModel:
         )
         return admitted / duration_s
 
+    def admission_profile(
+        self, admission_per_s: float, arrival_per_s: float, duration_s: float, step_s: float = 5.0
+    ) -> tuple[tuple[float, float], ...]:
+        """The line's admissions over the run, from empty, as (until_s, admitted per second)
+        steps: ticket k is due at k / R and still there with probability q^k (the fluid view of
+        `expected_line_admissions`), so the line admits R q^(R t) a second at time t: all of R
+        at first, while the line is short, then fewer as waits outgrow patience."""
+        if math.isinf(self.patience_s) or arrival_per_s <= admission_per_s:
+            rate = min(admission_per_s, arrival_per_s)
+            return ((duration_s, rate),)
+        log_q = -(1 / admission_per_s - 1 / arrival_per_s) / self.patience_s
+        steps = []
+        for start in np.arange(0.0, duration_s, step_s):
+            end = min(start + step_s, duration_s)
+            # mean of R exp(log_q R t) over [start, end]
+            a, b = log_q * admission_per_s * start, log_q * admission_per_s * end
+            mean = (math.exp(b) - math.exp(a)) / (log_q * (end - start))
+            steps.append((float(end), float(mean)))
+        return tuple(steps)
+
     def network(
         self, admission_per_s: float, arrival_per_s: float
     ) -> tuple[PlatformNetwork, float]:
@@ -161,14 +217,18 @@ class ConfirmModel:
         if total <= 0:
             raise ValueError("no calibrated route carries load at these rates")
         routes = tuple(
-            RouteDemand(r, v / total, cpu_demand_s=self.demands_s[r], db_demand_s=0.0)
+            RouteDemand(r, v / total, cpu_demand_s=self.demands_s[r] / self.app_share,
+                        db_demand_s=0.0)
             for r, v in sorted(rates.items())
-        )
+        )  # fmt: skip
         shares = sum(r.share for r in routes)
         routes = (*routes[:-1], _with_share(routes[-1], routes[-1].share + 1.0 - shares))
         database = "postgresql" if self.database == "postgresql" else "sqlite"
-        net = PlatformNetwork(routes=routes, cores=self.cores, workers=self.workers,
-                              database=database)  # fmt: skip
+        net = PlatformNetwork(
+            routes=routes, cores=self.cores, workers=self.workers, database=database,
+            loadgen_cpu_s=self.loadgen_cpu_s / self.loadgen_share if self.loadgen_servers else 0.0,
+            loadgen_servers=self.loadgen_servers,
+        )  # fmt: skip
         return net, total
 
     def capacity_per_s(self, admission_per_s: float, arrival_per_s: float) -> float:
@@ -191,10 +251,19 @@ class ConfirmModel:
         seed: int = 0,
     ) -> float:
         """p95 (ms) of `route` over a run of `duration_s` from empty (SimPy network), with the
-        visitors the numbered line admits at this admission rate."""
+        visitors the numbered line admits at this admission rate, when it admits them: the
+        request rate follows the line's admissions over the run (`admission_profile`), the
+        route mix is the run's."""
         admitted = self.admitted_per_s(admission_per_s, arrival_per_s, duration_s)
+        profile = self.admission_profile(admission_per_s, arrival_per_s, duration_s)
+        _, total = self.network(admitted, arrival_per_s)
+        steps = tuple(
+            (until, self.network(max(rate, 1e-9), arrival_per_s)[1] / total)
+            for until, rate in profile
+        )
         return self.predict_p95_ms_at(admitted, arrival_per_s, duration_s, route=route,
-                                      replications=replications, seed=seed)  # fmt: skip
+                                      replications=replications, seed=seed,
+                                      rate_steps=steps)  # fmt: skip
 
     def predict_p95_ms_at(
         self,
@@ -205,8 +274,10 @@ class ConfirmModel:
         route: str = "book",
         replications: int = 3,
         seed: int = 0,
+        rate_steps: tuple[tuple[float, float], ...] = (),
     ) -> float:
-        """p95 (ms) of `route` with `admitted_per_s` visitors admitted (no line model)."""
+        """p95 (ms) of `route` with `admitted_per_s` visitors admitted (no line model), evenly
+        over the run or following `rate_steps` ((until_s, multiple of the mean rate))."""
         admission_per_s = admitted_per_s
         net, rate = self.network(admission_per_s, arrival_per_s)
         if route not in {r.name for r in net.routes}:
@@ -216,7 +287,7 @@ class ConfirmModel:
         p95 = []
         for s in np.random.SeedSequence(seed).spawn(replications):
             run = simulate_network(net, seed=s, rate_per_s=rate, requests=requests,
-                                   warmup_fraction=0.0)  # fmt: skip
+                                   warmup_fraction=0.0, rate_steps=rate_steps)  # fmt: skip
             times = run.records.loc[run.records["route"] == route, "response_s"].to_numpy()
             if len(times):
                 p95.append(float(np.percentile(times, 95)) * 1000.0)

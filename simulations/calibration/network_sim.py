@@ -12,8 +12,12 @@ GIL; here a request's Python work (`cpu_demand_s`) then waits FIFO for one of `w
 tokens (requests balance perfectly over workers) and the rest of its `cpu` work (PostgreSQL,
 the load generator) runs without one.
 
+A load generator with a station of its own (`net.loadgen_servers`) is visited before the slot:
+its work is the client's, and it holds no worker thread.
+
 Closed (`users`, `think_s`: exponential thinks, like Locust with a random wait) or open (Poisson
-arrivals at `rate_per_s`). Each completed request is one flat record; the first
+arrivals at `rate_per_s`, or piecewise constant: `rate_steps`, (until_s, multiple of
+`rate_per_s`) pairs, the last multiple kept after its end). Each completed request is one flat record; the first
 `warmup_fraction` of completions are dropped. Randomness comes from the replication's
 `numpy.random.SeedSequence` (one child stream each for routes, work and arrivals), so the same
 seed gives the same run. `summarise` turns records into per-route throughput and p50/p95/p99.
@@ -80,6 +84,7 @@ def simulate_network(
     warmup_fraction: float = 0.1,
     limit: bool = True,
     replication: int = 0,
+    rate_steps: tuple[tuple[float, float], ...] = (),
 ) -> NetworkRun:
     """Run until `requests` complete: closed with `users`, or open with `rate_per_s`."""
     if (users is None) == (rate_per_s is None):
@@ -93,6 +98,8 @@ def simulate_network(
     route_rng, work_rng, arrival_rng = (np.random.default_rng(s) for s in seed.spawn(3))
     demands = net.demands_s  # columns: stations
     station_of = list(range(len(net.stations)))
+    names = [s.name for s in net.stations]
+    client = names.index("loadgen") if "loadgen" in names else None
     gil_binds = net.gil_not_in_stations
     if gil_binds:  # split the cpu column: Python work under the GIL, then the rest
         app_s = np.array([r.cpu_demand_s for r in net.routes])
@@ -111,10 +118,9 @@ def simulate_network(
     rows: list[tuple[int, float, float, float]] = []
     finished = env.event()
 
-    def visit(route: int):
-        work = unit_work.take() * demands[route]  # exponential, one draw per visit
+    def visit(route: int, work: np.ndarray, at_client: bool):
         for column, station in enumerate(station_of):
-            if work[column] <= 0:
+            if work[column] <= 0 or (station == client) != at_client:
                 continue
             if column == 0 and gil_binds:
                 with gil.request() as held:
@@ -125,15 +131,18 @@ def simulate_network(
 
     def request():
         route = int(routes.take())
+        work = unit_work.take() * demands[route]  # exponential, one draw per visit
         arrival = env.now
+        if client is not None:
+            yield env.process(visit(route, work, at_client=True))
         if slots is None:
             admitted = env.now
-            yield env.process(visit(route))
+            yield env.process(visit(route, work, at_client=False))
         else:
             with slots.request() as slot:
                 yield slot
                 admitted = env.now
-                yield env.process(visit(route))
+                yield env.process(visit(route, work, at_client=False))
         rows.append((route, arrival, admitted, env.now))
         if len(rows) >= requests and not finished.triggered:
             finished.succeed()
@@ -144,9 +153,21 @@ def simulate_network(
                 yield env.timeout(float(unit_gap.take()) * think_s)
             yield env.process(request())
 
+    def multiple() -> float:
+        for until_s, factor in rate_steps:
+            if env.now < until_s:
+                return factor
+        return rate_steps[-1][1] if rate_steps else 1.0
+
     def source():
         while True:
-            yield env.timeout(float(unit_gap.take()) / rate_per_s)
+            rate = rate_per_s * multiple()
+            gap = float(unit_gap.take()) / rate if rate > 0 else np.inf
+            ends = [u for u, _ in rate_steps if u > env.now]
+            if ends and env.now + gap > ends[0]:  # memoryless: draw again at the step's end
+                yield env.timeout(ends[0] - env.now)
+                continue
+            yield env.timeout(gap)
             env.process(request())
 
     if users is not None:

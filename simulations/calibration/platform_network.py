@@ -11,7 +11,10 @@ PostgreSQL or SQLite spends on the request's queries). The stations are:
   (`db_servers=None`) its work runs on the same cores: the station has `cores` servers and
   serves both demands (the GIL cap is then not represented: `gil_not_in_stations` flags the
   deployments, workers < cores, where that matters; the SimPy network adds it). A load
-  generator on the same host adds `loadgen_cpu_s` per request to this station.
+  generator on the same cores adds `loadgen_cpu_s` per request to this station.
+- `loadgen`: a load generator pinned to cores of its own (`loadgen_servers` set: one server per
+  Locust process), where `loadgen_cpu_s` goes instead; a request visits it outside the app's
+  limits (sending and reading the response is the client's work).
 - `db`: a remote PostgreSQL with `db_servers` cores (multi-server PS).
 - `writer`: SQLite's single writer. Writes (`writes=True` routes) run their database demand one
   at a time; reads run in-process, on the `cpu` station.
@@ -89,7 +92,8 @@ class PlatformNetwork:
     pool_size: int = 5
     max_overflow: int = 10
     db_servers: int | None = None  # None: PostgreSQL shares the app host's cores
-    loadgen_cpu_s: float = 0.0  # per request, when the load generator shares the cores
+    loadgen_cpu_s: float = 0.0  # per request, on the cores or at its own station
+    loadgen_servers: int | None = None  # None: the generator shares the `cpu` station
 
     def __post_init__(self) -> None:
         if not self.routes:
@@ -107,6 +111,8 @@ class PlatformNetwork:
             raise ValueError("max_overflow and loadgen_cpu_s must be >= 0")
         if self.database not in ("postgresql", "sqlite"):
             raise ValueError(f"database must be 'postgresql' or 'sqlite' (got {self.database!r})")
+        if self.loadgen_servers is not None and self.loadgen_servers < 1:
+            raise ValueError(f"loadgen_servers must be >= 1 (got {self.loadgen_servers})")
         if self.db_servers is not None and self.db_servers < 1:
             raise ValueError(f"db_servers must be >= 1 (got {self.db_servers})")
         if self.database == "sqlite" and self.db_servers is not None:
@@ -137,6 +143,8 @@ class PlatformNetwork:
             out.append(Station("writer", 1))
         elif self.db_servers is not None:
             out.append(Station("db", self.db_servers))
+        if self.loadgen_servers is not None:
+            out.append(Station("loadgen", self.loadgen_servers))
         return tuple(out)
 
     @property
@@ -153,7 +161,11 @@ class PlatformNetwork:
         names = [s.name for s in self.stations]
         d = np.zeros((len(self.routes), len(names)))
         for c, route in enumerate(self.routes):
-            d[c, 0] = route.cpu_demand_s + self.loadgen_cpu_s
+            d[c, 0] = route.cpu_demand_s
+            if self.loadgen_servers is None:
+                d[c, 0] += self.loadgen_cpu_s
+            else:
+                d[c, names.index("loadgen")] = self.loadgen_cpu_s
             if self.database == "sqlite":
                 d[c, names.index("writer") if route.writes else 0] += route.db_demand_s
             elif self._db_on_cores:

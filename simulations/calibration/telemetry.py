@@ -9,12 +9,19 @@
     cpu_s       cumulative user + system CPU seconds of that process
     cpu_pct     CPU use over the last sample, % of one core
     rss_bytes   resident memory
+    sched_run_s, sched_wait_s (optional)
+                cumulative seconds the process's threads ran on a core / waited, runnable,
+                for one (the kernel's schedstat)
 
 The CPU a role spent in a window is, per process, its `cpu_s` at the last sample inside the
 window minus its `cpu_s` at the first (a process seen only once in the window adds nothing),
 summed over the role's processes. Divided by the requests completed in the window, that is the
 role's demand per request (U = X D: CPU-seconds per second over requests per second), whatever
 the queueing inside.
+
+On a machine shared with other work a process does not get a core whenever it wants one. Its
+**core share** over a window (`core_share`, from the schedstat columns) is the speed its
+station served at: a role with demand D and share s holds its station D / s per request.
 """
 
 from __future__ import annotations
@@ -29,10 +36,13 @@ from simulations.calibration.step_run import StepRunError
 __all__ = [
     "COLUMNS",
     "ROLES",
+    "core_share",
     "cpu_by_role",
     "pooled_demand_s",
     "read_telemetry",
+    "run_core_share",
     "run_cpu_demand_s",
+    "run_window_share",
     "scrape_cpu_demand_s",
     "step_cpu_demands",
 ]
@@ -74,6 +84,39 @@ def cpu_by_role(telemetry: pd.DataFrame, start_s: float, end_s: float) -> dict[s
     used = inside.groupby(["role", "pid"])["cpu_s"].agg(lambda s: s.iloc[-1] - s.iloc[0])
     per_role = used.clip(lower=0).groupby(level="role").sum()
     return {role: float(per_role.get(role, 0.0)) for role in ROLES}
+
+
+def core_share(
+    telemetry: pd.DataFrame, windows: list[tuple[float, float]], role: str = "app"
+) -> float | None:
+    """The share of a core `role` got while it wanted one, pooled over the windows (run-start
+    seconds); None without schedstat columns or when the role did not run.
+
+    Per window of length T, the role's threads ran `run` and waited, runnable, `wait` seconds:
+    on average k = (run + wait) / T of them wanted a core. With k < 1 (mostly one at a time,
+    as at low load) the role wanted a core k T seconds; with k >= 1, all the time. Its share is
+    run / (min(k, 1) T): at low load run / (run + wait), each thread's share; at saturation the
+    CPU it got per second, which counts the extra slices a busy process's several runnable
+    threads win from the scheduler. Pooled: sum of run / sum of min(k, 1) T."""
+    if not {"sched_run_s", "sched_wait_s"} <= set(telemetry.columns):
+        return None
+    rows = telemetry[telemetry["role"] == role].dropna(subset=["sched_run_s", "sched_wait_s"])
+    run = wanted = 0.0
+    for start_s, end_s in windows:
+        inside = rows[(rows["elapsed_s"] >= start_s) & (rows["elapsed_s"] <= end_s)]
+        if inside["elapsed_s"].nunique() < 2:
+            continue
+        span = float(inside["elapsed_s"].max() - inside["elapsed_s"].min())
+        grew = inside.groupby("pid")[["sched_run_s", "sched_wait_s"]].agg(
+            lambda s: s.iloc[-1] - s.iloc[0]
+        )
+        r = float(grew["sched_run_s"].clip(lower=0).sum())
+        w = float(grew["sched_wait_s"].clip(lower=0).sum())
+        run += r
+        wanted += min(r + w, span)
+    if run <= 0 or wanted <= 0:
+        return None
+    return min(run / wanted, 1.0)
 
 
 def step_cpu_demands(
@@ -191,3 +234,39 @@ def scrape_cpu_demand_s(
     if completed <= 0 or seconds <= 0:
         return None
     return seconds / completed
+
+
+def run_core_share(run_dir: str | Path, run_steps: pd.DataFrame, role: str = "app") -> float | None:
+    """`role`'s core share (`core_share`) over the steady windows of a stepped run's highest
+    level: where the app was busiest, as it is near the capacity a confirmation looks for (a
+    busy process's several runnable threads win it more slices than one thread gets at low
+    load). None when the run has no telemetry or no schedstat columns."""
+    run_dir = Path(run_dir)
+    path = run_dir / "telemetry.csv"
+    if not path.is_file():
+        return None
+    start = _telemetry_start(run_dir)
+    top = run_steps[run_steps["users"] == run_steps["users"].max()]
+    windows = [
+        (float(a) - start, float(b) - start)
+        for a, b in zip(top["window_start_s"], top["end_s"], strict=True)
+    ]
+    return core_share(read_telemetry(path), windows, role)
+
+
+def run_window_share(run_dir: str | Path, role: str = "app", settle_s: float = 5.0) -> float | None:
+    """`role`'s core share over a whole (unstepped) run, its first `settle_s` dropped: from the
+    summary's `test_start_epoch_s` and `duration_s`. None without telemetry or schedstat."""
+    import json
+
+    run_dir = Path(run_dir)
+    path = run_dir / "telemetry.csv"
+    if not path.is_file():
+        return None
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+        begin = float(summary["test_start_epoch_s"]) - _telemetry_start(run_dir)
+        end = begin + float(summary["duration_s"])
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    return core_share(read_telemetry(path), [(begin + settle_s, end)], role)

@@ -38,6 +38,14 @@ def test_confirm_calibrates_predicts_two_rates_and_runs_both(tmp_path):
     model = json.loads((out / "model.json").read_text())
     assert model["demand_source"] == "telemetry"  # the calibration run wrote telemetry.csv
     assert model["capacity_admissions_per_s"] > 0
+    # The rig as measured: the app's and the generator's core shares (schedstat), the
+    # generator a station of its own (pinned apart), and each run re-predicted at the
+    # admissions and shares it delivered.
+    assert 0 < model["app_core_share"] <= 1 and 0 < model["loadgen_core_share"] <= 1
+    assert model["loadgen_station"] and model["loadgen_ms_per_request"] > 0
+    for got in model["delivered"]:
+        assert 0 < got["app_core_share"] <= 1
+        assert got["predicted_p95_ms_at_delivered_shares"] > 0
     assert (out / "profile.toml").is_file()
 
 

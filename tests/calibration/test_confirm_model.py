@@ -104,3 +104,41 @@ def test_the_numbered_line_admits_fewer_visitors_than_the_room_rate_when_patienc
     admitted = hurried.admitted_per_s(4.0, 4.8, 60.0)
     assert 0.3 * 4.0 < admitted < 0.95 * 4.0
     assert hurried.admitted_per_s(4.0, 4.8, 60.0) == admitted  # seeded
+
+
+def test_a_core_share_slows_the_app_station_and_the_generator_is_a_station_of_its_own(mix):
+    profile = _profile({r: 0.010 for r in set(JOURNEY)})
+    full = ConfirmModel.from_profile(profile, mix, peak_throughput_per_s=1.0, cores=2)
+    half = full.with_shares(0.5, None)
+    assert half.capacity_per_s(5.0, 6.0) == pytest.approx(0.5 * full.capacity_per_s(5.0, 6.0))
+    # A generator pinned apart: its own station, whose capacity binds once it is the slower one.
+    rig = ConfirmModel.from_profile(
+        profile, mix, peak_throughput_per_s=1.0, cores=2, loadgen_cpu_s=0.004,
+        loadgen_share=0.2, loadgen_servers=1,
+    )  # fmt: skip
+    net, _ = rig.network(5.0, 6.0)
+    assert [s.name for s in net.stations] == ["cpu", "writer", "loadgen"]
+    assert rig.capacity_per_s(5.0, 6.0) == pytest.approx(1 / 0.020)  # 4 ms / 0.2 of a core
+    assert rig.with_shares(None, 1.0).capacity_per_s(5.0, 6.0) == pytest.approx(
+        full.capacity_per_s(5.0, 6.0)
+    )
+    with pytest.raises(ValueError, match="app_share"):
+        full.with_shares(0.0, None)
+
+
+def test_the_line_admits_all_of_r_at_first_then_fewer_as_waits_outgrow_patience(mix):
+    profile = _profile({r: 0.010 for r in set(JOURNEY)})
+    model = ConfirmModel.from_profile(
+        profile, mix, peak_throughput_per_s=1.0, cores=2, patience_s=10.0
+    )
+    steps = model.admission_profile(10.0, 12.0, 60.0)
+    rates = [rate for _, rate in steps]
+    assert steps[-1][0] == 60.0 and len(steps) == 12
+    assert 0.9 * 10.0 < rates[0] <= 10.0 and rates == sorted(rates, reverse=True)
+    admitted = sum(rate * 5.0 for rate in rates)
+    assert admitted == pytest.approx(model.admitted_per_s(10.0, 12.0, 60.0) * 60.0, rel=0.03)
+    # Near capacity (about 11.5 admissions/s here), front-loaded admissions build a backlog
+    # early: a much higher p95 than the same mean admissions spread evenly.
+    mean = model.admitted_per_s(14.0, 16.8, 60.0)
+    even = model.predict_p95_ms_at(mean, 16.8, 60.0, replications=1)
+    assert model.predict_p95_ms(14.0, 16.8, 60.0, replications=1) > 1.5 * even

@@ -213,3 +213,20 @@ def test_with_postgresql_on_the_cores_the_simulation_keeps_python_to_one_core_pe
     runs = simulate_replications(net, 3, 21, users=30, think_s=0.02, requests=REQUESTS)
     simulated = runs.query("route == 'all'")["throughput_per_s"].mean()
     assert simulated == pytest.approx(100.0, rel=0.03)
+
+
+def test_piecewise_rates_and_a_generator_station_outside_the_slots():
+    net = PlatformNetwork(
+        routes=(RouteDemand("a", 1.0, cpu_demand_s=0.001, db_demand_s=0.0),),
+        cores=1, workers=1, database="sqlite", loadgen_cpu_s=0.002, loadgen_servers=1,
+    )  # fmt: skip
+    assert [s.name for s in net.stations] == ["cpu", "writer", "loadgen"]
+    run = simulate_network(net, seed=np.random.SeedSequence(4), rate_per_s=100.0,
+                           requests=3000, warmup_fraction=0.0,
+                           rate_steps=((10.0, 2.0), (20.0, 0.5)))  # fmt: skip
+    arrivals = run.records["arrival_s"]
+    first, second = (arrivals < 10).sum(), ((arrivals >= 10) & (arrivals < 20)).sum()
+    assert first == pytest.approx(2000, rel=0.1) and second == pytest.approx(500, rel=0.15)
+    # the generator's time is in the response (3 ms of work), before the slot (it holds none)
+    assert run.records["response_s"].mean() > 0.003
+    assert run.records["slot_wait_s"].mean() > 0.0015

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from simulations.calibration.telemetry import (
+    core_share,
     cpu_by_role,
     pooled_demand_s,
     read_telemetry,
@@ -88,3 +89,20 @@ def test_run_demand_reads_the_run_directory_and_is_none_without_telemetry(tmp_pa
     _write(tmp_path / "telemetry.csv", _samples(20))
     (tmp_path / "summary.json").write_text(json.dumps({"test_start_epoch_s": start}))
     assert run_cpu_demand_s(tmp_path, steps, requests) == pytest.approx(APP_CPU_PER_S * 10 / 200)
+
+
+def test_core_share_is_run_over_the_time_the_role_wanted_a_core():
+    rows = []
+    for t in range(21):
+        # 0-10 s: 0.2 s run + 0.3 s wait a second (one thread at a time wanted a core half
+        # the time); 10-20 s: 0.3 s run + 2.7 s wait (3 threads on average: saturated)
+        run = 0.2 * min(t, 10) + 0.3 * max(t - 10, 0)
+        wait = 0.3 * min(t, 10) + 2.7 * max(t - 10, 0)
+        rows.append({"elapsed_s": float(t), "role": "app", "pid": 1, "name": "a", "cpu_s": 0.0,
+                     "cpu_pct": 0.0, "rss_bytes": 1, "sched_run_s": run, "sched_wait_s": wait})  # fmt: skip
+    frame = pd.DataFrame(rows)
+    assert core_share(frame, [(0.0, 10.0)]) == pytest.approx(0.2 / 0.5)
+    assert core_share(frame, [(10.0, 20.0)]) == pytest.approx(0.3)
+    assert core_share(frame, [(0.0, 10.0), (10.0, 20.0)]) == pytest.approx(5.0 / (5.0 + 10.0))
+    assert core_share(frame, [(0.0, 10.0)], "loadgen") is None
+    assert core_share(frame.drop(columns=["sched_wait_s"]), [(0.0, 10.0)]) is None

@@ -97,6 +97,9 @@ def test_telemetry_samples_cpu_and_memory_of_watched_processes(tmp_path: Path) -
     assert after["role"] == "loadgen" and after["elapsed_s"] == 2.5
     assert after["cpu_s"] > before["cpu_s"]
     assert after["cpu_pct"] > 0
+    # schedstat: the burner ran (and, on a busy machine, may have waited for a core)
+    assert after["sched_run_s"] > before["sched_run_s"] > 0
+    assert after["sched_wait_s"] >= before["sched_wait_s"] >= 0
 
 
 def test_telemetry_thread_writes_the_csv_schema(tmp_path: Path) -> None:
