@@ -25,6 +25,7 @@ from loadtests.journeys.patient import PatientBehaviour
 from loadtests.shapes.profile import LoadProfile
 
 if TYPE_CHECKING:
+    from loadtests.soak import SoakSettings
     from simulations.scenario.scenario import Scenario
     from simulations.scenario.slo import Slo
 
@@ -80,6 +81,7 @@ class RunOptions:
     master_bind_port: int | None = None  # the port those workers connect to
     pin: bool = True  # --start-app: Locust and the app/database on separate cores
     scrape: tuple[str, ...] = ()  # Prometheus/OpenMetrics endpoints scraped once a second
+    soak: SoakSettings | None = None  # a soak: supply replenished, judged by loadtests.soak
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,16 @@ def plan_run(
         notes.append(f"waiting room set by --waiting-room-rate: {waiting_room_rate:g}/s")
     model = "closed" if closed else "open"
     journey = journey or REFERENCE_JOURNEY
+    if options.soak is not None:
+        if kind != "soak":
+            raise LoadTestInputError(f"the soak analysis needs --shape soak, not {kind}")
+        options.soak.windows(profile.duration_s)
+        if journey.path == REFERENCE_LOCUSTFILE and options.soak.replenish:
+            # The supply is the replenisher's: the centre manager's random openings would
+            # lengthen availability answers over the run.
+            classes = tuple(c for c in journey.classes if c.name != "CenterAdmin")
+            journey = replace(journey, classes=classes)
+            notes.append("soak: supply replenished by the run; CenterAdmin not started")
     journey.check_model(model)
     behaviour = PatientBehaviour.from_scenario(scenario, compress)
     if options.behaviour:

@@ -69,8 +69,24 @@ def _run(args: argparse.Namespace) -> int:
         master_bind_port=args.master_bind_port,
         pin=args.pin,
         scrape=_scrape_targets(args.scrape),
+        soak=_soak(args),
     )
     return run_loadtest(options, echo=lambda line: print(line, file=sys.stderr))
+
+
+def _soak(args: argparse.Namespace):
+    """--shape soak given: the soak analysis (and replenished supply); its flags otherwise
+    are a usage error."""
+    given = [f for f in ("soak_warmup", "soak_window") if getattr(args, f) is not None]
+    if args.shape != "soak":
+        if given or not args.replenish:
+            raise UsageError("--soak-warmup, --soak-window and --no-replenish need --shape soak")
+        return None
+    from loadtests.soak import SoakSettings
+
+    return SoakSettings(
+        warmup_s=args.soak_warmup, window_s=args.soak_window, replenish=args.replenish
+    )
 
 
 def _web_port(web: int | None) -> int | None:
@@ -257,7 +273,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Run a load test: --users N (closed model: a pool of users), --rate R (open model: "
             "Poisson arrivals/s), or neither (replay the scenario's arrival curve, scaled by "
             "--scale and time-compressed by --compress). Writes Locust CSVs, requests.csv, "
-            "summary.json and report.html to --out."
+            "summary.json and report.html to --out. --shape soak also keeps the supply level "
+            "and writes soak.json: RSS slope after the warm-up, p99 of the first and last "
+            "windows, errors, invariants, connections over time (exit 1 if a target is missed)."
         ),
         epilog=EPILOG,
     )
@@ -291,6 +309,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=["ramp", "step", "steps", "spike", "soak", "replay"],
         help="load shape (default: ramp with --users, soak with --rate, else replay)",
     )
+    run.add_argument("--soak-warmup", type=types.duration_s, metavar="D",
+                     help="--shape soak: time left out of the verdict at the start (default "
+                     "min(5m, duration/6))")  # fmt: skip
+    run.add_argument("--soak-window", type=types.duration_s, metavar="D",
+                     help="--shape soak: the first and last windows whose p99 are compared "
+                     "(default min(5m, duration/6))")  # fmt: skip
+    run.add_argument("--no-replenish", dest="replenish", action="store_false",
+                     help="--shape soak: do not reopen the seats patients book")  # fmt: skip
     run.add_argument("--levels", help="--shape steps: levels, e.g. 5,10,20,40")
     run.add_argument("--hold", type=types.duration_s,
                      help="--shape steps: time per level, e.g. 30s (default 30s)")  # fmt: skip
