@@ -82,6 +82,7 @@ class RunOptions:
     pin: bool = True  # --start-app: Locust and the app/database on separate cores
     scrape: tuple[str, ...] = ()  # Prometheus/OpenMetrics endpoints scraped once a second
     soak: SoakSettings | None = None  # a soak: supply replenished, judged by loadtests.soak
+    profile: LoadProfile | None = None  # an explicit open-model profile (programmatic callers)
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,10 @@ def plan_run(
             profile = shapes.steps(_levels(options.levels), hold_s, unit=unit)
             if options.duration:
                 notes.append("--duration ignored by --shape steps (levels x hold)")
+        if options.profile is not None:  # e.g. the overload's overload-then-probe shape
+            if closed or options.profile.unit != "arrivals_per_s":
+                raise LoadTestInputError("an explicit load profile is one of arrivals (--rate)")
+            profile = options.profile
         if not closed:
             expected = profile.integral()
         compress = 1.0

@@ -158,6 +158,8 @@ def _supply(supply: pd.DataFrame | None) -> dict[str, Any] | None:
         "open_slots_first": int(totals["open_slots"].iloc[0]),
         "open_slots_last": int(totals["open_slots"].iloc[-1]),
         "open_slots_min": int(totals["open_slots"].min()),
+        "open_seats_first": int(totals["open_seats"].iloc[0]),
+        "open_seats_last": int(totals["open_seats"].iloc[-1]),
         "slots_opened": int(totals["slots_opened"].sum()),
     }
 

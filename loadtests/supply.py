@@ -76,7 +76,8 @@ class Replenisher(threading.Thread):
         return {v["code"]: v["min_days"] if v["doses"] == 2 else None for v in r.json()}
 
     def _open(self, client: httpx.Client, center: int, vaccine: str, dose: int,
-              day: date, capacity: int, count: int) -> None:  # fmt: skip
+              day: date, capacity: int, count: int) -> int:  # fmt: skip
+        """Open `count` slots of `capacity` from `day` at OPEN_AT; returns the slots opened."""
         r = client.post(
             f"{self.base_url}/admin/centers/{center}/slots",
             json={
@@ -90,6 +91,7 @@ class Replenisher(threading.Thread):
             headers=self.headers,
         )
         r.raise_for_status()
+        return len(r.json()["slots"])
 
     def round(self, client: httpx.Client, pairs: list[tuple[int, str]],
               min_days: dict[str, int | None], writer: csv.writer) -> None:  # fmt: skip
@@ -110,16 +112,17 @@ class Replenisher(threading.Thread):
             seats = sum(s["remaining"] for s in slots)
             target = self.targets.setdefault((center, vaccine), len(slots))
             deficit = target - len(slots)
+            opened = 0
             if deficit > 0:
                 capacity = max((s["capacity"] for s in slots), default=5)
-                self._open(client, center, vaccine, 1, tomorrow, capacity, deficit)
+                opened = self._open(client, center, vaccine, 1, tomorrow, capacity, deficit)
                 delay = min_days.get(vaccine)
                 if delay is not None:  # dose 2 in every window of the 7 days of dose 1
                     day2 = tomorrow + timedelta(days=WINDOW_DAYS + delay)
                     self._open(client, center, vaccine, 2, day2, capacity, deficit)
-                self.opened += deficit
+                self.opened += opened
             writer.writerow([self.rounds, f"{time.time():.3f}", center, vaccine, len(slots), seats,
-                             max(deficit, 0)])  # fmt: skip
+                             opened])  # fmt: skip
         self.rounds += 1
 
     def run(self) -> None:

@@ -116,6 +116,9 @@ def _overload(args: argparse.Namespace) -> int:
         workers=args.locust_workers,
         seed=args.seed,
         overrides=tuple(args.set or ()),
+        recovery=args.recovery,
+        probe_share=args.probe_share,
+        recovery_window=args.recovery_window,
     )
     result = run_overload(options, echo=lambda line: print(line, file=sys.stderr))
     for line in describe(result):
@@ -363,8 +366,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             "then Poisson arrivals at --multiple x capacity for --duration with the waiting room "
             "admitting --admission-share x capacity, then the same arrivals without the room. "
             "Passes when the admitted visitors' booking p99 and queue-join p99 meet the "
-            "scenario's SLO, errors stay within its budget, memory growth stays under 200 MB and "
-            "invariants are 0. Writes DIR/overload.json and one run directory per phase."
+            "scenario's SLO, errors stay within its budget, memory growth stays under 200 MB, "
+            "invariants are 0 and, after the overload, the booking p99 is back within the SLO "
+            "under a probe load (both runs report how long that took). Writes "
+            "DIR/overload.json and one run directory per phase."
         ),
         epilog=f"exit codes: {EXIT_OK} held, {EXIT_SLO_BREACHED} not held, {EXIT_USAGE} bad usage "
         "or config",
@@ -386,6 +391,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     overload.add_argument(
         "--duration", type=types.duration_s, default=30.0, help="each overload run (default 30s)"
     )
+    overload.add_argument("--recovery", type=types.duration_s, default=30.0,
+                          help="probe load after each overload run, watched until the booking "
+                          "p99 is back within the SLO (default 30s)")  # fmt: skip
+    overload.add_argument("--probe-share", type=types.positive_float, default=0.5,
+                          help="probe arrivals/s / capacity after the overload (default 0.5)")  # fmt: skip
+    overload.add_argument("--recovery-window", type=types.duration_s, default=5.0,
+                          help="rolling window of the booking p99 (default 5s)")  # fmt: skip
     overload.add_argument("--capacity-users", type=types.positive_int, default=8,
                           help="back-to-back patients of the capacity run (default 8)")  # fmt: skip
     overload.add_argument("--capacity-duration", type=types.duration_s, default=20.0,
