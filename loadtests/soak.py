@@ -187,6 +187,14 @@ def analyse_soak(
     after = (monitor["t_s"] >= warmup) & (monitor["t_s"] < duration_s) if len(monitor) else []
     memory = rss_growth(monitor["t_s"][after], rss[after], settings.confidence) if len(
         monitor) else rss_growth(np.array([]), np.array([]))  # fmt: skip
+    if memory["growth"] is not None:  # a filling cache slows down; a leak does not
+        middle = warmup + (duration_s - warmup) / 2
+        halves = [(monitor["t_s"] >= lo) & (monitor["t_s"] < hi)
+                  for lo, hi in ((warmup, middle), (middle, duration_s))]  # fmt: skip
+        memory["halves_slope_mb_per_min"] = [
+            rss_growth(monitor["t_s"][h], rss[h], settings.confidence)["slope_mb_per_min"]
+            for h in halves
+        ]
 
     def latencies(lo: float, hi: float) -> np.ndarray:
         if not len(requests):
@@ -270,7 +278,9 @@ def describe_soak(result: dict[str, Any]) -> list[str]:
         lines.append(
             f"app RSS from {m['rss_start_mb']:.0f} MB: slope {m['slope_mb_per_min']:+.2f} MB/min "
             f"[{m['slope_low_mb_per_min']:+.2f}, {m['slope_high_mb_per_min']:+.2f}], growth "
-            f"{pct(m['growth'])} [{pct(m['growth_low'])}, {pct(m['growth_high'])}]"
+            f"{pct(m['growth'])} [{pct(m['growth_low'])}, {pct(m['growth_high'])}]; slope "
+            f"by half {', '.join(f'{x:+.2f}' for x in m['halves_slope_mb_per_min'] if x is not None)}"
+            " MB/min"
         )
     for key in ("first", "last"):
         w = p[key]
