@@ -50,7 +50,13 @@ def test_five_times_capacity_holds_the_slo_for_admitted_visitors_only_with_the_r
     # bookings within the SLO again within the 8 s watched; without it, later or not at all.
     back = room["recovery"]["recovery_s"]
     assert back is not None and 0 <= back <= 8 - 5
-    assert room["recovery"]["windows"] and room["overload_s"] == 12
+    assert room["overload_s"] == 12 and result["recovery_watched_s"] == 8
+    assert result["probe_arrivals_per_s"] == pytest.approx(
+        0.5 * result["capacity_journeys_per_s"], abs=0.01
+    )
+    # The probe load ran to the end: every window of the 8 s has enough bookings to judge.
+    assert [w["from_s"] for w in room["recovery"]["windows"]] == [0, 1, 2, 3]
+    assert all(w["state"] != "unknown" for w in room["recovery"]["windows"]), room["recovery"]
     later = no_room["recovery"]["recovery_s"]
     assert later is None or later >= back
     assert any(line.startswith("back within SLO after") for line in describe(result))
