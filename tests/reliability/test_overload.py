@@ -54,7 +54,9 @@ def test_five_times_capacity_holds_the_slo_for_admitted_visitors_only_with_the_r
     assert result["probe_arrivals_per_s"] == pytest.approx(
         0.5 * result["capacity_journeys_per_s"], abs=0.01
     )
-    # The probe load ran to the end: every window of the 8 s has enough bookings to judge.
+    # The probe load ran to the end: the runs played 12 s of overload then 8 s of probe, and
+    # every window of the 8 s has enough bookings to judge.
+    assert room["duration_s"] == no_room["duration_s"] == 20
     assert [w["from_s"] for w in room["recovery"]["windows"]] == [0, 1, 2, 3]
     assert all(w["state"] != "unknown" for w in room["recovery"]["windows"]), room["recovery"]
     later = no_room["recovery"]["recovery_s"]
