@@ -13,27 +13,26 @@ import json
 import logging
 import os
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 
 from loadtests.app_launcher import AppDidNotStart, AppUnderTest, free_port, started_app
 from loadtests.errors import RunFailed
+from loadtests.monitor import Monitor
 from loadtests.pinning import CorePlan, pin_tree, pinning_record, plan_cores
 from loadtests.plan import RunPlan, locust_command
 from loadtests.postgres import PostgresUnavailable
 from loadtests.reports.live import LiveStatus
 from loadtests.scrape import Scraper
+from loadtests.supply import Replenisher
 from loadtests.telemetry import Telemetry, database_name
 
 __all__ = ["RunFailed", "execute"]
 
 log = logging.getLogger("surge.loadtest")
-MONITOR_INTERVAL_S = 1.0
 
 
 def check_reachable(
@@ -103,64 +102,6 @@ def _set_waiting_room(app: AppUnderTest, rate_per_s: float) -> None:
         raise RunFailed(f"could not set the waiting room: {r.status_code} {r.text[:200]}")
 
 
-class _AppProcess:
-    """Resident memory and CPU of the app's process tree (supervisor and workers), when this
-    run started the app; blank fields otherwise."""
-
-    def __init__(self, pid: int | None) -> None:
-        self.pid = pid
-        self.cpu: dict[int, psutil.Process] = {}  # cpu_percent() needs the same objects
-
-    def sample(self) -> tuple[str, str]:
-        if self.pid is None:
-            return "", ""
-        try:
-            root = psutil.Process(self.pid)
-            tree = [root, *root.children(recursive=True)]
-            rss = sum(p.memory_info().rss for p in tree) / 2**20
-            cpu = 0.0
-            for p in tree:
-                known = self.cpu.setdefault(p.pid, p)
-                cpu += known.cpu_percent()
-        except psutil.Error:
-            return "", ""
-        return f"{rss:.1f}", f"{cpu:.1f}"
-
-
-class _Monitor(threading.Thread):
-    """Samples the waiting-room length, requests in flight and (for an app this run started)
-    its resident memory and CPU (% of one core) once a second into monitor.csv."""
-
-    def __init__(self, app: AppUnderTest, path: Path) -> None:
-        super().__init__(daemon=True)
-        self.app, self.path = app, path
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        headers = {"Authorization": f"Bearer {self.app.admin_key}"} if self.app.admin_key else {}
-        with self.path.open("w", newline="") as f, httpx.Client(timeout=2.0) as client:
-            writer = csv.writer(f)
-            writer.writerow(
-                ["epoch_s", "waiting_room_queued", "in_flight", "app_rss_mb", "app_cpu_pct"]
-            )
-            process = _AppProcess(self.app.pid)
-            process.sample()  # the first CPU reading is only a baseline
-            while not self.stopped.wait(MONITOR_INTERVAL_S):
-                queued = in_flight = ""
-                with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
-                    if headers:
-                        r = client.get(f"{self.app.base_url}/admin/waiting-room", headers=headers)
-                        queued = r.json()["queued"] if r.status_code == 200 else ""
-                with contextlib.suppress(httpx.HTTPError):
-                    r = client.get(f"{self.app.base_url}/metrics")
-                    for line in r.text.splitlines():
-                        if line.startswith("surge_http_requests_in_flight "):
-                            in_flight = line.split()[-1]
-                rss, cpu = process.sample()
-                writer.writerow([f"{time.time():.3f}", queued, in_flight, rss, cpu])
-                f.flush()
-
-
 INVARIANTS_DEADLINE_S = 180.0
 INVARIANTS_PAUSE_S = 2.0
 
@@ -194,6 +135,25 @@ def read_invariants(
             )
             return None
         time.sleep(pause_s)
+
+
+def _replenisher(plan: RunPlan, app: AppUnderTest, out_dir: Path) -> Replenisher | None:
+    """A soak's supply keeper (reference journey, admin key), started; None otherwise."""
+    soak = plan.options.soak
+    if soak is None or not soak.replenish or not plan.reference_journey:
+        return None
+    if not app.admin_key:
+        log.warning("soak: no admin key (SURGE_ADMIN_KEY), so the supply is not replenished")
+        return None
+    supply = Replenisher(
+        app.base_url,
+        app.admin_key,
+        plan.behaviour.vaccines,
+        out_dir / "supply.csv",
+        interval_s=soak.replenish_interval_s,
+    )
+    supply.start()
+    return supply
 
 
 def _started(process: subprocess.Popen, cores: CorePlan | None, telemetry: Telemetry) -> None:
@@ -312,7 +272,7 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
         )
         if plan.options.web_port:
             echo(f"Locust web UI: http://127.0.0.1:{plan.options.web_port}")
-        monitor = _Monitor(app, out_dir / "monitor.csv")
+        monitor = Monitor(app, out_dir / "monitor.csv")
         monitor.start()
         telemetry = Telemetry(out_dir / "telemetry.csv", start_epoch_s=origin, cores=cores)
         telemetry.watch("other", os.getpid(), tree=False)
@@ -328,6 +288,7 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
         )
         if scraper is not None:
             scraper.start()
+        supply = _replenisher(plan, app, out_dir)
         live = LiveStatus(out_dir, plan.duration_s, quiet=plan.options.quiet)
         live.start()
         started = time.time()
@@ -344,6 +305,9 @@ def execute(plan: RunPlan, echo: Callable[[str], None] = print) -> dict:
                 scraper.stop()
             monitor.stopped.set()
             monitor.join(timeout=5)
+            if supply is not None:
+                supply.stopped.set()
+                supply.join(timeout=30)
         # The reference app's invariants: whenever it is the target (a started app runs any
         # journeys), or the reference journey runs against a --host with its admin key.
         reference_app = plan.reference_journey or plan.options.start_app is not None

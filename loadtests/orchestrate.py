@@ -1,7 +1,8 @@
 """One load test end to end, as `surge loadtest run` and `surge loadtest compare` do it:
 plan -> execute -> summary.json -> SLO verdict -> baseline comparison -> report.html -> exit code.
 
-Exit codes (`surge.exit_codes`): 0 pass, 1 SLO breached, 3 regression against the baseline (when
+Exit codes (`surge.exit_codes`): 0 pass, 1 SLO breached (or, for a soak, a soak target
+missed: `loadtests.soak`), 3 regression against the baseline (when
 the SLOs pass); bad usage or config is raised as a `surge.errors.SurgeError` (exit 2).
 """
 
@@ -111,6 +112,11 @@ def run_loadtest(options: RunOptions, echo: Callable[[str], None] = print) -> in
         summary["baseline"] = compare_dirs(options.out_dir, options.baseline, rule)
         if code == EXIT_PASS and summary["baseline"]["regression"]:
             code = EXIT_REGRESSION
+    if options.soak is not None:
+        soak = _judge_soak(options, run, summary)
+        summary["soak"] = {"passed": soak["passed"], "checks": soak["checks"], "file": "soak.json"}
+        if not soak["passed"]:  # as the SLO: before a baseline regression
+            code = EXIT_SLO
     summary["exit_code"] = code
     (options.out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     (options.out_dir / "report.html").write_text(render_report(run, summary))
@@ -120,8 +126,34 @@ def run_loadtest(options: RunOptions, echo: Callable[[str], None] = print) -> in
         write_junit(options.junit, f"loadtest run {summary['scenario']}", run_cases(summary))
     for line in describe(summary):
         echo(line)
+    if options.soak is not None:
+        from loadtests.soak import describe_soak
+
+        for line in describe_soak(json.loads((options.out_dir / "soak.json").read_text())):
+            echo(line)
     echo(f"run directory: {options.out_dir} (summary.json, report.html)")
     return code
+
+
+def _judge_soak(options: RunOptions, run: Any, summary: dict[str, Any]) -> dict[str, Any]:
+    """The soak analysis of a finished run, written to soak.json."""
+    import pandas as pd
+
+    from loadtests.soak import analyse_soak
+
+    supply_path = options.out_dir / "supply.csv"
+    result = analyse_soak(
+        run.monitor,
+        run.requests,
+        run.start_epoch_s,
+        float(summary["duration_s"]),
+        options.soak,
+        summary.get("invariants"),
+        supply=pd.read_csv(supply_path) if supply_path.exists() else None,
+        seed=options.seed or 0,
+    )
+    (options.out_dir / "soak.json").write_text(json.dumps(result, indent=2, default=str))
+    return result
 
 
 def describe(summary: dict[str, Any]) -> list[str]:

@@ -9,10 +9,15 @@ room, as three ordinary load-test runs (`surge loadtest overload`).
 
 Each run gets a freshly seeded app (or the `--host` deployment) and its own directory with the
 usual summary.json and report.html. The verdict reads the room run against the scenario's SLO:
-admitted visitors' booking p99 (HDR, timed from the request's intended start) under
+admitted visitors' booking p99 (timed from the request's intended start) under
 `slo.p99_ms.book`, queue joins under `slo.p99_ms.queue_join`, no failures beyond the error
 budget (a 503 that points to the queue is a correct answer, not a failure), the app alive with
-invariants 0 afterwards.
+invariants 0 afterwards, and back within the booking SLO after the overload.
+
+Runs 2 and 3 go on for `recovery` after the overload at a probe load (`probe_share` x C
+arrivals/s): `loadtests.recovery` measures, per run, how long after the overload stops the
+booking p99 of a rolling `recovery_window` is back within the SLO. The latency figures of the
+verdict and the table are those of requests sent during the overload phase.
 
 With a journey file of the user's own (`locustfile`), its ArrivalUsers drive all three runs: the
 capacity run plays them back to back (a closed pool of `capacity_users`), the others as
@@ -33,8 +38,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
+
 from loadtests.errors import LoadTestInputError, RunFailed
 from loadtests.plan import RunOptions
+from loadtests.recovery import recovery_time
+from loadtests.shapes.profile import LoadProfile, parse_duration_s
 
 if TYPE_CHECKING:
     from simulations.scenario.slo import Slo
@@ -67,6 +77,9 @@ class OverloadOptions:
     workers: int = 0
     seed: int | None = None
     overrides: tuple[str, ...] = ()
+    recovery: str | float = "30s"  # probe load after the overload, watched for the recovery
+    probe_share: float = 0.5  # probe arrivals/s as a share of the capacity
+    recovery_window: str | float = "5s"  # rolling window of the booking p99
     locustfile: Path | None = None  # the user's journeys; None: the reference journeys
     slo_file: Path | None = None  # an SLO file replacing the scenario's [slo] table
 
@@ -97,6 +110,12 @@ class OverloadOptions:
             raise LoadTestInputError(
                 f"invalid --admission-share {self.admission_share!r}: must be in (0, 1]"
             )
+        if not 0 < self.probe_share < 1:
+            raise LoadTestInputError(
+                f"invalid --probe-share {self.probe_share!r}: must be in (0, 1) (below capacity)"
+            )
+        if parse_duration_s(self.recovery_window) > parse_duration_s(self.recovery):
+            raise LoadTestInputError("--recovery-window must not exceed --recovery")
         if self.capacity_users < 1:
             raise LoadTestInputError(
                 f"invalid --capacity-users {self.capacity_users}: must be >= 1"
@@ -109,12 +128,23 @@ class Phase:
 
     name: str
     summary: dict[str, Any]
+    requests: pd.DataFrame | None = None  # with `overload_s`: figures of the overload phase
+    overload_s: float | None = None
+    recovery: dict[str, Any] | None = None
 
     def route_p99_ms(self, route: str) -> float | None:
+        return self.route_percentile_ms(route, 99)
+
+    def route_percentile_ms(self, route: str, q: int) -> float | None:
+        if self.requests is not None and self.overload_s is not None:
+            part = self.requests[self.requests["name"] == route]
+            t = part["start_epoch_s"].astype(float) - float(self.summary["test_start_epoch_s"])
+            latency = part["response_time_ms"].astype(float)[t < self.overload_s]
+            return float(np.percentile(latency, q)) if len(latency) else None
         entry = self.summary["routes"].get(route)
         if not entry or not entry["count"]:
             return None
-        return entry["hdr"].get("p99_ms") or entry["locust"].get("p99_ms")
+        return entry["hdr"].get(f"p{q}_ms") or entry["locust"].get(f"p{q}_ms")
 
     @property
     def reference(self) -> bool:
@@ -140,7 +170,7 @@ class Phase:
             "requests": s["total"]["count"],
             "failures": s["total"]["failures"],
             "error_rate": s["total"]["error_rate"],
-            "book_p50_ms": (routes.get("book") or {}).get("hdr", {}).get("p50_ms"),
+            "book_p50_ms": self.route_percentile_ms("book", 50),
             "book_p99_ms": self.route_p99_ms("book"),
             "queue_join_p99_ms": self.route_p99_ms("queue_join"),
             "queue_poll_p99_ms": self.route_p99_ms("queue_poll"),
@@ -151,15 +181,29 @@ class Phase:
             "requests_per_s": s["total"]["rps"],
             "invariants": s.get("invariants"),
             "p99_ms": {name: self.route_p99_ms(name) for name in sorted(routes)},
+            "overload_s": self.overload_s,
+            "recovery": self.recovery,
         }
 
 
-def _run(options: RunOptions, echo: Callable[[str], None]) -> Phase:
+def _run(
+    options: RunOptions,
+    echo: Callable[[str], None],
+    overload_s: float | None = None,
+    recovery: dict[str, Any] | None = None,
+) -> Phase:
+    """One run; with `overload_s`, its overload-phase figures and (`recovery`: the arguments of
+    `recovery_time` beyond the records) its recovery."""
     from loadtests.orchestrate import run_loadtest
 
     run_loadtest(options, echo=echo)  # the SLO verdict of each run is read below, not here
     summary = json.loads((options.out_dir / "summary.json").read_text())
-    return Phase(options.out_dir.name, summary)
+    if overload_s is None:
+        return Phase(options.out_dir.name, summary)
+    requests = pd.read_csv(options.out_dir / "requests.csv", keep_default_na=False)
+    start = float(summary["test_start_epoch_s"])
+    found = recovery_time(requests, start, overload_s, **(recovery or {}))
+    return Phase(options.out_dir.name, summary, requests, overload_s, found)
 
 
 def judge_overload(room: Phase, slo: Slo, rss_growth_max_mb: float = 200.0) -> list[dict[str, Any]]:
@@ -183,6 +227,10 @@ def judge_overload(room: Phase, slo: Slo, rss_growth_max_mb: float = 200.0) -> l
         int(v) for k, v in invariants.items() if k != "appointments"
     )  # fmt: skip
     rule("app alive, invariants 0", 0, broken, broken == 0)
+    if room.recovery is not None:
+        back = room.recovery["recovery_s"]
+        rule("back within the booking SLO after the overload s", room.recovery["watched_s"],
+             back, back is not None)  # fmt: skip
     rss = room.summary.get("app_rss_mb")
     if rss:
         growth = rss["peak"] - rss["first"]
@@ -234,6 +282,12 @@ def run_overload(options: OverloadOptions, echo: Callable[[str], None] = print) 
 
         slo = load_slo(options.slo_file)
     with_room = options.room_runs()
+    own = options.locustfile is not None
+    # Recovery is watched on the booking route (the reference journey), or on the first route the
+    # user's SLO gives a p99 target; without one there is no probe phase.
+    watched_route = next(iter(sorted(slo.p99_ms)), None) if own else "book"
+    if not own and slo.p99_ms.get("book") is None:
+        raise LoadTestInputError(f"scenario {scenario.name} has no slo.p99_ms.book: no recovery")
     if options.host:
         from loadtests.execute import check_reachable
 
@@ -247,7 +301,6 @@ def run_overload(options: OverloadOptions, echo: Callable[[str], None] = print) 
                 f"journey file {options.locustfile}: overload offers arrivals, so it needs an "
                 "ArrivalUser subclass (`from loadtests import ArrivalUser`, with journey())"
             )
-    own = options.locustfile is not None
     room_off = 0.0 if with_room else None  # None: the room is left alone (none to drive)
     base = RunOptions(
         scenario=options.scenario,
@@ -285,7 +338,19 @@ def run_overload(options: OverloadOptions, echo: Callable[[str], None] = print) 
         )
     offered = options.multiple * journeys_per_s
     admission = options.share * journeys_per_s if with_room else None
-    loaded = replace(base, rate=offered, shape="soak", duration=options.duration)
+    overload_s = parse_duration_s(options.duration)
+    end_s = overload_s
+    watch = None
+    profile = None
+    probe = options.probe_share * journeys_per_s
+    if watched_route is not None:
+        end_s = overload_s + parse_duration_s(options.recovery)
+        profile = LoadProfile("spike", "arrivals_per_s",
+                              ((0.0, offered), (overload_s, offered), (overload_s, probe), (end_s, probe)))  # fmt: skip
+        watch = {"run_end_s": end_s, "slo_p99_ms": slo.p99_ms[watched_route],
+                 "window_s": parse_duration_s(options.recovery_window), "route": watched_route}  # fmt: skip
+    loaded = replace(base, rate=offered, shape="soak", duration=end_s, profile=profile)
+    watched = overload_s if watch is not None else None
     room = None
     if with_room:
         echo(
@@ -294,14 +359,15 @@ def run_overload(options: OverloadOptions, echo: Callable[[str], None] = print) 
         )
         room = _run(
             replace(loaded, out_dir=options.out_dir / PHASES[1], waiting_room_rate=admission),
-            echo,
-        )
+            echo, watched, watch,
+        )  # fmt: skip
     else:
         echo(f"capacity {journeys_per_s:.1f} journeys/s; no waiting room to drive (no admin key)")
     echo(f"overload {runs}/{runs}: {offered:.1f} arrivals/s without the waiting room")
     no_room = _run(
-        replace(loaded, out_dir=options.out_dir / PHASES[2], waiting_room_rate=room_off), echo
-    )
+        replace(loaded, out_dir=options.out_dir / PHASES[2], waiting_room_rate=room_off),
+        echo, watched, watch,
+    )  # fmt: skip
     judged = room or no_room
     rules = judge_own_journeys(judged, slo) if own else judge_overload(judged, slo)
     result = {
@@ -311,6 +377,10 @@ def run_overload(options: OverloadOptions, echo: Callable[[str], None] = print) 
         "multiple": options.multiple,
         "offered_arrivals_per_s": round(offered, 2),
         "admission_per_s": None if admission is None else round(admission, 2),
+        "probe_arrivals_per_s": round(probe, 2) if watch is not None else None,
+        "overload_s": overload_s,
+        "recovery_watched_s": end_s - overload_s,
+        "recovery_route": watched_route,
         "judged_phase": judged.name,
         "phases": [p.record() for p in (capacity, room, no_room) if p is not None],
         "verdict": {"passed": all(r["passed"] for r in rules), "rules": rules},
@@ -336,6 +406,12 @@ def describe(result: dict[str, Any]) -> list[str]:
         rss = p.get("app_rss_mb")
         return "-" if not rss else f"{rss['first']:.0f} -> {rss['peak']:.0f} MB"
 
+    def recovered(p: dict) -> str:
+        r = p.get("recovery")
+        if not r:
+            return "-"
+        return f"> {r['watched_s']:g} s" if r["recovery_s"] is None else f"{r['recovery_s']:g} s"
+
     rows = [
         ("arrivals started (late)", lambda p: f"{p['arrivals_started']} ({p['arrivals_late']})"),
         ("bookings", lambda p: str(p["bookings"])),
@@ -343,6 +419,7 @@ def describe(result: dict[str, Any]) -> list[str]:
         ("booking p50 / p99", lambda p: f"{ms(p['book_p50_ms'])} / {ms(p['book_p99_ms'])}"),
         ("queue join p99", lambda p: ms(p["queue_join_p99_ms"])),
         ("failed requests", lambda p: f"{p['failures']} of {p['requests']}"),
+        ("back within SLO after", recovered),
         ("app memory first -> peak", mb),
         (
             "app CPU mean (% of a core)",
@@ -356,6 +433,9 @@ def describe(result: dict[str, Any]) -> list[str]:
         f"capacity {result['capacity_journeys_per_s']} journeys/s; offered "
         f"{result['offered_arrivals_per_s']} arrivals/s ({result['multiple']:g}x); room admits "
         + (f"{result['admission_per_s']}/s" if room else "- (not run: no admin key)"),
+        f"after {result.get('overload_s', 0):g} s of overload: {result.get('probe_arrivals_per_s')} "
+        f"arrivals/s for {result.get('recovery_watched_s', 0):g} s; latencies below are the "
+        "overload phase's",
         f"{'':26} {'waiting room':>24} {'no waiting room':>24}",
     ]
     lines += [f"{label:26} {fmt(room) if room else '-':>24} {fmt(no_room):>24}"

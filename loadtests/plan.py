@@ -25,6 +25,7 @@ from loadtests.journeys.patient import PatientBehaviour
 from loadtests.shapes.profile import LoadProfile
 
 if TYPE_CHECKING:
+    from loadtests.soak import SoakSettings
     from simulations.scenario.scenario import Scenario
     from simulations.scenario.slo import Slo
 
@@ -81,6 +82,8 @@ class RunOptions:
     pin: bool = True  # --start-app: Locust and the app/database on separate cores
     scrape: tuple[str, ...] = ()  # Prometheus/OpenMetrics endpoints scraped once a second
     back_to_back: bool = False  # with --users: the ArrivalUsers run journey() back to back
+    soak: SoakSettings | None = None  # a soak: supply replenished, judged by loadtests.soak
+    profile: LoadProfile | None = None  # an explicit open-model profile (programmatic callers)
 
 
 @dataclass(frozen=True)
@@ -247,6 +250,10 @@ def plan_run(
             profile = shapes.steps(_levels(options.levels), hold_s, unit=unit)
             if options.duration:
                 notes.append("--duration ignored by --shape steps (levels x hold)")
+        if options.profile is not None:  # e.g. the overload's overload-then-probe shape
+            if closed or options.profile.unit != "arrivals_per_s":
+                raise LoadTestInputError("an explicit load profile is one of arrivals (--rate)")
+            profile = options.profile
         if not closed:
             expected = profile.integral()
         compress = 1.0
@@ -256,6 +263,16 @@ def plan_run(
         notes.append(f"waiting room set by --waiting-room-rate: {waiting_room_rate:g}/s")
     model = "closed" if closed else "open"
     journey = journey or REFERENCE_JOURNEY
+    if options.soak is not None:
+        if kind != "soak":
+            raise LoadTestInputError(f"the soak analysis needs --shape soak, not {kind}")
+        options.soak.windows(profile.duration_s)
+        if journey.path == REFERENCE_LOCUSTFILE and options.soak.replenish:
+            # The supply is the replenisher's: the centre manager's random openings would
+            # lengthen availability answers over the run.
+            classes = tuple(c for c in journey.classes if c.name != "CenterAdmin")
+            journey = replace(journey, classes=classes)
+            notes.append("soak: supply replenished by the run; CenterAdmin not started")
     if options.back_to_back:
         if not closed:
             raise LoadTestInputError("back-to-back journeys are a closed model: give --users N")

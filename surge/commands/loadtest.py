@@ -69,8 +69,24 @@ def _run(args: argparse.Namespace) -> int:
         master_bind_port=args.master_bind_port,
         pin=args.pin,
         scrape=_scrape_targets(args.scrape),
+        soak=_soak(args),
     )
     return run_loadtest(options, echo=lambda line: print(line, file=sys.stderr))
+
+
+def _soak(args: argparse.Namespace):
+    """--shape soak given: the soak analysis (and replenished supply); its flags otherwise
+    are a usage error."""
+    given = [f for f in ("soak_warmup", "soak_window") if getattr(args, f) is not None]
+    if args.shape != "soak":
+        if given or not args.replenish:
+            raise UsageError("--soak-warmup, --soak-window and --no-replenish need --shape soak")
+        return None
+    from loadtests.soak import SoakSettings
+
+    return SoakSettings(
+        warmup_s=args.soak_warmup, window_s=args.soak_window, replenish=args.replenish
+    )
 
 
 def _web_port(web: int | None) -> int | None:
@@ -102,6 +118,9 @@ def _overload(args: argparse.Namespace) -> int:
         overrides=tuple(args.set or ()),
         locustfile=Path(args.locustfile) if args.locustfile else None,
         slo_file=Path(args.slo) if args.slo else None,
+        recovery=args.recovery,
+        probe_share=args.probe_share,
+        recovery_window=args.recovery_window,
     )
     result = run_overload(options, echo=lambda line: print(line, file=sys.stderr))
     for line in describe(result):
@@ -265,7 +284,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Run a load test: --users N (closed model: a pool of users), --rate R (open model: "
             "Poisson arrivals/s), or neither (replay the scenario's arrival curve, scaled by "
             "--scale and time-compressed by --compress). Writes Locust CSVs, requests.csv, "
-            "summary.json and report.html to --out."
+            "summary.json and report.html to --out. --shape soak also keeps the supply level "
+            "and writes soak.json: RSS slope after the warm-up, p99 of the first and last "
+            "windows, errors, invariants, connections over time (exit 1 if a target is missed)."
         ),
         epilog=EPILOG,
     )
@@ -299,6 +320,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=["ramp", "step", "steps", "spike", "soak", "replay"],
         help="load shape (default: ramp with --users, soak with --rate, else replay)",
     )
+    run.add_argument("--soak-warmup", type=types.duration_s, metavar="D",
+                     help="--shape soak: time left out of the verdict at the start (default "
+                     "min(5m, duration/6))")  # fmt: skip
+    run.add_argument("--soak-window", type=types.duration_s, metavar="D",
+                     help="--shape soak: the first and last windows whose p99 are compared "
+                     "(default min(5m, duration/6))")  # fmt: skip
+    run.add_argument("--no-replenish", dest="replenish", action="store_false",
+                     help="--shape soak: do not reopen the seats patients book")  # fmt: skip
     run.add_argument("--levels", help="--shape steps: levels, e.g. 5,10,20,40")
     run.add_argument("--hold", type=types.duration_s,
                      help="--shape steps: time per level, e.g. 30s (default 30s)")  # fmt: skip
@@ -345,8 +374,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             "then Poisson arrivals at --multiple x capacity for --duration with the waiting room "
             "admitting --admission-share x capacity, then the same arrivals without the room. "
             "Passes when the admitted visitors' booking p99 and queue-join p99 meet the "
-            "scenario's SLO, errors stay within its budget, memory growth stays under 200 MB and "
-            "invariants are 0. Writes DIR/overload.json and one run directory per phase."
+            "scenario's SLO, errors stay within its budget, memory growth stays under 200 MB, "
+            "invariants are 0 and, after the overload, the booking p99 is back within the SLO "
+            "under a probe load (both runs report how long that took). Writes "
+            "DIR/overload.json and one run directory per phase."
         ),
         epilog=f"exit codes: {EXIT_OK} held, {EXIT_SLO_BREACHED} not held, {EXIT_USAGE} bad usage "
         "or config",
@@ -376,6 +407,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     overload.add_argument(
         "--duration", type=types.duration_s, default=30.0, help="each overload run (default 30s)"
     )
+    overload.add_argument("--recovery", type=types.duration_s, default=30.0,
+                          help="probe load after each overload run, watched until the booking "
+                          "p99 is back within the SLO (default 30s)")  # fmt: skip
+    overload.add_argument("--probe-share", type=types.positive_float, default=0.5,
+                          help="probe arrivals/s / capacity after the overload (default 0.5)")  # fmt: skip
+    overload.add_argument("--recovery-window", type=types.duration_s, default=5.0,
+                          help="rolling window of the booking p99 (default 5s)")  # fmt: skip
     overload.add_argument("--capacity-users", type=types.positive_int, default=8,
                           help="back-to-back patients of the capacity run (default 8)")  # fmt: skip
     overload.add_argument("--capacity-duration", type=types.duration_s, default=20.0,

@@ -62,6 +62,36 @@ ROUTES = ("register", "search", "availability", "book", "appointments", "queue_j
             ],
             "replay",
         ),  # fmt: skip
+        (
+            [
+                "--scenario",
+                "smoke",
+                "--host",
+                "http://127.0.0.1:9",
+                "--rate",
+                "2",
+                "--soak-warmup",
+                "10s",
+            ],
+            "--shape soak",
+        ),  # fmt: skip
+        (
+            [
+                "--scenario",
+                "smoke",
+                "--host",
+                "http://127.0.0.1:9",
+                "--rate",
+                "2",
+                "--shape",
+                "soak",
+                "--duration",
+                "30s",
+                "--soak-window",
+                "20s",
+            ],
+            "do not fit",
+        ),  # fmt: skip
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
@@ -178,6 +208,8 @@ def test_smoke_surge_on_postgresql_passes_slos_and_baseline(tmp_path, postgres_u
         (["--multiple", "lots"], "--multiple"),
         (["--admission-share", "2"], "--admission-share"),
         (["--capacity-users", "0"], "--capacity-users"),
+        (["--probe-share", "1.5"], "--probe-share"),
+        (["--recovery", "3s", "--recovery-window", "5s"], "--recovery-window"),
         (["--scenario", "no-such-scenario"], "no-such-scenario"),
         ([], "unreachable"),
     ],
