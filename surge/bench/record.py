@@ -36,7 +36,9 @@ _CREDENTIALS = re.compile(r"://[^@/\s]+@")
 
 
 def _masked(value: Any) -> Any:
-    """A URL's user and password are never recorded."""
+    """A URL's user and password are never recorded; a path is recorded as text."""
+    if isinstance(value, Path):
+        value = value.as_posix()
     return _CREDENTIALS.sub("://***@", value) if isinstance(value, str) else value
 
 
