@@ -103,7 +103,7 @@ def _rate(records: Sequence[dict], code: int) -> dict:
 
 
 def _budget_label(budget_s: float) -> str:
-    return f"{budget_s / 60:g}m" if budget_s >= 60 else f"{budget_s:g}s"
+    return f"{budget_s / 60:g}m" if budget_s % 60 == 0 else f"{budget_s:g}s"
 
 
 def _power(records: Sequence[dict]) -> list[dict]:

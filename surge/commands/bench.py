@@ -59,13 +59,18 @@ def _all(args: argparse.Namespace) -> int:
 
 
 def _docs(args: argparse.Namespace) -> int:
-    from surge.bench.docs import render
+    from surge.bench.docs import kept_sections, render
     from surge.bench.record import read_records
 
     records = read_records(args.results)
+    existing = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
+    kept = kept_sections(existing, {r.name for r in records})
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(records, args.results), encoding="utf-8")
-    print(f"wrote {args.out} ({len(records)} benchmark(s) from {args.results})")
+    args.out.write_text(render(records, args.results, kept), encoding="utf-8")
+    print(
+        f"wrote {args.out} ({len(records)} benchmark(s) from {args.results}, "
+        f"{len(kept)} kept from the page: {', '.join(kept) or 'none'})"
+    )
     return EXIT_OK
 
 
