@@ -35,6 +35,7 @@ def test_clopper_pearson_interval_follows_the_rule_of_three() -> None:
     assert low == 0.0 and 0.05 < high < 0.065  # exact bound 0.0596, about 3/n
     low, high = proportion_ci(9, 10)
     assert low < 0.6 < 0.9 < high <= 1.0
+    assert proportion_ci(10, 10) == [round(0.025**0.1, 4), 1.0]  # exact: 0.025 ** (1 / n)
     assert proportion_ci(0, 0) == [0.0, 1.0]
 
 
