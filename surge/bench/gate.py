@@ -225,7 +225,8 @@ def describe(record: BenchRecord) -> list[str]:
     for p in result["power"]:
         lines.append(
             f"power {p['name']:<16} {p['detected']}/{p['decisions']} = {p['power']:.2f}, "
-            f"95 % CI {p['ci95']}, median B/A x{p['median_ratio']}, {p['undecided']} undecided"
+            f"95 % CI {p['ci95']}, median B/A x{p['median_ratio']}, {p['undecided']} undecided, "
+            f"{p['slowed_route_flagged']} flagged {ROUTE}, {p['other_route_flagged']} another route"
         )
     o = result["proxy_overhead"]
     if o["decisions"]:

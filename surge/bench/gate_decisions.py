@@ -106,6 +106,10 @@ def _budget_label(budget_s: float) -> str:
     return f"{budget_s / 60:g}m" if budget_s % 60 == 0 else f"{budget_s:g}s"
 
 
+def _flagged(record: dict, route: str) -> bool:
+    return record.get("route_verdicts", {}).get(route) == "regression"
+
+
 def _power(records: Sequence[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
     for r in records:
@@ -124,6 +128,15 @@ def _power(records: Sequence[dict]) -> list[dict]:
                 "power": rate["rate"],
                 "ci95": rate["ci95"],
                 "undecided": sum(r["exit_code"] == 4 for r in group),
+                "slowed_route_flagged": sum(_flagged(r, ROUTE) for r in group),
+                "other_route_flagged": sum(
+                    any(
+                        _flagged(r, route)
+                        for route in r.get("route_verdicts", {})
+                        if route != ROUTE
+                    )
+                    for r in group
+                ),
                 "median_ratio": _median(r.get("p50_ratio") for r in group),
                 "median_pairs": _median(r["pairs"] for r in group),
                 "median_elapsed_s": _median(r["elapsed_s"] for r in group),

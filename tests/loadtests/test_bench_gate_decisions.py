@@ -41,8 +41,10 @@ def test_clopper_pearson_interval_follows_the_rule_of_three() -> None:
 
 def test_records_from_several_invocations_merge(tmp_path: Path) -> None:
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    for code in (3, 3, 4):
-        append_decision(first, _decision("proxy", 1.25, code))
+    for code, flagged in ((3, "availability"), (3, "search"), (4, None)):
+        verdicts = {route: "regression" if route == flagged else "clean"
+                    for route in ("availability", "search")}  # fmt: skip
+        append_decision(first, _decision("proxy", 1.25, code, route_verdicts=verdicts))
     append_decision(first, _decision("cpu", 1.25, 3))
     rng = np.random.default_rng(0)
     for code in (0, 4, 4, 3):
@@ -59,6 +61,7 @@ def test_records_from_several_invocations_merge(tmp_path: Path) -> None:
     five = power["proxy x1.25 5m"]
     assert (five["decisions"], five["detected"], five["undecided"]) == (3, 2, 1)
     assert five["ci95"] == proportion_ci(2, 3)
+    assert (five["slowed_route_flagged"], five["other_route_flagged"]) == (1, 1)
     fa = figures["false_alarms"]
     assert (fa["decisions"], fa["alarms"], fa["clean"], fa["undecided"]) == (4, 1, 1, 2)
     assert fa["budgets_s"] == [30.0] and fa["ci95"] == proportion_ci(1, 4)
