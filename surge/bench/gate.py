@@ -231,9 +231,11 @@ def describe(record: BenchRecord) -> list[str]:
     o = result["proxy_overhead"]
     if o["decisions"]:
         lines.append(f"proxy overhead availability: median B/A x{o['median_ratio_p50']}")
-    for step, c in (result["change_points"] or {}).items():
-        lines.append(
-            f"change points {step}: recall {c['recall']} {c['recall_ci95']}, precision "
-            f"{c['precision']}, delay {c['mean_delay_commits']} commits"
-        )
+    for key, noise in (("change_points", "pair"), ("change_points_run_to_run", "run-to-run")):
+        for step, c in (result.get(key) or {}).items():
+            lines.append(
+                f"change points {step} ({noise} noise): recall {c['recall']} "
+                f"{c['recall_ci95']}, precision {c['precision']}, "
+                f"delay {c['mean_delay_commits']} commits"
+            )
     return lines

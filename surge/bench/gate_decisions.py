@@ -63,7 +63,14 @@ def read_decisions(directory: Path) -> list[dict]:
 
 
 def change_point_scores(noise: np.ndarray, histories: int = 200, seed: int = 0) -> dict:
-    """Recall, precision and delay of `detect` on synthetic 40-run histories with real noise."""
+    """Recall, precision and delay of `detect` on synthetic 40-run histories with real noise.
+
+    `noise` holds log deviations resampled (with replacement) as each run's noise: the per-pair
+    log ratios B/A of the A/A decisions (`change_points`: the noise of a paired comparison), or
+    the log of each A/A decision's arm-A median over the median of them all
+    (`change_points_run_to_run`: how a route's median moves from one real run to the next on
+    this machine, which is what a history of runs holds).
+    """
     rng = np.random.default_rng(seed)
     scores = {}
     for step in (0.10, 0.25):
@@ -156,6 +163,8 @@ def summarize(records: Sequence[dict], histories: int = 200) -> dict:
     loads = [r["loadavg_1min_start"] for r in records if r.get("loadavg_1min_start") is not None]
     fa = _rate(aa, 3)
     noise = np.asarray([x for r in aa for x in r.get("log_ratios", [])], dtype=float)
+    medians = np.log([r["a_p50_ms"] for r in aa if r.get("a_p50_ms")])
+    runs = medians - np.median(medians) if medians.size else medians
     return {
         "decisions": len(records),
         "first_utc": min((r["date_utc"] for r in records), default=None),
@@ -186,4 +195,9 @@ def summarize(records: Sequence[dict], histories: int = 200) -> dict:
         "power": _power([r for r in records if r["kind"] in ("proxy", "cpu")]),
         "noise_pairs": int(noise.size),
         "change_points": change_point_scores(noise, histories) if noise.size >= 10 else None,
+        "noise_runs": int(runs.size),
+        "noise_runs_sd_log": round(float(np.std(runs, ddof=1)), 4) if runs.size > 1 else None,
+        "change_points_run_to_run": (
+            change_point_scores(runs, histories) if runs.size >= 10 else None
+        ),
     }

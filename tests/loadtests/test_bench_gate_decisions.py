@@ -49,7 +49,10 @@ def test_records_from_several_invocations_merge(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     for code in (0, 4, 4, 3):
         logs = list(rng.normal(0.0, 0.05, 5))
-        append_decision(second, _decision("aa", 1.0, code, budget_s=30.0, log_ratios=logs))
+        append_decision(
+            second,
+            _decision("aa", 1.0, code, budget_s=30.0, log_ratios=logs, a_p50_ms=10.0 + code),
+        )
     append_decision(second, _decision("proxy", 1.25, 3, budget_s=90.0))
     with second.open("a") as handle:  # a run killed mid-write leaves a partial line
         handle.write('{"kind": "aa", "exit_')
@@ -66,6 +69,7 @@ def test_records_from_several_invocations_merge(tmp_path: Path) -> None:
     assert (fa["decisions"], fa["alarms"], fa["clean"], fa["undecided"]) == (4, 1, 1, 2)
     assert fa["budgets_s"] == [30.0] and fa["ci95"] == proportion_ci(1, 4)
     assert figures["noise_pairs"] == 20 and set(figures["change_points"]) == {"+10%", "+25%"}
+    assert figures["noise_runs"] == 4 and figures["change_points_run_to_run"] is None
     json.dumps(figures, allow_nan=False)
 
 
