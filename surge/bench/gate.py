@@ -46,7 +46,7 @@ from surge.bench.gate_decisions import (
     read_decisions,
     summarize,
 )
-from surge.bench.record import BenchRecord, git_commit, new_record
+from surge.bench.record import BenchRecord, command_line, git_commit, new_record
 from surge.errors import UsageError
 
 __all__ = ["GateBenchOptions", "change_point_scores", "describe", "measure_gate", "run"]
@@ -101,6 +101,7 @@ class _Recorder:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.path = options.decisions / f"{stamp}-{os.getpid()}.jsonl"
         self.commit = git_commit()
+        self.command = command_line("gate", options)
         self.count = 0
 
     def seed(self, kind: str, factor: float) -> int:
@@ -126,6 +127,7 @@ class _Recorder:
             "kind": kind, "factor": factor, "seed": seed, "budget_s": budget_s,
             "exit_code": doc["exit_code"], "verdict": doc["verdict"], "pairs": doc["pairs"],
             "elapsed_s": doc["elapsed_s"], "date_utc": date, "commit": self.commit,
+            "command": self.command,
             "loadavg_1min_start": round(load, 2), "loadavg_1min_end": round(os.getloadavg()[0], 2),
             "route_verdicts": {r["route"]: r["verdict"] for r in doc["routes"]},
             **{k: route[k] for k in ("p50_ratio", "p50_low", "p50_high", "p95_ratio")},

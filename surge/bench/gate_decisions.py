@@ -170,6 +170,7 @@ def summarize(records: Sequence[dict], histories: int = 200) -> dict:
         "first_utc": min((r["date_utc"] for r in records), default=None),
         "last_utc": max((r["date_utc"] for r in records), default=None),
         "commits": sorted({r.get("commit") or "unknown" for r in records}),
+        "commands": sorted({r["command"] for r in records if r.get("command")}),
         "loadavg_1min": {
             "min": round(min(loads), 2) if loads else None,
             "median": _median(loads),

@@ -108,9 +108,9 @@ def command_line(name: str, options: object) -> str:
     flag is `--field-name`, or its `metadata["flag"]`."""
     parts = ["surge", "bench", name]
     for f in fields(options):  # type: ignore[arg-type]
-        value = _masked(getattr(options, f.name))
-        if value == f.default:
+        if getattr(options, f.name) == f.default:
             continue
+        value = _masked(getattr(options, f.name))
         flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
         if isinstance(value, bool):
             parts.append(flag)
