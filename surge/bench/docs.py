@@ -9,7 +9,7 @@ from typing import Any
 
 from surge.bench.record import BenchRecord
 
-__all__ = ["flatten", "render"]
+__all__ = ["flatten", "kept_sections", "render"]
 
 LABEL_KEYS = ("backend", "load", "scale", "variant", "name")
 
@@ -52,7 +52,18 @@ def _machine(m: dict) -> str:
     )
 
 
-def render(records: Sequence[BenchRecord], source: Path) -> str:
+def kept_sections(existing: str, names: set[str]) -> dict[str, str]:
+    """The `## name` sections of an earlier page whose benchmark has no record now: a benchmark
+    not rerun here (its record is on another machine or checkout) keeps its published table."""
+    kept: dict[str, str] = {}
+    for chunk in existing.split("\n## ")[1:]:
+        name = chunk.split("\n", 1)[0].strip()
+        if name and name not in names:
+            kept[name] = "## " + chunk.rstrip() + "\n"
+    return kept
+
+
+def render(records: Sequence[BenchRecord], source: Path, kept: dict[str, str] | None = None) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -61,9 +72,15 @@ def render(records: Sequence[BenchRecord], source: Path) -> str:
         "`surge bench docs`. Figures are from one machine at one time: compare ratios, not absolutes.",
         "",
     ]
-    if not records:
+    kept = kept or {}
+    if not records and not kept:
         lines.append("No benchmark records yet: run `surge bench all`.")
-    for record in records:
+    sections = {r.name: r for r in records}
+    for name in sorted({*sections, *kept}):
+        if name not in sections:
+            lines += [kept[name].rstrip(), ""]
+            continue
+        record = sections[name]
         lines += [
             f"## {record.name}",
             "",

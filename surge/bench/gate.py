@@ -1,31 +1,35 @@
 """How sharp the A/B regression gate is on this machine (`surge bench gate`).
 
 Everything runs against one reference app on SQLite (`started_app`), through `surge proxy`
-processes, or against a second app with `--inject-cpu`:
+processes, or against a second app with `--inject-cpu`. Four parts (`--part`, all by default):
 
-- **power**: for each slow-down factor of the `availability` route (x1.10, x1.25, x1.5, x2),
-  `reps` A/B decisions with the slow-down injected as a proxy delay (`GLOB=xF`) and as in-app
-  CPU (`--inject-cpu`, F - 1 times the route's median measured in the A/A decisions, against a
-  second app); power = share of decisions with exit 3, with a Clopper-Pearson 95 % interval, and
-  the B/A ratio each decision measured. The CPU factor is nominal: CPU milliseconds stretch in
-  wall time on a contended machine, and the second app is another process;
-- **false alarms**: `aa` A/A decisions through two plain proxies; rate of exit 3 with its
-  interval (zero alarms in n: the 95 % upper bound is about 3/n);
-- **proxy overhead**: B/A median ratio of the proxy against the app directly;
-- **change points**: synthetic histories (40 runs, a step of +10 % or +25 % at run 20) whose noise
-  is resampled from the per-pair log ratios of the real A/A decisions; recall, precision and
-  detection delay (in commits) of `loadtests.history.detect`.
+- **overhead**: one decision, the app directly (A) against one proxy hop (B): the proxy's B/A
+  median ratio, and the route's median that sizes the CPU injection;
+- **aa**: `aa` A/A decisions through two plain proxies; false-alarm rate = share of exit 3;
+- **power**: for each slow-down factor of the `availability` route (`--factors`, x1.10, x1.25,
+  x1.5, x2) and kind (`--kinds`), `reps` A/B decisions with the slow-down injected as a proxy
+  delay (`GLOB=xF`) or as in-app CPU (`--inject-cpu`, F - 1 times the route's direct median,
+  against a second app); power = share of decisions with exit 3. The CPU factor is nominal: CPU
+  milliseconds stretch in wall time on a contended machine, and the second app is another
+  process;
+- **changepoints**: no load; synthetic histories (40 runs, a step of +10 % or +25 % at run 20)
+  whose noise is resampled from the per-pair log ratios of the real A/A decisions; recall,
+  precision and detection delay (in commits) of `loadtests.history.detect`.
+
+Each decision is appended to a JSONL file under `--decisions` (`surge.bench.gate_decisions`);
+the figures are always merged from every record there, so parts run on several occasions add
+up (delete the directory to start over). Rates carry 95 % Clopper-Pearson intervals.
 """
 
 from __future__ import annotations
 
-import json
+import csv
 import os
-import platform
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,169 +38,24 @@ import numpy as np
 
 from loadtests.ab import ABOptions, run_ab
 from loadtests.app_launcher import started_app
-from loadtests.history import detect
 from loadtests.proxy import started_proxy
-from surge.bench.record import BenchRecord, new_record
+from surge.bench.gate_decisions import (
+    ROUTE,
+    append_decision,
+    change_point_scores,
+    read_decisions,
+    summarize,
+)
+from surge.bench.record import BenchRecord, command_line, git_commit, new_record
 from surge.errors import UsageError
 
-__all__ = ["measure_gate"]
+__all__ = ["GateBenchOptions", "change_point_scores", "describe", "measure_gate", "run"]
 
 ROUTE_GLOB = "/centers/*/availability"
 FACTORS = (1.10, 1.25, 1.5, 2.0)
-
-
-def _interval(hits: int, n: int) -> list[float]:
-    from scipy.stats import binomtest
-
-    if n == 0:
-        return [0.0, 1.0]
-    ci = binomtest(hits, n).proportion_ci(confidence_level=0.95, method="exact")
-    return [round(ci.low, 4), round(ci.high, 4)]
-
-
-def _decide(out: Path, host_a: str, host_b: str, budget_s: float, seed: int) -> dict:
-    return run_ab(ABOptions(out_dir=out, host_a=host_a, host_b=host_b, budget_s=budget_s,
-                            seed=seed))  # fmt: skip
-
-
-def _aa_logs(out: Path) -> list[float]:
-    import csv
-
-    by_pair: dict[tuple[str, str], dict[str, float]] = {}
-    with (out / "slices.csv").open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["route"] == "availability" and row["p50_ms"]:
-                by_pair.setdefault((row["pair"], row["route"]), {})[row["arm"]] = float(
-                    row["p50_ms"]
-                )
-    return [float(np.log(v["b"] / v["a"])) for v in by_pair.values() if {"a", "b"} <= set(v)]
-
-
-def change_point_scores(noise: np.ndarray, histories: int = 200, seed: int = 0) -> dict:
-    """Recall, precision and delay of `detect` on synthetic 40-run histories with real noise."""
-    rng = np.random.default_rng(seed)
-    scores = {}
-    for step in (0.10, 0.25):
-        found = false = delays = 0
-        for _ in range(histories):
-            level = np.where(np.arange(40) >= 20, np.log1p(step), 0.0)
-            series = np.exp(level + rng.choice(noise, 40, replace=True))
-            cuts = detect(list(5.0 * series))
-            hit = [c for c in cuts if 20 <= c <= 25]
-            found += bool(hit)
-            delays += (hit[0] - 20) if hit else 0
-            false += len(cuts) - (1 if hit else 0)
-        scores[f"+{step:.0%}"] = {
-            "histories": histories,
-            "recall": round(found / histories, 4),
-            "recall_ci95": _interval(found, histories),
-            "precision": round(found / (found + false), 4) if found + false else None,
-            "mean_delay_commits": round(delays / found, 3) if found else None,
-        }
-    return scores
-
-
-def measure_gate(
-    aa: int = 60,
-    reps: int = 10,
-    budget_s: float = 300.0,
-    aa_budget_s: float = 60.0,
-    echo: Callable[[str], None] = lambda _line: None,
-) -> dict:
-    with tempfile.TemporaryDirectory(prefix="surge-bench-gate-") as tmp:
-        return _measure(Path(tmp), aa, reps, budget_s, aa_budget_s, echo)
-
-
-def _measure(
-    work: Path,
-    aa: int,
-    reps: int,
-    budget_s: float,
-    aa_budget_s: float,
-    echo: Callable[[str], None],
-) -> dict:
-    started = time.monotonic()
-    result: dict = {
-        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": platform.node(),
-        "cpus": os.cpu_count(),
-        "loadavg_1min_start": round(os.getloadavg()[0], 2),
-        "budget_s": budget_s,
-        "aa_budget_s": aa_budget_s,
-        "route": "availability",
-    }
-    (work / "app").mkdir()
-    with started_app("sqlite", work / "app", centers=20) as app:
-        base = app.base_url
-        # Proxy overhead: the app directly (A) against one proxy hop (B).
-        with started_proxy(base) as proxy:
-            doc = _decide(work / "overhead", base, proxy, aa_budget_s, seed=1)
-        result["proxy_overhead"] = {r["route"]: {"ratio_p50": r["p50_ratio"], "low": r["p50_low"],
-                                                 "high": r["p50_high"]} for r in doc["routes"]}  # fmt: skip
-        # A/A through two plain proxies.
-        codes, logs, medians = [], [], []
-        with started_proxy(base) as pa, started_proxy(base) as pb:
-            for i in range(aa):
-                out = work / f"aa-{i}"
-                doc = _decide(out, pa, pb, aa_budget_s, seed=100 + i)
-                codes.append(doc["exit_code"])
-                logs += _aa_logs(out)
-                medians += [_median_a(out)]
-                echo(f"gate bench: A/A {i + 1}/{aa}: exit {doc['exit_code']}")
-        alarms = codes.count(3)
-        result["false_alarms"] = {"decisions": aa, "alarms": alarms,
-                                  "rate": round(alarms / aa, 4), "ci95": _interval(alarms, aa),
-                                  "clean": codes.count(0), "undecided": codes.count(4)}  # fmt: skip
-        route_ms = float(np.median(medians))
-        result["availability_p50_ms"] = round(route_ms, 3)
-        power = []
-        for factor in FACTORS:
-            for kind in ("proxy", "cpu"):
-                hits, ratios = [], []
-                for r in range(reps):
-                    out = work / f"{kind}-{factor}-{r}"
-                    if kind == "proxy":
-                        with (
-                            started_proxy(base) as pa,
-                            started_proxy(base, delays=[f"{ROUTE_GLOB}=x{factor}"]) as pb,
-                        ):
-                            doc = _decide(out, pa, pb, budget_s, seed=1000 + r)
-                    else:
-                        ms = (factor - 1.0) * route_ms
-                        (work / f"cpu-app-{factor}-{r}").mkdir()
-                        rule = ("--inject-cpu", f"{ROUTE_GLOB}={ms:.3f}")
-                        app_dir = work / f"cpu-app-{factor}-{r}"
-                        with started_app("sqlite", app_dir, centers=20, extra_args=rule) as slow:
-                            doc = _decide(out, base, slow.base_url, budget_s, seed=1000 + r)
-                    hits.append(doc["exit_code"] == 3)
-                    route = next(r for r in doc["routes"] if r["route"] == "availability")
-                    ratios.append(route["p50_ratio"])
-                    echo(f"gate bench: {kind} x{factor} {r + 1}/{reps}: exit {doc['exit_code']}")
-                power.append({"kind": kind, "factor": factor, "decisions": reps,
-                              "detected": sum(hits), "power": round(sum(hits) / reps, 4),
-                              "ci95": _interval(sum(hits), reps),
-                              "measured_ratios": ratios})  # fmt: skip
-        result["power"] = power
-    noise = np.asarray(logs, dtype=float)
-    result["noise_pairs"] = int(noise.size)
-    result["change_points"] = change_point_scores(noise) if noise.size >= 10 else None
-    result["elapsed_s"] = round(time.monotonic() - started, 1)
-    result["loadavg_1min_end"] = round(os.getloadavg()[0], 2)
-    return result
-
-
-def _median_a(out: Path) -> float:
-    import csv
-
-    with (out / "slices.csv").open(newline="") as handle:
-        values = [float(r["p50_ms"]) for r in csv.DictReader(handle)
-                  if r["route"] == "availability" and r["arm"] == "a" and r["p50_ms"]]  # fmt: skip
-    return float(np.median(values))
-
-
-def write(result: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2))
+KINDS = ("proxy", "cpu")
+PARTS = ("overhead", "aa", "power", "changepoints")
+DECISIONS_DIR = Path("results/bench/gate-decisions")
 
 
 @dataclass(frozen=True)
@@ -205,35 +64,180 @@ class GateBenchOptions:
     reps: int = 10  # decisions per slow-down factor and kind
     budget_s: float = field(default=300.0, metadata={"flag": "--budget"})  # per A/B decision
     aa_budget_s: float = field(default=60.0, metadata={"flag": "--aa-budget"})  # per A/A
+    factors: tuple[float, ...] = FACTORS
+    kinds: tuple[str, ...] = KINDS
+    parts: tuple[str, ...] = field(default=PARTS, metadata={"flag": "--part"})
+    decisions: Path = DECISIONS_DIR  # where decision records accumulate
+
+    def __post_init__(self) -> None:
+        if self.aa < 1 or self.reps < 1:
+            raise UsageError("--aa and --reps must be >= 1")
+        if not self.budget_s > 0 or not self.aa_budget_s > 0:
+            raise UsageError("--budget and --aa-budget must be > 0")
+        if not self.factors or any(not f > 1.0 for f in self.factors):
+            raise UsageError("--factors must be slow-down ratios > 1, e.g. 1.25,2")
+        if not self.kinds or not set(self.kinds) <= set(KINDS):
+            raise UsageError(f"--kinds must be among {','.join(KINDS)}")
+        if not self.parts or not set(self.parts) <= set(PARTS):
+            raise UsageError(f"--part must be among {','.join(PARTS)}")
+
+
+def _availability_slices(out: Path) -> tuple[list[float], list[float]]:
+    """Per pair of `out/slices.csv`: the log ratio B/A of the route's medians; and arm A's medians."""
+    by_pair: dict[str, dict[str, float]] = {}
+    with (out / "slices.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["route"] == ROUTE and row["p50_ms"]:
+                by_pair.setdefault(row["pair"], {})[row["arm"]] = float(row["p50_ms"])
+    logs = [float(np.log(v["b"] / v["a"])) for v in by_pair.values() if {"a", "b"} <= set(v)]
+    return logs, [v["a"] for v in by_pair.values() if "a" in v]
+
+
+class _Recorder:
+    """Runs decisions and appends one record each to this invocation's JSONL file."""
+
+    def __init__(self, work: Path, options: GateBenchOptions, echo: Callable[[str], None]):
+        self.work, self.options, self.echo = work, options, echo
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.path = options.decisions / f"{stamp}-{os.getpid()}.jsonl"
+        self.commit = git_commit()
+        self.command = command_line("gate", options)
+        self.count = 0
+
+    def seed(self, kind: str, factor: float) -> int:
+        """A seed no earlier record of this kind and factor used (runs in parts stay distinct)."""
+        done = [
+            r for r in read_decisions(self.options.decisions)
+            if r["kind"] == kind and float(r["factor"]) == factor
+        ]  # fmt: skip
+        base = {"overhead": 1, "aa": 100, "proxy": 1000, "cpu": 1000}[kind]
+        return base + max((r["seed"] - base + 1 for r in done), default=0)
+
+    def decide(self, kind: str, factor: float, host_a: str, host_b: str, budget_s: float,
+               **extra: object) -> dict:  # fmt: skip
+        seed = self.seed(kind, factor)
+        out = self.work / f"{kind}-{factor:g}-{seed}"
+        load = os.getloadavg()[0]
+        date = datetime.now(UTC).isoformat(timespec="seconds")
+        doc = run_ab(ABOptions(out_dir=out, host_a=host_a, host_b=host_b, budget_s=budget_s,
+                               seed=seed))  # fmt: skip
+        logs, a_medians = _availability_slices(out)
+        route = next(r for r in doc["routes"] if r["route"] == ROUTE)
+        record = {
+            "kind": kind, "factor": factor, "seed": seed, "budget_s": budget_s,
+            "exit_code": doc["exit_code"], "verdict": doc["verdict"], "pairs": doc["pairs"],
+            "elapsed_s": doc["elapsed_s"], "date_utc": date, "commit": self.commit,
+            "command": self.command,
+            "loadavg_1min_start": round(load, 2), "loadavg_1min_end": round(os.getloadavg()[0], 2),
+            "route_verdicts": {r["route"]: r["verdict"] for r in doc["routes"]},
+            **{k: route[k] for k in ("p50_ratio", "p50_low", "p50_high", "p95_ratio")},
+            "a_p50_ms": round(float(np.median(a_medians)), 4) if a_medians else None,
+            "log_ratios": [round(x, 5) for x in logs],
+            "rule": doc["rule"], "requests_per_route": doc["requests_per_route"], **extra,
+        }  # fmt: skip
+        append_decision(self.path, record)
+        self.count += 1
+        self.echo(
+            f"gate bench: {kind} x{factor:g} seed {seed}: exit {doc['exit_code']}, B/A "
+            f"x{route['p50_ratio'] or float('nan'):.3f} [{route['p50_low'] or 0:.3f}, "
+            f"{route['p50_high'] or float('inf'):.3f}] after {doc['pairs']} pairs, "
+            f"{doc['elapsed_s']:.0f} s, load {load:.2f}"
+        )
+        return record
+
+
+def _route_ms(rec: _Recorder, base: str) -> float:
+    """The route's median straight from the app: from the overhead decisions, run one if none."""
+    medians = [r["a_p50_ms"] for r in read_decisions(rec.options.decisions)
+               if r["kind"] == "overhead" and r.get("a_p50_ms")]  # fmt: skip
+    if not medians:
+        with started_proxy(base) as proxy:
+            medians = [
+                rec.decide("overhead", 1.0, base, proxy, rec.options.aa_budget_s)["a_p50_ms"]
+            ]
+    return float(np.median(medians))
+
+
+def _power(rec: _Recorder, base: str, work: Path) -> None:
+    o = rec.options
+    route_ms = _route_ms(rec, base) if "cpu" in o.kinds else 0.0
+    for factor in o.factors:
+        for kind in o.kinds:
+            with ExitStack() as stack:
+                if kind == "proxy":
+                    host_a = stack.enter_context(started_proxy(base))
+                    delay = [f"{ROUTE_GLOB}=x{factor}"]
+                    host_b = stack.enter_context(started_proxy(base, delays=delay))
+                    extra: dict = {}
+                else:
+                    ms = (factor - 1.0) * route_ms
+                    app_dir = work / f"cpu-app-{factor:g}"
+                    app_dir.mkdir(exist_ok=True)
+                    rule = ("--inject-cpu", f"{ROUTE_GLOB}={ms:.3f}")
+                    slow = stack.enter_context(
+                        started_app("sqlite", app_dir, centers=20, extra_args=rule)
+                    )
+                    host_a, host_b, extra = base, slow.base_url, {"injected_cpu_ms": round(ms, 3)}
+                for _ in range(o.reps):
+                    rec.decide(kind, factor, host_a, host_b, o.budget_s, **extra)
+
+
+def measure_gate(options: GateBenchOptions, echo: Callable[[str], None] = lambda _l: None) -> dict:
+    """Run the parts asked for, appending decisions; return the summary of every record."""
+    started = time.monotonic()
+    load_parts = [p for p in options.parts if p != "changepoints"]
+    with tempfile.TemporaryDirectory(prefix="surge-bench-gate-") as tmp:
+        work = Path(tmp)
+        rec = _Recorder(work, options, echo)
+        if load_parts:
+            (work / "app").mkdir()
+            with started_app("sqlite", work / "app", centers=20) as app:
+                base = app.base_url
+                if "overhead" in options.parts:
+                    with started_proxy(base) as proxy:
+                        rec.decide("overhead", 1.0, base, proxy, options.aa_budget_s)
+                if "aa" in options.parts:
+                    with started_proxy(base) as pa, started_proxy(base) as pb:
+                        for _ in range(options.aa):
+                            rec.decide("aa", 1.0, pa, pb, options.aa_budget_s)
+                if "power" in options.parts:
+                    _power(rec, base, work)
+    figures = summarize(read_decisions(options.decisions))
+    figures["this_invocation"] = {
+        "parts": list(options.parts),
+        "decisions_added": rec.count,
+        "elapsed_s": round(time.monotonic() - started, 1),
+    }
+    return figures
 
 
 def run(options: GateBenchOptions) -> BenchRecord:
-    if options.aa < 1 or options.reps < 1:
-        raise UsageError("--aa and --reps must be >= 1")
-    result = measure_gate(
-        aa=options.aa,
-        reps=options.reps,
-        budget_s=options.budget_s,
-        aa_budget_s=options.aa_budget_s,
-        echo=lambda line: print(line, file=sys.stderr),
-    )
-    return new_record("gate", options, result)
+    figures = measure_gate(options, echo=lambda line: print(line, file=sys.stderr))
+    return new_record("gate", options, figures)
 
 
 def describe(record: BenchRecord) -> list[str]:
     result = record.figures
     fa = result["false_alarms"]
-    lines = [f"false alarms: {fa['alarms']}/{fa['decisions']} A/A decisions, 95 % CI {fa['ci95']}"]
+    lines = [
+        f"false alarms: {fa['alarms']}/{fa['decisions']} A/A decisions (budgets "
+        f"{fa['budgets_s']} s; {fa['clean']} clean, {fa['undecided']} undecided), "
+        f"95 % CI {fa['ci95']}"
+    ]
     for p in result["power"]:
         lines.append(
-            f"power {p['kind']:<5} x{p['factor']:<5} {p['detected']}/{p['decisions']} "
-            f"= {p['power']:.2f}, 95 % CI {p['ci95']}"
+            f"power {p['name']:<16} {p['detected']}/{p['decisions']} = {p['power']:.2f}, "
+            f"95 % CI {p['ci95']}, median B/A x{p['median_ratio']}, {p['undecided']} undecided, "
+            f"{p['slowed_route_flagged']} flagged {ROUTE}, {p['other_route_flagged']} another route"
         )
-    for route, o in result["proxy_overhead"].items():
-        lines.append(f"proxy overhead {route:<13} x{o['ratio_p50']} [{o['low']}, {o['high']}]")
-    for step, c in (result["change_points"] or {}).items():
-        lines.append(
-            f"change points {step}: recall {c['recall']} {c['recall_ci95']}, precision "
-            f"{c['precision']}, delay {c['mean_delay_commits']} commits"
-        )
+    o = result["proxy_overhead"]
+    if o["decisions"]:
+        lines.append(f"proxy overhead availability: median B/A x{o['median_ratio_p50']}")
+    for key, noise in (("change_points", "pair"), ("change_points_run_to_run", "run-to-run")):
+        for step, c in (result.get(key) or {}).items():
+            lines.append(
+                f"change points {step} ({noise} noise): recall {c['recall']} "
+                f"{c['recall_ci95']}, precision {c['precision']}, "
+                f"delay {c['mean_delay_commits']} commits"
+            )
     return lines

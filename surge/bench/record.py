@@ -36,7 +36,9 @@ _CREDENTIALS = re.compile(r"://[^@/\s]+@")
 
 
 def _masked(value: Any) -> Any:
-    """A URL's user and password are never recorded."""
+    """A URL's user and password are never recorded; a path is recorded as text."""
+    if isinstance(value, Path):
+        value = value.as_posix()
     return _CREDENTIALS.sub("://***@", value) if isinstance(value, str) else value
 
 
@@ -106,9 +108,9 @@ def command_line(name: str, options: object) -> str:
     flag is `--field-name`, or its `metadata["flag"]`."""
     parts = ["surge", "bench", name]
     for f in fields(options):  # type: ignore[arg-type]
-        value = _masked(getattr(options, f.name))
-        if value == f.default:
+        if getattr(options, f.name) == f.default:
             continue
+        value = _masked(getattr(options, f.name))
         flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
         if isinstance(value, bool):
             parts.append(flag)

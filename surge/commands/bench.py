@@ -59,13 +59,18 @@ def _all(args: argparse.Namespace) -> int:
 
 
 def _docs(args: argparse.Namespace) -> int:
-    from surge.bench.docs import render
+    from surge.bench.docs import kept_sections, render
     from surge.bench.record import read_records
 
     records = read_records(args.results)
+    existing = args.out.read_text(encoding="utf-8") if args.out.is_file() else ""
+    kept = kept_sections(existing, {r.name for r in records})
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(records, args.results), encoding="utf-8")
-    print(f"wrote {args.out} ({len(records)} benchmark(s) from {args.results})")
+    args.out.write_text(render(records, args.results, kept), encoding="utf-8")
+    print(
+        f"wrote {args.out} ({len(records)} benchmark(s) from {args.results}, "
+        f"{len(kept)} kept from the page: {', '.join(kept) or 'none'})"
+    )
     return EXIT_OK
 
 
@@ -119,8 +124,19 @@ def _gate(args: argparse.Namespace) -> object:
     from surge.bench.gate import GateBenchOptions
 
     return GateBenchOptions(
-        aa=args.aa, reps=args.reps, budget_s=args.budget, aa_budget_s=args.aa_budget
+        aa=args.aa,
+        reps=args.reps,
+        budget_s=args.budget,
+        aa_budget_s=args.aa_budget,
+        factors=tuple(args.factors),
+        kinds=tuple(args.kinds),
+        parts=tuple(args.part),
+        decisions=args.decisions or args.results / "gate-decisions",
     )
+
+
+def _names(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
 
 
 def _server_timing(args: argparse.Namespace) -> object:
@@ -238,6 +254,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="budget per A/B decision (default 5m)")  # fmt: skip
     gate.add_argument("--aa-budget", type=types.duration_s, default=60.0,
                       help="budget per A/A decision (default 60s)")  # fmt: skip
+    gate.add_argument("--factors", type=types.fraction_list, default=[1.10, 1.25, 1.5, 2.0],
+                      help="slow-down factors (default 1.1,1.25,1.5,2)")  # fmt: skip
+    gate.add_argument("--kinds", type=_names, default=["proxy", "cpu"],
+                      help="how the slow-down is injected: proxy,cpu (default both)")  # fmt: skip
+    gate.add_argument("--part", type=_names, default=["overhead", "aa", "power", "changepoints"],
+                      help="parts to run: overhead,aa,power,changepoints (default all; "
+                      "changepoints alone only merges the records)")  # fmt: skip
+    gate.add_argument("--decisions", type=Path, default=None, metavar="DIR",
+                      help="where decision records accumulate (default "
+                      "RESULTS/gate-decisions); the figures merge every record there")  # fmt: skip
     gate.set_defaults(func=_handler("gate", _gate))
 
     timing = bench.add_parser(
