@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulations.calibration.telemetry import _telemetry_start
+from simulations.calibration.telemetry import _telemetry_start, read_scrape
 
 __all__ = [
     "HARNESS_ROUTES",
@@ -75,11 +75,8 @@ def level_residence(
     """(completions per second, mean residence in seconds) inside the app over the steady
     windows of the steps at `users`, from the run's `scrape.csv`; None without one."""
     run_dir = Path(run_dir)
-    try:
-        scrape = pd.read_csv(run_dir / "scrape.csv")
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
-        return None
-    if not {"elapsed_s", "metric", "labels", "value"} <= set(scrape.columns):
+    scrape = read_scrape(run_dir, {"elapsed_s", "metric", "labels", "value"})
+    if scrape is None:
         return None
     start = _telemetry_start(run_dir)
     steps = run_steps[run_steps["users"] == users]
@@ -103,14 +100,8 @@ def run_lowest_level_residence_s(run_dir: str | Path, run_steps: pd.DataFrame) -
     """Mean residence per request inside the app over a stepped run's lowest level (its steady
     windows), from the run's `scrape.csv`; None without one."""
     run_dir = Path(run_dir)
-    path = run_dir / "scrape.csv"
-    if not path.is_file():
-        return None
-    try:
-        scrape = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError):
-        return None
-    if not {"elapsed_s", "metric", "labels", "value"} <= set(scrape.columns):
+    scrape = read_scrape(run_dir, {"elapsed_s", "metric", "labels", "value"})
+    if scrape is None:
         return None
     start = _telemetry_start(run_dir)
     low = run_steps[run_steps["users"] == run_steps["users"].min()]

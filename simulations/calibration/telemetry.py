@@ -43,6 +43,7 @@ __all__ = [
     "run_core_share",
     "run_cpu_demand_s",
     "run_window_share",
+    "read_scrape",
     "scrape_cpu_demand_s",
     "step_cpu_demands",
 ]
@@ -202,6 +203,19 @@ def _increase(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:
     return max(used, 0.0)
 
 
+def read_scrape(run_dir: str | Path, columns: set[str]) -> pd.DataFrame | None:
+    """A run's `scrape.csv` (the `--scrape` samples), or None when the run has none, it cannot be
+    parsed, or it lacks one of `columns`."""
+    path = Path(run_dir) / "scrape.csv"
+    if not path.is_file():
+        return None
+    try:
+        scrape = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
+        return None
+    return scrape if columns <= set(scrape.columns) else None
+
+
 def scrape_cpu_demand_s(
     run_dir: str | Path, run_steps: pd.DataFrame, run_requests: pd.DataFrame
 ) -> float | None:
@@ -209,15 +223,8 @@ def scrape_cpu_demand_s(
     exporter as scraped into `scrape.csv` (`--scrape URL`): the increase of every
     `process_cpu_seconds_total` series (one per scraped process) over each window, over the
     requests completed in it. None without such samples (then demands come from the client)."""
-    run_dir = Path(run_dir)
-    path = run_dir / "scrape.csv"
-    if not path.is_file():
-        return None
-    try:
-        scrape = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-        return None
-    if not {"elapsed_s", "target", "metric", "labels", "value"} <= set(scrape.columns):
+    scrape = read_scrape(run_dir, {"elapsed_s", "target", "metric", "labels", "value"})
+    if scrape is None:
         return None
     cpu = scrape[scrape["metric"] == CPU_METRIC].sort_values("elapsed_s")
     if cpu.empty:
