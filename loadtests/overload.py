@@ -1,6 +1,10 @@
 """Overload: the app at a multiple of the throughput it can serve, with and without the waiting
 room, as three ordinary load-test runs (`surge loadtest overload`).
 
+Over 450 lines, on purpose: the three runs, their verdicts (the reference journey's rules and
+a user's own journeys' SLO) and the table that prints them read the same `Phase` records and
+change together; the recovery measurement itself lives in `loadtests.recovery`.
+
 1. `capacity`: a closed pool of patients with no think time and no waiting room; the journeys
    they complete per second are the capacity C (app and load generator as deployed).
 2. `waiting-room`: Poisson arrivals at `multiple` x C for `duration`, the room admitting
