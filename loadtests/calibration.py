@@ -177,6 +177,7 @@ def started_target(
     workers: int,
     postgres_url: str | None,
     cores: CorePlan | None = None,
+    pool_size: int = DB_POOL_SIZE,
 ) -> Iterator[tuple[app_launcher.AppUnderTest, dict]]:
     """`--start-app sqlite|postgresql`: a fresh database, seeded, served with no rate limits
     (`loadtests.app_launcher`), pinned to `cores.app` when given; yields (the app, run
@@ -196,15 +197,15 @@ def started_target(
         out_dir,
         db_server=postgres_url,
         workers=workers,
-        extra_args=["--rate-limit-token", "0", "--db-pool-size", str(DB_POOL_SIZE)],
+        extra_args=["--rate-limit-token", "0", "--db-pool-size", str(pool_size)],
         cpu_cores=cores.app if cores is not None else None,
     ) as app:
         meta = {
             "database": app.database,
             "web_workers": workers,
-            "db_pool_size": DB_POOL_SIZE,
-            "db_max_overflow": DB_POOL_SIZE,
-            "db_connections": 2 * DB_POOL_SIZE * workers,  # pool_size + max_overflow per worker
+            "db_pool_size": pool_size,
+            "db_max_overflow": pool_size,
+            "db_connections": 2 * pool_size * workers,  # pool_size + max_overflow per worker
         }
         yield app, meta
 
@@ -222,6 +223,7 @@ class Validation:
     written: dict[str, Path]
     usl_kappa: list[dict] = field(default_factory=list)
     run_meta: dict = field(default_factory=dict)
+    configurations: list[dict] = field(default_factory=list)
 
 
 def validate(
@@ -240,6 +242,7 @@ def validate(
     pin: bool = True,
     scrape: Sequence[str] = (),
     locustfile: Path | None = None,
+    configs: Sequence = (),
 ) -> Validation:
     """Run the steps, fit on all but the `holdout` highest levels, predict those, compare.
 
@@ -249,6 +252,7 @@ def validate(
     the others (see `loadtests.pinning`).
     """
     from simulations.calibration.calibrate import calibrate, write_outputs
+    from simulations.calibration.deployment import calibrated_network
     from simulations.calibration.prediction import predict_levels
     from simulations.calibration.step_run import read_step_run
     from simulations.calibration.validation import (
@@ -265,6 +269,13 @@ def validate(
         )
     if (host is None) == (backend is None):
         raise LoadTestInputError("give exactly one of --host URL or --start-app sqlite|postgresql")
+    if configs and (backend is None or locustfile is not None):
+        raise LoadTestInputError("--config serves the reference app again: use it with --start-app")
+    cores = plan_cores() if pin and backend is not None else None
+    if configs and cores is None:
+        raise LoadTestInputError(
+            "--config needs the app pinned: a machine with 2+ cores, no --no-pin"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     run_dir = out_dir / "run"
     health = "/healthz" if locustfile is None else None  # a user's platform: any answer
@@ -273,7 +284,6 @@ def validate(
         check_reachable(host.rstrip("/"), timeout_s=10, health_path=health)
         run_steps(host.rstrip("/"), plan, run_dir, meta, scrape=scrape, locustfile=locustfile)
     else:
-        cores = plan_cores() if pin else None
         with started_target(backend, out_dir, workers, postgres_url, cores) as (app, meta):
             run_steps(
                 app.base_url, plan, run_dir, meta, cores=cores, app_pid=app.pid,
@@ -291,7 +301,8 @@ def validate(
     )
     records = compare(predicted, run.summary(), held)
     usl_kappa = compare_usl_kappa(run.window_throughputs(), run.summary(), fit_levels, held)
-    network = _network_predictions(cal, run, run_dir, levels, workers, replications, seed)
+    built = calibrated_network(cal, run, run_dir, workers)
+    network = _network_predictions(built, cal, levels, replications, seed)
     by_level = network["levels"].set_index("users")
     for record in records:
         row = by_level.loc[record["load"]]
@@ -303,6 +314,16 @@ def validate(
         record["network_p95_error"] = signed_error(
             record["network_p95_ms"], record["measured_p95_ms"]
         )
+    config_records = []
+    if configs:
+        from loadtests.configurations import run_configs
+
+        config_records = run_configs(
+            list(configs), out_dir=out_dir, plan=plan, held_out=held, backend=backend,
+            workers=workers, postgres_url=postgres_url, base_cores=cores, built=built,
+            base_measured=run.summary().set_index("users"),
+            think_s=cal.profile.think_time_s, replications=min(replications, 3), seed=seed,
+        )  # fmt: skip
     written = write_outputs(cal, out_dir / "profile.toml", predicted)
     written["validation"] = write_validation(
         out_dir / "validation.json",
@@ -317,56 +338,23 @@ def validate(
             "replications": replications,
             "network": {k: v for k, v in network.items() if k != "levels"},
             "network_levels": network["levels"].to_dict(orient="records"),
+            "configurations": config_records,
         },
     )
     (out_dir / "predictions.csv").write_text(predicted.to_csv(index=False), encoding="utf-8")
     return Validation(
-        records, out_dir, tuple(fit_levels), tuple(held), written, usl_kappa, dict(run.meta)
-    )
-
-
-def _network_predictions(cal, run, run_dir: Path, levels, workers: int, replications: int,
-                         seed: int) -> dict:  # fmt: skip
-    """The platform network of the calibrated deployment, solved at every level: demands from
-    telemetry when the run has it, else client timings; limits as deployed."""
-    from simulations.calibration.deployment import (
-        Deployment,
-        predict_network_levels,
-        route_demands_s,
-    )
-    from simulations.calibration.telemetry import run_cpu_demand_s, scrape_cpu_demand_s
-
-    meta = run.meta
-    database = "postgresql" if "postgres" in str(meta.get("database", "")) else "sqlite"
-    pool = int(meta.get("db_pool_size", DB_POOL_SIZE))
-    deployment = Deployment(
-        cores=len(os.sched_getaffinity(0)),
-        workers=workers,
-        database=database,
-        pool_size=pool,
-        max_overflow=int(meta.get("db_max_overflow", pool)),
-    )
-    fitted = cal.steps[cal.steps["used_for_fit"]]
-    cpu, cpu_source = run_cpu_demand_s(run_dir, run.steps, run.requests), "telemetry"
-    if cpu is None:  # a target this run did not start: its own exporter's CPU, when scraped
-        cpu, cpu_source = scrape_cpu_demand_s(run_dir, run.steps, run.requests), "scrape"
-    demands = route_demands_s(
-        cal.profile,
-        peak_throughput_per_s=float(fitted["throughput_per_s"].max()),
-        servers=deployment.servers,
-        cpu_s_per_request=cpu,
-        cpu_source=cpu_source,
-    )
-    shares = {r.name: r.share for r in cal.profile.routes}
-    net = deployment.network(demands.demands_s, shares)
-    table = predict_network_levels(
-        net, list(levels), think_s=cal.profile.think_time_s, replications=min(replications, 3),
-        seed=seed,
+        records, out_dir, tuple(fit_levels), tuple(held), written, usl_kappa, dict(run.meta),
+        config_records,
     )  # fmt: skip
-    return {
-        "deployment": deployment.as_record(),
-        "demand_source": demands.source,
-        "demand_note": demands.note,
-        "demands_ms": {r: d * 1000 for r, d in demands.demands_s.items()},
-        "levels": table,
-    }
+
+
+def _network_predictions(built: dict, cal, levels, replications: int, seed: int) -> dict:
+    """The platform network of the calibrated deployment (`calibrated_network`), solved at
+    every level."""
+    from simulations.calibration.deployment import predict_network_levels
+
+    table = predict_network_levels(
+        built["net"], list(levels), think_s=cal.profile.think_time_s,
+        replications=min(replications, 3), seed=seed,
+    )  # fmt: skip
+    return {**{k: v for k, v in built.items() if k != "net"}, "levels": table}

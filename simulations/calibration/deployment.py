@@ -18,8 +18,10 @@ pool_size + max_overflow per worker, SQLite's single writer) and `network` build
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -30,7 +32,14 @@ from simulations.calibration.network_sim import simulate_network
 from simulations.calibration.platform_network import PlatformNetwork, RouteDemand
 from simulations.calibration.profile import PlatformProfile
 
-__all__ = ["Deployment", "RouteDemands", "predict_network_levels", "route_demands_s"]
+__all__ = [
+    "Deployment",
+    "RouteDemands",
+    "calibrated_network",
+    "predict_network_levels",
+    "route_demands_s",
+    "route_work_cv",
+]
 
 
 @dataclass(frozen=True)
@@ -106,10 +115,14 @@ class Deployment:
         return self.workers * (self.pool_size + self.max_overflow)
 
     def network(
-        self, demands_s: Mapping[str, float], shares: Mapping[str, float]
+        self,
+        demands_s: Mapping[str, float],
+        shares: Mapping[str, float],
+        work_cv: Mapping[str, float] | None = None,
     ) -> PlatformNetwork:
         """The platform network with these demands (all at the app: the client cannot split
-        them) and route shares (normalised over the routes with a demand)."""
+        them), route shares (normalised over the routes with a demand) and each route's
+        variability of work (`work_cv`, default 1: exponential)."""
         kept = {r: s for r, s in shares.items() if r in demands_s and s > 0}
         total = sum(kept.values())
         if total <= 0:
@@ -118,7 +131,13 @@ class Deployment:
         fractions = [kept[r] / total for r in names]
         fractions[-1] = 1.0 - sum(fractions[:-1])
         routes = tuple(
-            RouteDemand(r, f, cpu_demand_s=demands_s[r], db_demand_s=0.0)
+            RouteDemand(
+                r,
+                f,
+                cpu_demand_s=demands_s[r],
+                db_demand_s=0.0,
+                work_cv=(work_cv or {}).get(r, 1.0),
+            )  # fmt: skip
             for r, f in zip(names, fractions, strict=True)
         )
         return PlatformNetwork(
@@ -174,3 +193,67 @@ def predict_network_levels(
             }
         )
     return pd.DataFrame(rows)
+
+
+def route_work_cv(profile: PlatformProfile) -> dict[str, float]:
+    """Each route's variability of work: the coefficient of variation of its fitted response
+    times at the lowest level (one request at a time; capped at 1, exponential)."""
+    out = {}
+    for r in profile.routes:
+        dist = r.service.frozen()
+        mean, std = float(dist.mean()), float(dist.std())
+        out[r.name] = min(std / mean, 1.0) if mean > 0 and std > 0 else 1.0
+    return out
+
+
+def calibrated_network(cal, run, run_dir: str | Path, workers: int) -> dict:
+    """The network a stepped run calibrates (`net`) and how (`deployment`, `demand_source`,
+    `demand_note`, `demands_ms`, `occupancy`): the app's cores are those it was pinned to."""
+    from simulations.calibration.occupancy import fit_occupancy, level_table
+    from simulations.calibration.telemetry import run_cpu_demand_s, scrape_cpu_demand_s
+
+    meta = run.meta
+    database = "postgresql" if "postgres" in str(meta.get("database", "")) else "sqlite"
+    pool = int(meta.get("db_pool_size", 10))
+    pinned = (meta.get("pinning") or {}).get("app")
+    deployment = Deployment(
+        cores=len(pinned) if pinned else len(os.sched_getaffinity(0)),
+        workers=workers,
+        database=database,
+        pool_size=pool,
+        max_overflow=int(meta.get("db_max_overflow", pool)),
+    )
+    fitted = cal.steps[cal.steps["used_for_fit"]]
+    fit_users = sorted(int(u) for u in fitted["users"].unique())
+    levels = level_table(run_dir, run.steps, run.requests, fit_users)
+    occupancy = (
+        fit_occupancy(levels, workers=workers, servers=deployment.servers)
+        if levels is not None
+        else None
+    )
+    if occupancy is not None:
+        cpu, cpu_source = occupancy.demand_at_one_s / occupancy.share, "telemetry"
+    else:
+        cpu, cpu_source = run_cpu_demand_s(run_dir, run.steps, run.requests), "telemetry"
+    if cpu is None:  # a target this run did not start: its own exporter's CPU, when scraped
+        cpu, cpu_source = scrape_cpu_demand_s(run_dir, run.steps, run.requests), "scrape"
+    demands = route_demands_s(
+        cal.profile,
+        peak_throughput_per_s=float(fitted["throughput_per_s"].max()),
+        servers=deployment.servers,
+        cpu_s_per_request=cpu,
+        cpu_source=cpu_source,
+    )
+    shares = {r.name: r.share for r in cal.profile.routes}
+    net = deployment.network(demands.demands_s, shares, route_work_cv(cal.profile))
+    if occupancy is not None:
+        net = replace(net, cpu_slowdown=occupancy.stretch_per_request)
+    return {
+        "net": net,
+        "deployment": deployment.as_record(),
+        "demand_source": demands.source,
+        "demand_note": demands.note,
+        "demands_ms": {r: d * 1000 for r, d in demands.demands_s.items()},
+        "occupancy": occupancy.as_record() if occupancy is not None else None,
+        "occupancy_levels": levels.to_dict(orient="records") if levels is not None else [],
+    }

@@ -57,10 +57,15 @@ class InnerCurve:
     queue_length: np.ndarray  # (K+1, M)
 
 
-def _factors(demand_s: float, servers: int, k_max: int, scale_s: float) -> np.ndarray:
+def _factors(
+    demand_s: float, servers: int, k_max: int, scale_s: float, stretch: np.ndarray | None = None
+) -> np.ndarray:
+    """f(j) = prod_{i<=j} D s(i) / min(i, c): a load-dependent station (s = 1: plain PS)."""
     j = np.arange(1, k_max + 1)
-    logs = np.cumsum(np.log(demand_s / scale_s) - np.log(np.minimum(j, servers)))
-    return np.concatenate([[1.0], np.exp(logs)])
+    logs = np.log(demand_s / scale_s) - np.log(np.minimum(j, servers))
+    if stretch is not None:
+        logs = logs + np.log(stretch[1 : k_max + 1])
+    return np.concatenate([[1.0], np.exp(np.cumsum(logs))])
 
 
 def _convolve_all(factors: list[np.ndarray], k_max: int) -> np.ndarray:
@@ -71,8 +76,14 @@ def _convolve_all(factors: list[np.ndarray], k_max: int) -> np.ndarray:
     return g
 
 
-def inner_curve(demands_s: np.ndarray, servers: np.ndarray, k_max: int) -> InnerCurve:
-    """Exact single-class solution of PS stations (demand D_m, c_m servers) for k = 0..k_max."""
+def inner_curve(
+    demands_s: np.ndarray,
+    servers: np.ndarray,
+    k_max: int,
+    stretch: dict[int, np.ndarray] | None = None,
+) -> InnerCurve:
+    """Exact single-class solution of PS stations (demand D_m, c_m servers) for k = 0..k_max;
+    `stretch[m][k]` (k = 0..k_max) multiplies station m's work with k requests inside it."""
     d = np.asarray(demands_s, dtype=float)
     c = np.asarray(servers, dtype=int)
     if k_max < 1:
@@ -81,7 +92,11 @@ def inner_curve(demands_s: np.ndarray, servers: np.ndarray, k_max: int) -> Inner
     if not used.any():
         raise ValueError("the network needs a positive demand at some station")
     scale = float(np.max(d[used] / c[used]))  # keeps every factor within exp(c_m)
-    factors = {m: _factors(d[m], int(c[m]), k_max, scale) for m in np.flatnonzero(used)}
+    stretch = stretch or {}
+    factors = {
+        m: _factors(d[m], int(c[m]), k_max, scale, stretch.get(int(m)))
+        for m in np.flatnonzero(used)
+    }
     g = _convolve_all(list(factors.values()), k_max)
     x = np.zeros(k_max + 1)
     x[1:] = g[:-1] / g[1:] / scale
@@ -151,6 +166,12 @@ def _summarise(
     )
 
 
+def _net_curve(net: PlatformNetwork, k_max: int) -> InnerCurve:
+    """The inner curve of `net`, its `cpu` station (column 0) load-dependent by `cpu_stretch`."""
+    stretch = {0: net.cpu_stretch(np.arange(k_max + 1))} if net.cpu_slowdown > 0 else None
+    return inner_curve(net.mean_demands_s, net.servers, k_max, stretch)
+
+
 def solve_closed(net: PlatformNetwork, users: int, think_s: float) -> NetworkSolution:
     """N users alternating a request and an exponential think of mean `think_s` (FES)."""
     if users < 1:
@@ -158,7 +179,7 @@ def solve_closed(net: PlatformNetwork, users: int, think_s: float) -> NetworkSol
     if think_s < 0:
         raise ValueError(f"think_s must be >= 0 (got {think_s})")
     k = min(users, net.concurrency_limit)
-    curve = inner_curve(net.mean_demands_s, net.servers, k)
+    curve = _net_curve(net, k)
     mu = curve.throughput_per_s[np.minimum(np.arange(users + 1), k)]
     if think_s == 0:
         p = np.zeros(users + 1)
@@ -181,7 +202,7 @@ def solve_open(net: PlatformNetwork, rate_per_s: float) -> NetworkSolution:
     if rate_per_s <= 0:
         raise ValueError(f"rate_per_s must be > 0 (got {rate_per_s})")
     k = min(net.concurrency_limit, MAX_OPEN_INNER_POPULATION)
-    curve = inner_curve(net.mean_demands_s, net.servers, k)
+    curve = _net_curve(net, k)
     x_max = float(curve.throughput_per_s[k])
     if rate_per_s >= x_max:
         raise ValueError(

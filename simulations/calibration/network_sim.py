@@ -5,7 +5,9 @@ connection, `net.concurrency_limit` of them; `limit=False` removes the cap) and 
 whole stay, during which it visits the stations once each, in order: its `cpu` work, then its
 database work on `db` or `writer` (if any). Each station is processor sharing with `servers`
 servers (with k requests inside, each progresses at min(k, c) / k), the model of time slicing
-on cores. Work at each visit is exponential with the route's demand as its mean. So far this is
+on cores. Work at each visit is gamma distributed with the route's demand as its mean and its
+`work_cv` as coefficient of variation (1, the default: exponential); means do not depend on it
+(processor sharing is insensitive), percentiles do. So far this is
 the analytic model's network. One addition: when PostgreSQL shares the cores and there are fewer
 workers than cores (`net.gil_not_in_stations`), the analytic `cpu` station cannot express the
 GIL; here a request's Python work (`cpu_demand_s`) then waits FIFO for one of `workers` GIL
@@ -39,13 +41,18 @@ __all__ = ["NetworkRun", "simulate_network", "simulate_replications", "summarise
 
 
 class _MultiServerSpeed:
-    """speed[k] for `SharedStation`: each of k requests gets min(k, c) / k of a server."""
+    """speed[k] for `SharedStation`: each of k requests gets min(k, c) / k of a server, slowed
+    by `stretch(k)` (the app's occupancy-dependent cost, `PlatformNetwork.cpu_stretch`)."""
 
-    def __init__(self, servers: int) -> None:
+    def __init__(self, servers: int, stretch: Callable[[int], float] | None = None) -> None:
         self.servers = servers
+        self.stretch = stretch
 
     def __getitem__(self, k: int) -> float:
-        return min(k, self.servers) / k if k else 0.0
+        if not k:
+            return 0.0
+        speed = min(k, self.servers) / k
+        return speed / self.stretch(k) if self.stretch is not None else speed
 
 
 class _Chunked:
@@ -108,11 +115,22 @@ def simulate_network(
         station_of = [0, *station_of]
     shares = net.shares
     routes = _Chunked(lambda n: route_rng.choice(len(shares), size=n, p=shares))
-    unit_work = _Chunked(lambda n: work_rng.standard_exponential((n, demands.shape[1])))
+
+    def unit_draws(cv: float) -> Callable[[int], np.ndarray]:
+        if cv == 1.0:
+            return lambda n: work_rng.standard_exponential((n, demands.shape[1]))
+        shape = 1.0 / cv**2
+        return lambda n: work_rng.standard_gamma(shape, (n, demands.shape[1])) / shape
+
+    unit_work = [_Chunked(unit_draws(r.work_cv)) for r in net.routes]
     unit_gap = _Chunked(lambda n: arrival_rng.standard_exponential(n))
 
     env = simpy.Environment()
-    stations = [SharedStation(env, _MultiServerSpeed(s.servers)) for s in net.stations]
+    app_stretch = (lambda k: float(net.cpu_stretch(k))) if net.cpu_slowdown > 0 else None
+    stations = [
+        SharedStation(env, _MultiServerSpeed(s.servers, app_stretch if m == 0 else None))
+        for m, s in enumerate(net.stations)
+    ]
     slots = simpy.Resource(env, capacity=net.concurrency_limit) if limit else None
     gil = simpy.Resource(env, capacity=net.workers)
     rows: list[tuple[int, float, float, float]] = []
@@ -131,7 +149,7 @@ def simulate_network(
 
     def request():
         route = int(routes.take())
-        work = unit_work.take() * demands[route]  # exponential, one draw per visit
+        work = unit_work[route].take() * demands[route]  # one draw per visit
         arrival = env.now
         if client is not None:
             yield env.process(visit(route, work, at_client=True))

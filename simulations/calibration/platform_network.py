@@ -19,6 +19,13 @@ PostgreSQL or SQLite spends on the request's queries). The stations are:
 - `writer`: SQLite's single writer. Writes (`writes=True` routes) run their database demand one
   at a time; reads run in-process, on the `cpu` station.
 
+The app's speed may depend on how many requests it holds (`cpu_slowdown`, g): with k requests
+at the `cpu` station, spread over the workers, each request's work there costs
+1 + g * max(k / workers - 1, 0) times its demand (`cpu_stretch`). Thread switching, GIL
+hand-offs and lock convoys grow with the threads a worker runs at once; g is measured per load
+level from the app's CPU per request (`simulations/calibration/occupancy.py`); g = 0 is the
+plain processor-sharing station.
+
 A request holds a worker thread and, for PostgreSQL, a pooled connection for its whole stay
 (FastAPI's per-request session), while it uses the CPU and the database: simultaneous resource
 possession. The deployed limits therefore cap the number of requests inside the stations at
@@ -62,6 +69,7 @@ class RouteDemand:
     cpu_demand_s: float
     db_demand_s: float
     writes: bool = False
+    work_cv: float = 1.0  # coefficient of variation of a visit's work (1: exponential)
 
     def __post_init__(self) -> None:
         if not 0 < self.share <= 1:
@@ -70,6 +78,8 @@ class RouteDemand:
             raise ValueError(f"route {self.name!r}: demands must be >= 0")
         if self.cpu_demand_s + self.db_demand_s <= 0:
             raise ValueError(f"route {self.name!r}: needs a positive demand somewhere")
+        if not self.work_cv > 0:
+            raise ValueError(f"route {self.name!r}: work_cv must be > 0 (got {self.work_cv})")
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,7 @@ class PlatformNetwork:
     db_servers: int | None = None  # None: PostgreSQL shares the app host's cores
     loadgen_cpu_s: float = 0.0  # per request, on the cores or at its own station
     loadgen_servers: int | None = None  # None: the generator shares the `cpu` station
+    cpu_slowdown: float = 0.0  # g: extra work per extra request a worker holds (see above)
 
     def __post_init__(self) -> None:
         if not self.routes:
@@ -107,8 +118,8 @@ class PlatformNetwork:
         for name in ("cores", "workers", "threads_per_worker", "pool_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1 (got {getattr(self, name)})")
-        if self.max_overflow < 0 or self.loadgen_cpu_s < 0:
-            raise ValueError("max_overflow and loadgen_cpu_s must be >= 0")
+        if self.max_overflow < 0 or self.loadgen_cpu_s < 0 or self.cpu_slowdown < 0:
+            raise ValueError("max_overflow, loadgen_cpu_s and cpu_slowdown must be >= 0")
         if self.database not in ("postgresql", "sqlite"):
             raise ValueError(f"database must be 'postgresql' or 'sqlite' (got {self.database!r})")
         if self.loadgen_servers is not None and self.loadgen_servers < 1:
@@ -125,6 +136,11 @@ class PlatformNetwork:
         if self.database == "postgresql":
             per_worker = min(per_worker, self.pool_size + self.max_overflow)
         return self.workers * per_worker
+
+    def cpu_stretch(self, k: np.ndarray | int) -> np.ndarray:
+        """Work multiplier at the `cpu` station with k requests inside (1 when g = 0)."""
+        per_worker = np.asarray(k, dtype=float) / self.workers
+        return 1.0 + self.cpu_slowdown * np.maximum(per_worker - 1.0, 0.0)
 
     @property
     def _db_on_cores(self) -> bool:

@@ -69,6 +69,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--scrape", action="append", default=[], metavar="URL",
                    help="also scrape this Prometheus/OpenMetrics endpoint once a second into "
                    "run/scrape.csv (repeatable; a started app's /metrics always is)")  # fmt: skip
+    v.add_argument("--config", action="append", default=[], metavar="SPEC",
+                   help="--start-app: a held-out configuration to predict without refitting, "
+                   "then serve and measure at the held-out level(s): workers=N, cores=N, "
+                   "pool=N (DB connections per worker), comma-joined (repeatable)")  # fmt: skip
     v.add_argument(
         "--app-workers",
         type=types.positive_int,
@@ -187,6 +191,9 @@ def _validate(args: argparse.Namespace) -> int:
         scrape = [check_target(url) for url in args.scrape]
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    from loadtests.configurations import parse_config
+
+    configs = [parse_config(spec) for spec in args.config]
     settle = args.settle if args.settle is not None else min(5.0, args.hold / 4)
     plan = StepPlan(
         levels=tuple(args.levels),
@@ -209,6 +216,7 @@ def _validate(args: argparse.Namespace) -> int:
         pin=args.pin,
         scrape=scrape,
         locustfile=args.locustfile,
+        configs=configs,
     )
     meta = result.run_meta
     print(f"pinning: {meta.get('pinning') or 'none'}")
@@ -231,6 +239,20 @@ def _validate(args: argparse.Namespace) -> int:
             f"{r['throughput_error']:>+7.1%} {r['predicted_p95_ms']:>9.1f} "
             f"{r['measured_p95_ms']:>9.1f} {r['p95_error']:>+8.1%}"
         )
+    for r in result.records:
+        print(
+            f"{'':>5} network model: X {r['network_throughput']:.1f} "
+            f"({r['network_throughput_error']:+.1%}), p95 {r['network_p95_ms']:.1f} ms "
+            f"({r['network_p95_error']:+.1%})"
+        )
+    for r in result.configurations:
+        print(
+            f"config {r['config']} at {r['load']}: X {r['predicted_throughput']:.1f} pred, "
+            f"{r['measured_throughput']:.1f} meas ({r['throughput_error']:+.1%}); ratio to the "
+            f"calibrated deployment {r['predicted_ratio']:.3f} pred, {r['measured_ratio']:.3f} "
+            f"meas ({r['ratio_error']:+.1%}); p95 {r['predicted_p95_ms']:.1f} / "
+            f"{r['measured_p95_ms']:.1f} ms"
+        )
     for r in result.usl_kappa:
         free, zero = r["kappa_free"], r["kappa_zero"]
         print(
@@ -242,7 +264,7 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"{name}: {path}")
     confirmed = all(
         r["throughput_within_target"] and r["p95_within_target"] for r in result.records
-    )
+    ) and all(r["ratio_within_target"] for r in result.configurations)
     print("prediction confirmed" if confirmed else "prediction NOT confirmed (exit 4)")
     return EXIT_OK if confirmed else EXIT_UNDECIDED
 

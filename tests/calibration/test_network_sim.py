@@ -196,7 +196,7 @@ def test_sqlite_serialises_writes_and_caps_throughput_at_the_single_writer():
     writer = fes.stations.set_index("station").loc["writer"]
     assert writer["utilisation"] == pytest.approx(1.0, abs=0.02)
     assert fes.throughput_per_s == pytest.approx(bound, rel=0.02)
-    runs = simulate_replications(net, 3, 12, users=60, think_s=0.05, requests=REQUESTS)
+    runs = simulate_replications(net, 3, 12, users=60, think_s=0.05, requests=20_000)
     simulated = runs.query("route == 'all'")["throughput_per_s"].mean()
     assert simulated == pytest.approx(fes.throughput_per_s, rel=0.03)
     assert simulated < bound
