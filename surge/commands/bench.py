@@ -1,4 +1,4 @@
-"""`surge bench app|center|gate|loadgen|room|sim|sweep|all|docs`: benchmarks.
+"""`surge bench app|calibration|center|gate|loadgen|room|sim|sweep|all|docs`: benchmarks.
 
 Each benchmark lives in `surge.bench.<name>` with a frozen options dataclass, `run(options)`
 returning a `BenchRecord` and `describe(record)` giving the lines to print. This module parses
@@ -135,6 +135,21 @@ def _gate(args: argparse.Namespace) -> object:
     )
 
 
+def _calibration(args: argparse.Namespace) -> object:
+    from surge.bench.calibration import CalibrationBenchOptions
+
+    return CalibrationBenchOptions(
+        runs=args.runs,
+        backends=tuple(args.backends),
+        kinds=tuple(args.kinds),
+        hold_s=args.hold,
+        passes=args.passes,
+        seed=args.seed,
+        db=args.db,
+        runs_dir=args.runs_dir or args.results / "calibration-runs",
+    )
+
+
 def _names(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
 
@@ -237,6 +252,33 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="replications (default 10)")  # fmt: skip
     center.add_argument("--seed", type=int, default=1, help="seed (default 1)")
     center.set_defaults(func=_handler("center", _center))
+
+    calibration = bench.add_parser(
+        "calibration",
+        help="predict then measure, N runs per backend: held-out level, held-out "
+        "configurations, confirm (long: not in `bench all`)",
+        description="Issue 13's targets: `surge calibrate --validate --config ...` and "
+        "`surge calibrate --confirm`, N runs per backend, one JSON line per run in "
+        "--runs-dir/runs.jsonl; the record counts, per backend, the runs within each target.",
+    )
+    calibration.add_argument("--runs", type=types.positive_int, default=5,
+                             help="runs per backend and kind (default 5)")  # fmt: skip
+    calibration.add_argument("--backends", type=_names, default=["sqlite", "postgresql"],
+                             help="sqlite,postgresql (default both)")  # fmt: skip
+    calibration.add_argument("--kinds", type=_names, default=["validate", "confirm"],
+                             help="validate,confirm (default both)")  # fmt: skip
+    calibration.add_argument("--hold", type=types.duration_s, default=10.0,
+                             help="time per level (default 10s)")  # fmt: skip
+    calibration.add_argument("--passes", type=types.positive_int, default=2,
+                             help="validate: passes over the levels (default 2)")  # fmt: skip
+    calibration.add_argument("--seed", type=int, default=0,
+                             help="first run's seed; run i uses seed + i (default 0)")  # fmt: skip
+    calibration.add_argument("--db", metavar="URL",
+                             help="PostgreSQL server (default $SURGE_TEST_POSTGRES_URL)")  # fmt: skip
+    calibration.add_argument("--runs-dir", type=Path, metavar="DIR",
+                             help="run directories and runs.jsonl (default "
+                             "<results>/calibration-runs)")  # fmt: skip
+    calibration.set_defaults(func=_handler("calibration", _calibration))
 
     gate = bench.add_parser(
         "gate",
