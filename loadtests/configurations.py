@@ -245,8 +245,9 @@ def _decomposition(occupancy: dict | None, base, cfg, users: int, base_workers: 
         "config_utilisation": float(c["utilisation"]),
     }
     if occupancy:
-        a, slope = occupancy["base_ms"], occupancy["per_request_ms"]
-        d_base = a + slope * max(float(b["inside"]) / base_workers, 1.0)
-        d_cfg = a + slope * max(float(c["inside"]) / cfg_workers, 1.0)
+        from simulations.calibration.occupancy import demand_ms
+
+        d_base = demand_ms(occupancy, float(b["inside"]) / base_workers)
+        d_cfg = demand_ms(occupancy, float(c["inside"]) / cfg_workers)
         out["predicted_demand_ratio"] = d_base / d_cfg
     return out

@@ -247,7 +247,9 @@ def calibrated_network(cal, run, run_dir: str | Path, workers: int) -> dict:
     shares = {r.name: r.share for r in cal.profile.routes}
     net = deployment.network(demands.demands_s, shares, route_work_cv(cal.profile))
     if occupancy is not None:
-        net = replace(net, cpu_slowdown=occupancy.stretch_per_request)
+        net = replace(
+            net, cpu_slowdown=occupancy.stretch_per_request, cpu_slowdown_form=occupancy.form
+        )
     return {
         "net": net,
         "deployment": deployment.as_record(),

@@ -20,8 +20,9 @@ PostgreSQL or SQLite spends on the request's queries). The stations are:
   at a time; reads run in-process, on the `cpu` station.
 
 The app's speed may depend on how many requests it holds (`cpu_slowdown`, g): with k requests
-at the `cpu` station, spread over the workers, each request's work there costs
-1 + g * max(k / workers - 1, 0) times its demand (`cpu_stretch`). Thread switching, GIL
+at the `cpu` station, spread over the workers (u = max(k / workers, 1) each), each request's
+work there costs 1 + g (u - 1) times its demand (`cpu_slowdown_form = "linear"`) or
+1 + g ln u (`"log"`) (`cpu_stretch`). Thread switching, GIL
 hand-offs and lock convoys grow with the threads a worker runs at once; g is measured per load
 level from the app's CPU per request (`simulations/calibration/occupancy.py`); g = 0 is the
 plain processor-sharing station.
@@ -105,6 +106,7 @@ class PlatformNetwork:
     loadgen_cpu_s: float = 0.0  # per request, on the cores or at its own station
     loadgen_servers: int | None = None  # None: the generator shares the `cpu` station
     cpu_slowdown: float = 0.0  # g: extra work per extra request a worker holds (see above)
+    cpu_slowdown_form: Literal["linear", "log"] = "linear"
 
     def __post_init__(self) -> None:
         if not self.routes:
@@ -122,6 +124,10 @@ class PlatformNetwork:
             raise ValueError("max_overflow, loadgen_cpu_s and cpu_slowdown must be >= 0")
         if self.database not in ("postgresql", "sqlite"):
             raise ValueError(f"database must be 'postgresql' or 'sqlite' (got {self.database!r})")
+        if self.cpu_slowdown_form not in ("linear", "log"):
+            raise ValueError(
+                f"cpu_slowdown_form must be linear or log (got {self.cpu_slowdown_form!r})"
+            )
         if self.loadgen_servers is not None and self.loadgen_servers < 1:
             raise ValueError(f"loadgen_servers must be >= 1 (got {self.loadgen_servers})")
         if self.db_servers is not None and self.db_servers < 1:
@@ -139,8 +145,10 @@ class PlatformNetwork:
 
     def cpu_stretch(self, k: np.ndarray | int) -> np.ndarray:
         """Work multiplier at the `cpu` station with k requests inside (1 when g = 0)."""
-        per_worker = np.asarray(k, dtype=float) / self.workers
-        return 1.0 + self.cpu_slowdown * np.maximum(per_worker - 1.0, 0.0)
+        per_worker = np.maximum(np.asarray(k, dtype=float) / self.workers, 1.0)
+        if self.cpu_slowdown_form == "log":
+            return 1.0 + self.cpu_slowdown * np.log(per_worker)
+        return 1.0 + self.cpu_slowdown * (per_worker - 1.0)
 
     @property
     def _db_on_cores(self) -> bool:

@@ -77,3 +77,25 @@ def test_work_variability_moves_percentiles_not_means():
     assert out[0.3]["p95_s"] < 0.9 * out[1.0]["p95_s"]
     with pytest.raises(ValueError, match="work_cv"):
         RouteDemand("a", 1.0, 0.002, 0.0, work_cv=0.0)
+
+
+def test_the_form_is_chosen_by_predicting_the_top_fit_level():
+    inside = [3.0, 7.0, 15.0, 31.0]
+    table = _levels(1.6, 0.0, inside, [0.8] * 4)
+    table["cpu_ms_per_request"] = [1.6 + 0.15 * np.log(k) for k in inside]  # concave
+    fit = fit_occupancy(table)
+    assert fit.form == "log" and dict(fit.selection)["log"] < 1e-9
+    assert fit.demand_s(31.0) * 1000 == pytest.approx(1.6 + 0.15 * np.log(31.0))
+    assert fit.share == pytest.approx(0.8)  # the mean over the saturated levels
+    table["cpu_ms_per_request"] = [1.6 + 0.01 * k for k in inside]  # straight
+    assert fit_occupancy(table).form == "linear"
+
+
+def test_log_stretch_fes_matches_simpy():
+    routes = (RouteDemand("a", 1.0, 0.002, 0.0),)
+    net = PlatformNetwork(routes=routes, cores=1, workers=1, database="sqlite",
+                          cpu_slowdown=0.1, cpu_slowdown_form="log")  # fmt: skip
+    x = solve_closed(net, 20, 0.0).throughput_per_s
+    assert x == pytest.approx(1 / (0.002 * (1 + 0.1 * np.log(20))), rel=1e-6)
+    runs = simulate_replications(net, 2, 3, users=20, requests=8000)
+    assert runs.query("route == 'all'")["throughput_per_s"].mean() == pytest.approx(x, rel=0.03)
