@@ -12,7 +12,8 @@ directory under `runs_dir`:
 Every finished run appends one JSON line to `runs_dir/runs.jsonl` (kind, backend, seed,
 commit, load average, command, exit code, its figures), so the runs can be made in parts, on
 one day or several; the record `results/bench/calibration.json` is rebuilt from all lines with,
-per backend, how many runs met each target (targets: 4 of 5).
+per backend, how many runs met each target (targets: 4 of 5). `--report-only` rebuilds it
+without running anything.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class CalibrationBenchOptions:
     seed: int = 0  # first run's seed; run i uses seed + i
     db: str | None = None  # PostgreSQL server (default $SURGE_TEST_POSTGRES_URL)
     runs_dir: Path = Path("results/bench/calibration-runs")
+    report_only: bool = field(default=False, metadata={"flag": "--report-only"})
 
 
 def _command(kind: str, backend: str, seed: int, out: Path, options: CalibrationBenchOptions,
@@ -185,9 +187,23 @@ def run(options: CalibrationBenchOptions) -> BenchRecord:
         bad = set(getattr(options, name)) - set(allowed)
         if bad:
             raise UsageError(f"--{name}: unknown {sorted(bad)} (choose from {', '.join(allowed)})")
+    if options.report_only:
+        if not read_lines(options.runs_dir):
+            raise UsageError(f"--report-only: no runs in {options.runs_dir / 'runs.jsonl'}")
+        lines = read_lines(options.runs_dir)
+        return new_record(
+            "calibration", options, {"by_backend": summarise(lines), "runs": len(lines)}
+        )
     db = options.db or os.environ.get("SURGE_TEST_POSTGRES_URL")
     if "postgresql" in options.backends and not db:
         raise UsageError("the postgresql backend needs --db URL (or SURGE_TEST_POSTGRES_URL)")
+    if options.report_only:
+        if not read_lines(options.runs_dir):
+            raise UsageError(f"--report-only: no runs in {options.runs_dir / 'runs.jsonl'}")
+        lines = read_lines(options.runs_dir)
+        return new_record(
+            "calibration", options, {"by_backend": summarise(lines), "runs": len(lines)}
+        )
     options.runs_dir.mkdir(parents=True, exist_ok=True)
     for backend in options.backends:
         for kind in options.kinds:

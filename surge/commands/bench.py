@@ -147,6 +147,7 @@ def _calibration(args: argparse.Namespace) -> object:
         seed=args.seed,
         db=args.db,
         runs_dir=args.runs_dir or args.results / "calibration-runs",
+        report_only=args.report_only,
     )
 
 
@@ -278,6 +279,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     calibration.add_argument("--runs-dir", type=Path, metavar="DIR",
                              help="run directories and runs.jsonl (default "
                              "<results>/calibration-runs)")  # fmt: skip
+    calibration.add_argument("--report-only", action="store_true",
+                             help="rebuild the record from runs.jsonl without running")  # fmt: skip
     calibration.set_defaults(func=_handler("calibration", _calibration))
 
     gate = bench.add_parser(

@@ -68,3 +68,18 @@ def test_bad_options_exit_2_with_a_message(tmp_path, args, message):
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_report_only_rebuilds_the_record_from_the_lines(tmp_path):
+    runs = tmp_path / "calibration-runs"
+    cmd = [sys.executable, "-m", "surge", "bench", "--results", str(tmp_path), "calibration",
+           "--report-only"]  # fmt: skip
+    empty = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert empty.returncode == 2 and "no runs in" in empty.stderr
+    runs.mkdir()
+    (runs / "runs.jsonl").write_text(json.dumps(_confirm(0, True, 0.1)) + "\n")
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    record = json.loads((tmp_path / "calibration.json").read_text())
+    assert record["figures"]["by_backend"]["sqlite"]["confirm_held"] == 1
+    assert "sqlite: confirm held 1/1" in done.stdout
