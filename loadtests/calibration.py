@@ -318,10 +318,19 @@ def validate(
     if configs:
         from loadtests.configurations import run_configs
 
+        def serve_and_run(here: Path, n: int, at: CorePlan, pool: int, extra: dict) -> None:
+            sub = StepPlan(tuple(held), plan.hold_s, plan.settle_s, plan.passes, plan.order_seed)
+            with started_target(backend, here, n, postgres_url, at, pool) as (app, meta):
+                run_steps(
+                    app.base_url, sub, here / "run", {**meta, **extra}, cores=at,
+                    app_pid=app.pid, database_url=app.database_url,
+                    scrape=[app.base_url + "/metrics"],
+                )  # fmt: skip
+
         config_records = run_configs(
-            list(configs), out_dir=out_dir, plan=plan, held_out=held, backend=backend,
-            workers=workers, postgres_url=postgres_url, base_cores=cores, built=built,
-            base_measured=run.summary().set_index("users"),
+            list(configs), out_dir=out_dir, settle_s=plan.settle_s, held_out=held,
+            serve_and_run=serve_and_run, workers=workers, default_pool_size=DB_POOL_SIZE,
+            base_cores=cores, built=built, base_measured=run.summary().set_index("users"),
             think_s=cal.profile.think_time_s, replications=min(replications, 3), seed=seed,
         )  # fmt: skip
     written = write_outputs(cal, out_dir / "profile.toml", predicted)

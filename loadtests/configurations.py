@@ -29,6 +29,7 @@ the app's cost per request; where the utilisation ratios do, what it does to its
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -111,11 +112,11 @@ def run_configs(
     configs: list[HeldOutConfig],
     *,
     out_dir: Path,
-    plan,
+    settle_s: float,
     held_out: list[int],
-    backend: str,
+    serve_and_run: Callable[[Path, int, CorePlan, int, dict], None],
     workers: int,
-    postgres_url: str | None,
+    default_pool_size: int,
     base_cores: CorePlan | None,
     built: dict,
     base_measured,
@@ -126,13 +127,14 @@ def run_configs(
     """Serve, run and score every configuration at the held-out levels: one record per
     (configuration, level), with absolute errors and the ratio to the calibrated deployment.
 
-    `built` is `calibrated_network`'s output (the calibrated network); `base_measured` the
-    calibration run's summary (per level: `throughput_per_s`, `p95_ms`)."""
+    `serve_and_run(dir, workers, cores, pool_size, meta)` serves the app so and runs the
+    held-out steps into `dir/run` (`loadtests.calibration.validate` gives it); `built` is
+    `calibrated_network`'s output (the calibrated network); `base_measured` the calibration
+    run's summary (per level: `throughput_per_s`, `p95_ms`)."""
     import os
 
     import numpy as np
 
-    from loadtests.calibration import DB_POOL_SIZE, StepPlan, run_steps, started_target
     from simulations.calibration.deployment import predict_network_levels
     from simulations.calibration.occupancy import level_table
     from simulations.calibration.step_run import read_step_run
@@ -140,7 +142,7 @@ def run_configs(
     from simulations.calibration.validation import signed_error
 
     base_net = built["net"]
-    base_run = read_step_run(out_dir / "run", settle_s=plan.settle_s)
+    base_run = read_step_run(out_dir / "run", settle_s=settle_s)
     base_levels = _by_users(level_table(out_dir / "run", base_run.steps, base_run.requests,
                                         held_out))  # fmt: skip
     loadgen_cpu_s = run_cpu_demand_s(out_dir / "run", base_run.steps, base_run.requests, "loadgen")
@@ -152,7 +154,7 @@ def run_configs(
     for i, config in enumerate(configs):
         cores = config_cores(config, base_cores, available)
         n_workers = config.workers or workers
-        pool_size = config.pool_size or DB_POOL_SIZE
+        pool_size = config.pool_size or default_pool_size
         shared = bool(set(cores.app) & set(cores.loadgen))
         net = replace(
             base_net,
@@ -164,17 +166,8 @@ def run_configs(
             loadgen_servers=None,
         )
         here = out_dir / "configs" / f"{i + 1}"
-        sub = StepPlan(tuple(held_out), plan.hold_s, plan.settle_s, plan.passes, plan.order_seed)
-        with started_target(backend, here, n_workers, postgres_url, cores, pool_size) as (
-            app,
-            meta,
-        ):
-            run_steps(
-                app.base_url, sub, here / "run", {**meta, **config_meta(config, here)},
-                cores=cores, app_pid=app.pid, database_url=app.database_url,
-                scrape=[app.base_url + "/metrics"],
-            )  # fmt: skip
-        cfg_run = read_step_run(here / "run", settle_s=plan.settle_s)
+        serve_and_run(here, n_workers, cores, pool_size, config_meta(config, here))
+        cfg_run = read_step_run(here / "run", settle_s=settle_s)
         measured = cfg_run.summary().set_index("users")
         cfg_levels = _by_users(level_table(here / "run", cfg_run.steps, cfg_run.requests,
                                            held_out))  # fmt: skip
