@@ -36,6 +36,7 @@ from reference_app.database import init_db, make_engine, reading
 from reference_app.errors import DB_RETRY_AFTER_S, error_response, install_error_handlers
 from reference_app.identity import Keyring
 from reference_app.instrumentation import Instrumentation
+from reference_app.memory import cap_malloc_arenas
 from reference_app.metrics import CONTENT_TYPE, MULTIPROC_DIR_ENV, Metrics, ScrapeGauge
 from reference_app.patient_keys import check_index_key
 from reference_app.rehearsal import CpuInjection
@@ -154,5 +155,9 @@ def _scrape_gauges(ctx: AppContext) -> list[ScrapeGauge]:
 
 
 def create_app_from_env() -> FastAPI:
-    """uvicorn factory: settings from SURGE_* environment variables (set by `surge app serve`)."""
-    return create_app(settings_from_env())
+    """uvicorn factory: settings from SURGE_* environment variables (set by `surge app serve`).
+
+    The worker process's malloc arenas are capped here, before it starts its threads."""
+    settings = settings_from_env()
+    cap_malloc_arenas(settings.malloc_arenas)
+    return create_app(settings)

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from reference_app.memory import DEFAULT_MALLOC_ARENAS
 from reference_app.rehearsal import ENV_INJECT_CPU, encode
 from reference_app.settings import (
     DEV_DIR,
@@ -43,6 +44,7 @@ class ServeOptions:
     rate_limit_ip_per_min: int = 600
     dev: bool = False
     db_pool_size: int = 10
+    malloc_arenas: int = DEFAULT_MALLOC_ARENAS  # per worker process, see reference_app.memory
     # Idle keep-alive connections stay open this long; uvicorn's 5 s default closes pooled
     # connections that clients (and load generators) are about to reuse.
     keep_alive_s: int = 30
@@ -108,6 +110,7 @@ def prepare(options: ServeOptions) -> dict[str, str]:
         "SURGE_RATE_LIMIT_TOKEN": str(options.rate_limit_token_per_min),
         "SURGE_RATE_LIMIT_IP": str(options.rate_limit_ip_per_min),
         "SURGE_DB_POOL_SIZE": str(options.db_pool_size),
+        "SURGE_MALLOC_ARENAS": str(options.malloc_arenas),
         ENV_INJECT_CPU: encode(options.inject_cpu),
         "SURGE_TRUSTED_PROXIES": ",".join(options.trusted_proxies),
         "SURGE_PURGE_OLDER_THAN_S": str(purge_s),

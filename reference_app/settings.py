@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from reference_app.memory import DEFAULT_MALLOC_ARENAS
+
 DEFAULT_DB_PATH = Path(".surge/surge.db")
 DEV_DIR = Path(".surge")
 
@@ -42,6 +44,8 @@ class Settings:
     rate_limit_ip_per_min: int = 600
     max_body_bytes: int = 64 * 1024
     db_pool_size: int = 10
+    # glibc malloc arenas of a worker process (reference_app.memory; 0: glibc's 8 per core).
+    malloc_arenas: int = DEFAULT_MALLOC_ARENAS
     db_timeout_s: float = 5.0
     waiting_room_cache_s: float = 1.0
     # Answer queue requests and turn passless visitors away in a pure-ASGI layer in front of the
@@ -178,6 +182,7 @@ def settings_from_env() -> Settings:
         rate_limit_token_per_min=int(_env_float("SURGE_RATE_LIMIT_TOKEN", 30)),
         rate_limit_ip_per_min=int(_env_float("SURGE_RATE_LIMIT_IP", 600)),
         db_pool_size=int(_env_float("SURGE_DB_POOL_SIZE", 10)),
+        malloc_arenas=int(_env_float("SURGE_MALLOC_ARENAS", DEFAULT_MALLOC_ARENAS)),
         waiting_room_edge=os.environ.get("SURGE_WAITING_ROOM_EDGE", "1") != "0",
         inject_cpu=decode(os.environ.get(ENV_INJECT_CPU, "")),
         purge_older_than_s=int(_env_float("SURGE_PURGE_OLDER_THAN_S", 0)),
