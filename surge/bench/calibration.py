@@ -188,22 +188,13 @@ def run(options: CalibrationBenchOptions) -> BenchRecord:
         if bad:
             raise UsageError(f"--{name}: unknown {sorted(bad)} (choose from {', '.join(allowed)})")
     if options.report_only:
-        if not read_lines(options.runs_dir):
-            raise UsageError(f"--report-only: no runs in {options.runs_dir / 'runs.jsonl'}")
         lines = read_lines(options.runs_dir)
-        return new_record(
-            "calibration", options, {"by_backend": summarise(lines), "runs": len(lines)}
-        )
+        if not lines:
+            raise UsageError(f"--report-only: no runs in {options.runs_dir / 'runs.jsonl'}")
+        return _record(options, lines)
     db = options.db or os.environ.get("SURGE_TEST_POSTGRES_URL")
     if "postgresql" in options.backends and not db:
         raise UsageError("the postgresql backend needs --db URL (or SURGE_TEST_POSTGRES_URL)")
-    if options.report_only:
-        if not read_lines(options.runs_dir):
-            raise UsageError(f"--report-only: no runs in {options.runs_dir / 'runs.jsonl'}")
-        lines = read_lines(options.runs_dir)
-        return new_record(
-            "calibration", options, {"by_backend": summarise(lines), "runs": len(lines)}
-        )
     options.runs_dir.mkdir(parents=True, exist_ok=True)
     for backend in options.backends:
         for kind in options.kinds:
@@ -224,7 +215,10 @@ def run(options: CalibrationBenchOptions) -> BenchRecord:
                 }  # fmt: skip
                 with (options.runs_dir / "runs.jsonl").open("a") as fh:
                     fh.write(json.dumps(line) + "\n")
-    lines = read_lines(options.runs_dir)
+    return _record(options, read_lines(options.runs_dir))
+
+
+def _record(options: CalibrationBenchOptions, lines: list[dict]) -> BenchRecord:
     return new_record("calibration", options, {"by_backend": summarise(lines), "runs": len(lines)})
 
 
