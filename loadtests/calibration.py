@@ -330,7 +330,7 @@ def validate(
         config_records = run_configs(
             list(configs), out_dir=out_dir, settle_s=plan.settle_s, held_out=held,
             serve_and_run=serve_and_run, workers=workers, default_pool_size=DB_POOL_SIZE,
-            base_cores=cores, built=built, base_measured=run.summary().set_index("users"),
+            base_cores=cores, built=built, base_run=run, base_predicted=network["levels"],
             think_s=cal.profile.think_time_s, replications=min(replications, 3), seed=seed,
         )  # fmt: skip
     written = write_outputs(cal, out_dir / "profile.toml", predicted)

@@ -119,7 +119,8 @@ def run_configs(
     default_pool_size: int,
     base_cores: CorePlan | None,
     built: dict,
-    base_measured,
+    base_run,
+    base_predicted,
     think_s: float,
     replications: int,
     seed: int,
@@ -129,8 +130,9 @@ def run_configs(
 
     `serve_and_run(dir, workers, cores, pool_size, meta)` serves the app so and runs the
     held-out steps into `dir/run` (`loadtests.calibration.validate` gives it); `built` is
-    `calibrated_network`'s output (the calibrated network); `base_measured` the calibration
-    run's summary (per level: `throughput_per_s`, `p95_ms`)."""
+    `calibrated_network`'s output (the calibrated network); `base_run` the calibration's
+    `StepRun` as validate read it, and `base_predicted` the network's predictions at its levels
+    (`network_throughput_per_s` per `users`), as validate solved them."""
     import os
 
     import numpy as np
@@ -142,13 +144,11 @@ def run_configs(
     from simulations.calibration.validation import signed_error
 
     base_net = built["net"]
-    base_run = read_step_run(out_dir / "run", settle_s=settle_s)
     base_levels = _by_users(level_table(out_dir / "run", base_run.steps, base_run.requests,
                                         held_out))  # fmt: skip
     loadgen_cpu_s = run_cpu_demand_s(out_dir / "run", base_run.steps, base_run.requests, "loadgen")
-    base_pred = predict_network_levels(
-        base_net, held_out, think_s=think_s, replications=replications, seed=seed
-    ).set_index("users")
+    base_measured = base_run.summary().set_index("users")
+    base_pred = base_predicted.set_index("users")
     available = sorted(os.sched_getaffinity(0))
     records = []
     for i, config in enumerate(configs):
